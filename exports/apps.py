@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save, pre_delete
+
+
+class ExportsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "exports"
+    verbose_name = "Exports"
+
+    def ready(self) -> None:
+        from . import iam
+        from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+
+        post_save.connect(iam.on_request_saved, sender=ExportRequest, dispatch_uid="iam-req-save")
+        pre_delete.connect(
+            iam.on_request_deleting, sender=ExportRequest, dispatch_uid="iam-req-delete"
+        )
+        for child in (ExportItem, ExportColumn, NotificationMessage):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    iam.on_child_changed,
+                    sender=child,
+                    dispatch_uid=f"iam-{child.__name__}-{signal is post_save}",
+                )

@@ -1,0 +1,225 @@
+"""IAM events: one per create/update/delete of an export request, emitted after commit.
+
+Changes to a request and to its children inside one transaction are collected
+into a batch; when the transaction commits, each touched request yields exactly
+one ``IamEvent`` outbox row (create wins over update; delete wins over both).
+The rows are then published to a Redis stream by a job on the ``default`` queue;
+a row whose publish failed keeps ``published_at`` empty and is retried by
+``publish_pending_events`` (the ``publishevents`` command and the scheduler tick).
+A rolled-back transaction discards its batch, so it emits nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+
+CREATE, UPDATE, DELETE = "create", "update", "delete"
+_RANK = {UPDATE: 0, CREATE: 1, DELETE: 2}
+
+
+# --- who is acting -------------------------------------------------------------------------
+
+
+class ActorMiddleware:
+    """Remember the logged-in user of the current web request as the IAM actor."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        with acting_as(user if user is not None and user.is_authenticated else None):
+            return self.get_response(request)
+
+
+@contextlib.contextmanager
+def acting_as(user) -> Iterator[None]:
+    """Attribute IAM events emitted inside the block to ``user`` (commands, jobs)."""
+    previous = getattr(_local, "actor", None)
+    _local.actor = user
+    try:
+        yield
+    finally:
+        _local.actor = previous
+
+
+def current_actor():
+    return getattr(_local, "actor", None)
+
+
+# --- collecting changes per transaction ----------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    actor: object
+    changes: dict[int, str] = field(default_factory=dict)
+    created: set[int] = field(default_factory=set)
+    snapshots: dict[int, dict] = field(default_factory=dict)
+
+    def flush(self) -> None:
+        _local.batch = None
+        _record_events(self)
+
+
+def _open_batch() -> _Batch:
+    """The batch of the current transaction, opening one if needed.
+
+    A batch is alive while its ``flush`` is still queued in the connection's
+    on-commit callbacks; after a commit (it ran) or a rollback (it was dropped)
+    a new one is started.
+    """
+    batch: _Batch | None = getattr(_local, "batch", None)
+    connection = connections[DEFAULT_DB_ALIAS]
+    queued = batch is not None and any(
+        callback == batch.flush for _, callback, *_ in connection.run_on_commit
+    )
+    if not queued:
+        batch = _Batch(actor=current_actor())
+        _local.batch = batch
+        transaction.on_commit(batch.flush)
+    return batch
+
+
+def note_change(request_id: int, operation: str, snapshot: dict | None = None) -> None:
+    """Record that a request was created, updated or deleted in this transaction."""
+    batch = _open_batch()
+    if operation == CREATE:
+        batch.created.add(request_id)
+    previous = batch.changes.get(request_id)
+    if previous is None or _RANK[operation] > _RANK[previous]:
+        batch.changes[request_id] = operation
+    if snapshot is not None:
+        batch.snapshots[request_id] = snapshot
+    if batch.actor is None:
+        batch.actor = current_actor()
+
+
+def _record_events(batch: _Batch) -> None:
+    from .models import ExportRequest, IamEvent
+    from .schema import dump_request
+
+    actor = batch.actor
+    events = []
+    for request_id, operation in batch.changes.items():
+        if operation == DELETE and request_id in batch.created:
+            continue  # created and deleted in one transaction: nothing ever existed
+        if operation == DELETE:
+            snapshot = batch.snapshots.get(request_id, {"id": request_id})
+        else:
+            request = (
+                ExportRequest.objects.filter(pk=request_id)
+                .prefetch_related("items", "columns", "messages")
+                .first()
+            )
+            if request is None:
+                continue
+            snapshot = dump_request(request)
+        events.append(
+            IamEvent(
+                operation=f"export_request.{operation}",
+                action=f"exporter:exports:{operation}",
+                resource=f"exporter:exports:{request_id}",
+                actor=actor if getattr(actor, "pk", None) else None,
+                actor_name=getattr(actor, "username", "") or "system",
+                occurred_at=timezone.now(),
+                snapshot=_jsonable(snapshot),
+            )
+        )
+    if not events:
+        return
+    IamEvent.objects.bulk_create(events)
+    enqueue_publish()
+
+
+def _jsonable(snapshot: dict) -> dict:
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return json.loads(json.dumps(snapshot, cls=DjangoJSONEncoder))
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+
+def enqueue_publish() -> None:
+    """Ask a worker to publish the outbox; if Redis is down the rows wait for a retry."""
+    import django_rq
+
+    try:
+        django_rq.get_queue("default").enqueue(publish_pending_events)
+    except Exception as exc:  # noqa: BLE001 - the outbox keeps the events; log and go on
+        log.warning("IAM events stay in the outbox: could not enqueue publisher: %s", exc)
+
+
+def publish_pending_events(limit: int = 500) -> int:
+    """Publish unpublished outbox rows, oldest first, to the IAM Redis stream.
+
+    Returns how many were published. A row is marked published only after
+    ``XADD`` succeeded; a failure records the error and leaves it for next time.
+    Rows are claimed with a compare-and-set so two publishers never send one twice.
+    """
+    import django_rq
+
+    from .models import IamEvent
+
+    connection = django_rq.get_connection("default")
+    stream = settings.IAM_EVENTS_STREAM
+    published = 0
+    for event in IamEvent.objects.filter(published_at__isnull=True).order_by("id")[:limit]:
+        claimed = IamEvent.objects.filter(
+            pk=event.pk, published_at__isnull=True, publish_attempts=event.publish_attempts
+        ).update(publish_attempts=event.publish_attempts + 1)
+        if not claimed:
+            continue
+        try:
+            stream_id = connection.xadd(
+                stream,
+                event.as_payload(),
+                maxlen=settings.IAM_EVENTS_STREAM_MAXLEN,
+                approximate=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - keep the row for the next attempt
+            IamEvent.objects.filter(pk=event.pk).update(last_error=str(exc)[:2000])
+            log.warning("IAM event %s not published: %s", event.pk, exc)
+            break
+        IamEvent.objects.filter(pk=event.pk).update(
+            published_at=timezone.now(),
+            stream_id=stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id),
+            last_error="",
+        )
+        published += 1
+    return published
+
+
+# --- signal receivers (connected in ExportsConfig.ready) ----------------------------------
+
+
+def on_request_saved(sender, instance, created, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    note_change(instance.pk, CREATE if created else UPDATE)
+
+
+def on_request_deleting(sender, instance, **kwargs) -> None:
+    from .schema import dump_request
+
+    note_change(instance.pk, DELETE, snapshot=dump_request(instance))
+
+
+def on_child_changed(sender, instance, raw=False, **kwargs) -> None:
+    if raw or instance.request_id is None:
+        return
+    note_change(instance.request_id, UPDATE)

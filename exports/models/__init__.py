@@ -1,0 +1,15 @@
+from .events import IamEvent
+from .jobs import ExportJob, JobStatus
+from .messages import Message
+from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+
+__all__ = [
+    "ExportColumn",
+    "ExportItem",
+    "ExportJob",
+    "ExportRequest",
+    "IamEvent",
+    "JobStatus",
+    "Message",
+    "NotificationMessage",
+]

@@ -1,0 +1,69 @@
+from django.db import models
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    NOT_PROCESSED = "notProcessed", "not processed"
+    IN_PROGRESS = "inProgress", "in progress"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+    EXPIRED = "expired", "expired"
+    SKIPPED = "skipped", "skipped"
+
+
+class ExportJob(models.Model):
+    """One execution of a request for one scheduled slot.
+
+    ``notProcessed`` → ``inProgress`` → ``done`` | ``failed``; ``done`` → ``expired`` when
+    retention removes the file; ``skipped`` records a slot that was deliberately not run
+    (with the reason in ``error``), so no slot ever disappears silently.
+    """
+
+    request = models.ForeignKey(
+        "exports.ExportRequest", on_delete=models.CASCADE, related_name="jobs"
+    )
+    slot = models.DateTimeField(help_text="The scheduled instant this job exports for (UTC).")
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.NOT_PROCESSED, db_index=True
+    )
+    # [{"item": <id>, "position": n, "start": iso|null, "end": iso}] pinned when the job is created.
+    windows = models.JSONField(default=list, blank=True)
+    stage = models.CharField(max_length=64, blank=True, default="")
+    rows_written = models.BigIntegerField(default=0)
+    rows_estimated = models.BigIntegerField(null=True, blank=True)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    file = models.FileField(upload_to="exports/%Y/%m/%d/", max_length=500, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    rq_job_id = models.CharField(max_length=64, blank=True, default="")
+    worker_name = models.CharField(max_length=200, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-slot", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "slot"], name="one_job_per_slot"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            models.Index(fields=["status", "finished_at"], name="job_status_finished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}@{self.slot.isoformat()} {self.status}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status == JobStatus.DONE and bool(self.file)

@@ -1,0 +1,219 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone as dj_timezone
+
+from ..validation import (
+    check_target_labels,
+    validate_delimiter,
+    validate_ds,
+    validate_duration,
+    validate_target_value,
+    validate_timezone,
+)
+from ..vocabulary import (
+    Aggregation,
+    ColumnId,
+    Extension,
+    Medium,
+    OutputFormat,
+    Policy,
+    RequestType,
+    Template,
+    Transform,
+)
+
+
+class ExportRequest(models.Model):
+    """What a user wants exported, in which format, how often, and who is told."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_requests"
+    )
+    name = models.CharField(max_length=200)
+    type = models.CharField(
+        max_length=16, choices=RequestType.choices, default=RequestType.ONE_TIME
+    )
+    periodicity = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_duration],
+        help_text="ISO 8601 duration between runs, e.g. P1D or PT15M (recurring only).",
+    )
+    period_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Anchor of the recurrence; empty means the creation time.",
+    )
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    paused = models.BooleanField(default=False)
+
+    extension = models.CharField(max_length=8, choices=Extension.choices, default=Extension.CSV)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    template = models.CharField(max_length=16, choices=Template.choices, default=Template.TABULAR)
+    csv_delimiter = models.CharField(max_length=1, default=",", validators=[validate_delimiter])
+    filename = models.CharField(max_length=200, blank=True, default="")
+
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="req_owner_created")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("exports:detail", args=[self.pk])
+
+    @property
+    def is_recurring(self) -> bool:
+        return self.type == RequestType.RECURRING
+
+    def clean(self) -> None:
+        if self.is_recurring and not self.periodicity:
+            raise ValidationError({"periodicity": "A recurring export needs a periodicity."})
+        if not self.is_recurring and self.periodicity:
+            raise ValidationError(
+                {
+                    "periodicity": "A one-time export has no periodicity; clear it or make it recurring."
+                }
+            )
+
+    def save(self, *args, **kwargs):
+        if self.period_start is None:
+            # Whole seconds: the anchor is shown to people and dumped as a Unix timestamp.
+            self.period_start = self.created_at.replace(microsecond=0)
+        super().save(*args, **kwargs)
+
+
+class ExportColumn(models.Model):
+    """One output column: which message field, under which header, at which position."""
+
+    request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="columns")
+    position = models.PositiveIntegerField(default=0)
+    column_id = models.CharField("column", max_length=16, choices=ColumnId.choices)
+    label = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "column_id"], name="column_once_per_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.column_id} → {self.label}"
+
+
+class ExportItem(models.Model):
+    """Which metrics of one channel/subtopic to export, over which window, processed how."""
+
+    request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField(default=0)
+    target_value = models.CharField(
+        "metrics",
+        max_length=1000,
+        validators=[validate_target_value],
+        help_text="Metric names (SenML name), comma separated.",
+    )
+    target_label = models.CharField(
+        "labels",
+        max_length=1000,
+        blank=True,
+        default="",
+        help_text="Optional display labels, comma separated, one per metric.",
+    )
+    channel_id = models.CharField("channel", max_length=64)
+    subtopic = models.CharField(max_length=255)
+    publisher = models.CharField(max_length=255, blank=True, default="")
+    from_time = models.DateTimeField("from", null=True, blank=True)
+    to_time = models.DateTimeField("to", null=True, blank=True)
+    period = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_duration],
+        help_text="Relative window ending at each run, ISO 8601 (e.g. P1D).",
+    )
+    ds = models.CharField(
+        "decimation",
+        max_length=16,
+        blank=True,
+        default="",
+        validators=[validate_ds],
+        help_text="Bucket size such as 15m, 1h, 1d, 1M.",
+    )
+    dsf = models.CharField(
+        "aggregation", max_length=16, blank=True, default="", choices=Aggregation.choices
+    )
+    transform = models.CharField(max_length=16, blank=True, default="", choices=Transform.choices)
+    output_format = models.CharField(
+        max_length=8, choices=OutputFormat.choices, default=OutputFormat.LONG
+    )
+    filename = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.target_value} ({self.channel_id}/{self.subtopic})"
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [name.strip() for name in self.target_value.split(",")]
+
+    @property
+    def metric_labels(self) -> list[str]:
+        """Display label per metric (the metric name when no label was given)."""
+        if not self.target_label:
+            return self.metric_names
+        return [label.strip() for label in self.target_label.split(",")]
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.target_value:
+            try:
+                check_target_labels(self.target_value, self.target_label)
+            except ValidationError as exc:
+                errors["target_label"] = exc.messages[0]
+        if self.from_time and self.to_time and self.from_time >= self.to_time:
+            errors["to_time"] = "'to' must be later than 'from'."
+        if self.period and (self.from_time or self.to_time):
+            errors["period"] = "Give either a relative period or from/to, not both."
+        if self.dsf and not self.ds:
+            errors["ds"] = "An aggregation needs a decimation granularity (ds)."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def aggregation(self) -> str:
+        """The aggregation function, defaulting to avg when only ds is given."""
+        return self.dsf or (Aggregation.AVG if self.ds else "")
+
+
+class NotificationMessage(models.Model):
+    """A message sent when a job of the request ends with the matching outcome."""
+
+    request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="messages")
+    position = models.PositiveIntegerField(default=0)
+    policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.ON_SUCCESS)
+    medium = models.CharField(max_length=16, choices=Medium.choices, default=Medium.EMAIL)
+    target = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="Email address, webhook URL or chat id; empty sends email to the owner.",
+    )
+    title = models.CharField(max_length=200, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.medium} {self.policy}"

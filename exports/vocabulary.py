@@ -1,0 +1,69 @@
+"""The names of the domain (DESIGN.md §1), shared by models, validation, forms and writers."""
+
+from django.db import models
+
+
+class RequestType(models.TextChoices):
+    ONE_TIME = "oneTime", "One time"
+    RECURRING = "recurring", "Recurring"
+
+
+class Extension(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "Excel (XLSX)"
+    PDF = "pdf", "PDF"
+    JSON = "json", "JSON"
+
+
+# Accepted on input, normalised on the way in.
+EXTENSION_ALIASES = {"xls": Extension.XLSX}
+
+
+class Template(models.TextChoices):
+    TABULAR = "tabular", "Tabular (one table for all items)"
+    EXPANDED = "expanded", "Expanded (one table, sheet or file per item)"
+
+
+class ColumnId(models.TextChoices):
+    PUBLISHER = "publisher", "publisher"
+    CHANNEL = "channel", "channel"
+    SUBTOPIC = "subtopic", "subtopic"
+    NAME = "name", "name"
+    UNIT = "unit", "unit"
+    TIME = "time", "time"
+    VALUE = "value", "value"
+    CREATED = "created", "created"
+
+
+# The reference platform's default column set, in its order.
+DEFAULT_COLUMNS = ("publisher", "channel", "name", "time", "value", "created")
+
+
+class Aggregation(models.TextChoices):
+    AVG = "avg", "average"
+    MAX = "max", "maximum"
+    MIN = "min", "minimum"
+    SUM = "sum", "sum"
+    STDDEV = "stddev", "standard deviation"
+    VARIANCE = "variance", "variance"
+
+
+class Transform(models.TextChoices):
+    DELTA = "delta", "delta (difference to previous point)"
+
+
+class OutputFormat(models.TextChoices):
+    LONG = "long", "long (one row per point)"
+    WIDE = "wide", "wide (one row per timestamp, one column per target)"
+
+
+class Policy(models.TextChoices):
+    ON_SUCCESS = "onSuccess", "on success"
+    ON_FAILURE = "onFailure", "on failure"
+
+
+class Medium(models.TextChoices):
+    EMAIL = "email", "email"
+    SLACK = "slack", "Slack"
+    TELEGRAM = "telegram", "Telegram"
+    DISCORD = "discord", "Discord"

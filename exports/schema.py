@@ -247,7 +247,7 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
         columns = _parse_columns(fmt.get("columns"), errors)
 
     items = _parse_items(data.get("items"), errors)
-    messages = _parse_notification(data.get("notification"), errors)
+    messages, message_paths = _parse_notification(data.get("notification"), errors)
 
     name = _str(data, "name", "", errors)
     if not name and items:
@@ -359,42 +359,44 @@ def _parse_items(raw: Any, errors: _Errors) -> list[ExportItem]:
     return items
 
 
-def _parse_notification(raw: Any, errors: _Errors) -> list[NotificationMessage]:
-    if raw is None:
-        return []
-    if _obj(raw, "notification", errors) is None:
-        return []
+def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMessage], list[str]]:
+    """Return the messages and, for each, the JSON path prefix its errors are reported at."""
+    if raw is None or _obj(raw, "notification", errors) is None:
+        return [], []
     if "messages" in raw:
         _unknown(raw, {"messages"}, "notification.", errors)
         entries = raw["messages"]
         if not isinstance(entries, list):
             errors.add("notification.messages", "must be a list.")
-            return []
+            return [], []
         prefix = "notification.messages[{}]."
         keys = {"policy", "medium", "target", "title", "text"}
     else:  # reference shape: one message, sent on success
         entries, prefix = [raw], "notification."
         keys = {"medium", "target", "title", "text", "policy"}
-    messages = []
+    messages, paths = [], []
     for index, entry in enumerate(entries):
         path = prefix.format(index)
         if _obj(entry, path.rstrip("."), errors) is None:
             continue
         _unknown(entry, keys, path, errors)
+        text = entry.get("text") or ""
+        if not isinstance(text, str):
+            errors.add(f"{path}text", "must be a string.")
+            text = ""
         message = NotificationMessage(
             position=index,
             policy=_str(entry, "policy", path, errors, Policy.ON_SUCCESS) or Policy.ON_SUCCESS,
             medium=_str(entry, "medium", path, errors),
             target=_str(entry, "target", path, errors),
             title=_str(entry, "title", path, errors),
-            text=entry.get("text", "") if isinstance(entry.get("text", ""), str) else "",
+            text=text,
         )
-        if not isinstance(entry.get("text", ""), str):
-            errors.add(f"{path}text", "must be a string.")
         if not message.medium:
             errors.add(f"{path}medium", "is required: email, slack, telegram or discord.")
         messages.append(message)
-    return messages
+        paths.append(path)
+    return messages, paths
 
 
 def dump_request(request: ExportRequest) -> dict[str, Any]:

@@ -79,7 +79,8 @@ class ExportRequest(models.Model):
         if not self.is_recurring and self.periodicity:
             raise ValidationError(
                 {
-                    "periodicity": "A one-time export has no periodicity; clear it or make it recurring."
+                    "periodicity": "A one-time export has no periodicity; "
+                    "clear it or make it recurring."
                 }
             )
 

@@ -1,0 +1,38 @@
+"""Shared by the commands that take a request JSON file and an owner."""
+
+import json
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+
+from exports.schema import RequestSchemaError, RequestSpec, parse_request
+
+
+def load_spec(path: str, username: str) -> RequestSpec:
+    """Read, decode and validate a request JSON file for ``username``.
+
+    Raises ``CommandError`` with a specific message for a missing file, bad
+    JSON, an unknown owner or any validation problem (listed by JSON path).
+    """
+    try:
+        owner = get_user_model().objects.get(username=username)
+    except get_user_model().DoesNotExist:
+        raise CommandError(f"No user named {username!r}.") from None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path} is not UTF-8 text.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
+    try:
+        return parse_request(data, owner=owner)
+    except RequestSchemaError as exc:
+        lines = [f"  {field}: {' '.join(messages)}" for field, messages in exc.errors.items()]
+        raise CommandError("Invalid export request:\n" + "\n".join(lines)) from None

@@ -1,0 +1,69 @@
+"""Retention: finished export files are kept for ``EXPORTS_RETENTION`` and, optionally,
+within a total size cap; older files are deleted and their jobs marked ``expired``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from .models import ExportJob, JobStatus
+from .validation import parse_duration
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PruneResult:
+    expired_by_age: int = 0
+    expired_by_size: int = 0
+    bytes_freed: int = 0
+
+
+def retention_cutoff(now: datetime | None = None) -> datetime:
+    """Jobs that finished before this instant have outlived ``EXPORTS_RETENTION``."""
+    return (now or timezone.now()) - parse_duration(settings.EXPORTS_RETENTION)
+
+
+def expire_job(job: ExportJob) -> bool:
+    """Mark one done job expired and delete its file; False if another process got there first.
+
+    The status flips first, with a compare-and-set, so a download that starts
+    afterwards sees ``expired`` instead of a file that is about to vanish.
+    """
+    claimed = ExportJob.objects.filter(pk=job.pk, status=JobStatus.DONE).update(
+        status=JobStatus.EXPIRED
+    )
+    if not claimed:
+        return False
+    if job.file:
+        try:
+            job.file.storage.delete(job.file.name)
+        except OSError as exc:  # already gone is fine; anything else is worth a log line
+            log.warning("Could not delete %s of expired job %s: %s", job.file.name, job.pk, exc)
+    return True
+
+
+def prune(now: datetime | None = None, max_total_bytes: int | None = None) -> PruneResult:
+    """Expire done jobs past retention, then the oldest ones until under the size cap."""
+    result = PruneResult()
+    done = ExportJob.objects.filter(status=JobStatus.DONE)
+    for job in done.filter(finished_at__lt=retention_cutoff(now)).iterator():
+        if expire_job(job):
+            result.expired_by_age += 1
+            result.bytes_freed += job.size or 0
+    cap = max_total_bytes if max_total_bytes is not None else settings.EXPORTS_MAX_TOTAL_BYTES
+    if cap:
+        total = done.aggregate(total=Sum("size"))["total"] or 0
+        for job in done.order_by("finished_at", "id").iterator():
+            if total <= cap:
+                break
+            total -= job.size or 0
+            if expire_job(job):
+                result.expired_by_size += 1
+                result.bytes_freed += job.size or 0
+    return result

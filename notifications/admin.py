@@ -1,1 +1,38 @@
-# Register your models here.
+from django.contrib import admin
+from django.utils import timezone
+
+from .models import Delivery, DownloadLink, DownloadLog
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "job", "message", "recipient", "status", "attempts", "sent_at")
+    list_filter = ("status", "is_permanent_error", "message__medium")
+    search_fields = ("recipient", "last_error")
+    raw_id_fields = ("job", "message", "link")
+    readonly_fields = ("created_at", "last_attempt_at", "next_attempt_at", "sent_at")
+
+
+@admin.action(description="Revoke the selected links")
+def revoke(modeladmin, request, queryset) -> None:
+    queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@admin.register(DownloadLink)
+class DownloadLinkAdmin(admin.ModelAdmin):
+    list_display = ("id", "job", "created_at", "expires_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    raw_id_fields = ("job",)
+    # The hash is useless to people and the token is never stored.
+    exclude = ("token_hash",)
+    actions = [revoke]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # links are made for messages, where the raw token is delivered
+
+
+@admin.register(DownloadLog)
+class DownloadLogAdmin(admin.ModelAdmin):
+    list_display = ("at", "job", "link", "ip", "user_agent")
+    raw_id_fields = ("job", "link")
+    date_hierarchy = "at"

@@ -1,0 +1,52 @@
+"""Scheduling settings, read at call time so ``override_settings`` and tests see changes.
+
+Settings that ``exporter_site/settings.py`` does not define yet fall back to the defaults
+here; each is documented where it is used.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+
+
+def max_catchup() -> int:
+    """EXPORTS_MAX_CATCHUP: missed slots run per request per tick (older ones are skipped)."""
+    return max(1, int(getattr(settings, "EXPORTS_MAX_CATCHUP", 24)))
+
+
+def max_queued_per_user() -> int:
+    """EXPORTS_MAX_QUEUED_PER_USER: waiting jobs one user may have before on-demand runs
+    are refused."""
+    return max(1, int(getattr(settings, "EXPORTS_MAX_QUEUED_PER_USER", 10)))
+
+
+def max_attempts() -> int:
+    """EXPORTS_MAX_ATTEMPTS: times a job is handed to a worker before it is failed."""
+    return max(1, int(getattr(settings, "EXPORTS_MAX_ATTEMPTS", 3)))
+
+
+def heartbeat_timeout() -> timedelta:
+    """EXPORTS_HEARTBEAT_TIMEOUT (seconds, default 60): silence after which a running job's
+    worker is presumed dead. Workers beat at least every 10 s, so 60 s is six missed beats."""
+    return timedelta(seconds=float(getattr(settings, "EXPORTS_HEARTBEAT_TIMEOUT", 60)))
+
+
+def dispatch_backlog() -> int | None:
+    """EXPORTS_DISPATCH_BACKLOG: jobs handed to RQ but not started yet, at most.
+
+    ``None`` (the default) means two per registered ``exports`` worker (at least two): enough
+    that a worker finishing a job finds the next one already queued, small enough that a
+    newcomer's job waits behind at most about two jobs per worker.
+    """
+    value = getattr(settings, "EXPORTS_DISPATCH_BACKLOG", None)
+    return None if value is None else max(1, int(value))
+
+
+def scheduler_interval() -> float:
+    """EXPORTS_SCHEDULER_INTERVAL (seconds, default 5): pause between idle scheduler ticks."""
+    return max(0.1, float(getattr(settings, "EXPORTS_SCHEDULER_INTERVAL", 5)))
+
+
+def job_timeout() -> int:
+    """EXPORTS_JOB_TIMEOUT: RQ's hard limit on one export job, in seconds."""
+    return int(getattr(settings, "EXPORTS_JOB_TIMEOUT", 6 * 3600))

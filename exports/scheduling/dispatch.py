@@ -1,0 +1,187 @@
+"""Dispatch: hand waiting jobs to RQ a few at a time, fairly across users.
+
+Jobs are created ``notProcessed`` with ``enqueued_at`` empty ("waiting") and stay in the
+database; :func:`dispatch` moves a handful of them into the ``exports`` RQ queue ("handed
+over": ``notProcessed`` with ``enqueued_at`` set), keeping at most
+``conf.dispatch_backlog()`` handed-over jobs that no worker has started yet. Keeping RQ's
+FIFO short is what makes the order fair: a newcomer's job is never behind another user's
+thousand jobs, only behind the small backlog.
+
+Who goes next (the "smart queue"): the user with the fewest jobs handed over or running;
+among those, the user served least recently (a turn counter kept in Redis); then the user
+whose oldest waiting job is oldest. Inside one user's jobs the order is FIFO (job id). The
+result is round-robin across users with FIFO per user.
+
+Each hand-over is a compare-and-set on the job row (so two dispatchers never enqueue one job
+twice), and the RQ job id is derived from the row id and the attempt number
+(:func:`rq_job_id`), enqueued with ``unique=True``; the enqueue itself happens after the
+claim is committed, so a worker always sees the row it is asked to run.
+
+``attempts`` counts hand-overs to RQ: it is incremented here, never by the worker. A
+hand-over that never reached Redis is undone (and not counted).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from datetime import datetime
+from functools import partial
+
+import django_rq
+from django.db import transaction
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from redis.exceptions import LockError, RedisError
+from rq import Worker
+from rq.exceptions import DuplicateJobError
+
+from ..models import ExportJob, JobStatus
+from . import conf
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "exports"
+# Enqueued by dotted path: this package never imports the job code it schedules.
+RUN_EXPORT_JOB = "exports.jobs.run_export_job"
+_LOCK_KEY = "exports:dispatch:lock"
+_TURN_KEY = "exports:dispatch:turn"
+_SERVED_KEY = "exports:dispatch:served"
+
+
+def rq_job_id(job_pk: int, attempt: int) -> str:
+    """The RQ job id of ``attempt`` (1-based) of export job ``job_pk``.
+
+    The first attempt is ``export-job-<pk>``; a retry after a lost worker gets its own id
+    (``export-job-<pk>-attempt-<n>``) because the dead attempt's RQ job may still exist.
+    """
+    return f"export-job-{job_pk}" if attempt <= 1 else f"export-job-{job_pk}-attempt-{attempt}"
+
+
+def waiting_jobs() -> QuerySet[ExportJob]:
+    """Jobs not yet handed to RQ."""
+    return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=True)
+
+
+def handed_over_jobs() -> QuerySet[ExportJob]:
+    """Jobs in RQ's queue that no worker has started yet."""
+    return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=False)
+
+
+def backlog_limit() -> int:
+    """How many handed-over, not started jobs RQ may hold (see ``conf.dispatch_backlog``)."""
+    configured = conf.dispatch_backlog()
+    if configured is not None:
+        return configured
+    workers = Worker.count(queue=django_rq.get_queue(QUEUE_NAME))
+    return 2 * max(1, workers)
+
+
+def dispatch(now: datetime | None = None) -> int:
+    """Hand waiting jobs to RQ until the backlog is full, round-robin across users.
+
+    Call it outside a transaction (from the scheduler tick, at the end of a worker's job, or
+    in ``transaction.on_commit`` after creating jobs). Two dispatchers at once are serialised
+    by a Redis lock; if the lock stays busy the call returns 0 and the holder does the work.
+    Returns the number of jobs handed over. Raises ``redis.exceptions.RedisError`` when
+    Redis is unreachable (the jobs simply keep waiting).
+    """
+    connection = django_rq.get_connection(QUEUE_NAME)
+    lock = connection.lock(_LOCK_KEY, timeout=60, blocking_timeout=10)
+    if not lock.acquire():
+        return 0
+    try:
+        room = backlog_limit() - handed_over_jobs().count()
+        if room <= 0:
+            return 0
+        handed = 0
+        for job_pk, attempts, owner_pk in _next_jobs(connection, room):
+            if _hand_over(job_pk, attempts, now or timezone.now()):
+                connection.zadd(_SERVED_KEY, {str(owner_pk): connection.incr(_TURN_KEY)})
+                handed += 1
+        return handed
+    finally:
+        try:
+            lock.release()
+        except LockError:  # expired while we worked: harmless, the next dispatcher takes it
+            log.warning("The dispatch lock expired before it was released.")
+
+
+def _next_jobs(connection, room: int) -> list[tuple[int, int, int]]:
+    """Up to ``room`` waiting jobs as ``(pk, attempts, owner pk)``, in fair order."""
+    # Each user's `room` oldest waiting jobs: nobody can need more than that in one call.
+    ranked = (
+        waiting_jobs()
+        .annotate(
+            owner_pk=F("request__owner_id"),
+            rank=Window(RowNumber(), partition_by=[F("request__owner_id")], order_by=F("pk").asc()),
+        )
+        .filter(rank__lte=room)
+        .order_by("pk")
+        .values_list("pk", "attempts", "owner_pk")
+    )
+    queues: dict[int, list[tuple[int, int]]] = {}
+    for job_pk, attempts, owner_pk in ranked:
+        queues.setdefault(owner_pk, []).append((job_pk, attempts))
+    if not queues:
+        return []
+    busy = dict(
+        ExportJob.objects.filter(
+            Q(status=JobStatus.IN_PROGRESS)
+            | Q(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=False),
+            request__owner_id__in=list(queues),
+        )
+        .values_list("request__owner_id")
+        .annotate(n=Count("pk"))
+        .values_list("request__owner_id", "n")
+    )
+    served = connection.zmscore(_SERVED_KEY, [str(owner) for owner in queues])
+    last_turn = {owner: int(turn or 0) for owner, turn in zip(queues, served, strict=True)}
+    heap = [(busy.get(owner, 0), last_turn[owner], jobs[0][0], owner) for owner, jobs in queues.items()]
+    heapq.heapify(heap)
+    picked: list[tuple[int, int, int]] = []
+    next_turn = max(last_turn.values()) + 1
+    while heap and len(picked) < room:
+        active, _, _, owner = heapq.heappop(heap)
+        job_pk, attempts = queues[owner].pop(0)
+        picked.append((job_pk, attempts, owner))
+        if queues[owner]:
+            # Served now: to the back of the round, behind everyone not served since.
+            heapq.heappush(heap, (active + 1, next_turn, queues[owner][0][0], owner))
+            next_turn += 1
+    return picked
+
+
+def _hand_over(job_pk: int, attempts: int, now: datetime) -> bool:
+    """Claim one waiting job for RQ and enqueue it after commit; False if someone else did."""
+    attempt = attempts + 1
+    rq_id = rq_job_id(job_pk, attempt)
+    claimed = waiting_jobs().filter(pk=job_pk, attempts=attempts).update(
+        enqueued_at=now, attempts=attempt, rq_job_id=rq_id
+    )
+    if claimed:
+        transaction.on_commit(partial(_enqueue, job_pk, rq_id, attempt))
+    return bool(claimed)
+
+
+def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
+    # commit_mode="auto": this already runs after our commit; django-rq must not defer again.
+    queue = django_rq.get_queue(QUEUE_NAME, commit_mode="auto")
+    try:
+        queue.enqueue(
+            RUN_EXPORT_JOB,
+            job_pk,
+            job_id=rq_id,
+            unique=True,
+            job_timeout=conf.job_timeout(),
+            description=f"export job {job_pk} (attempt {attempt})",
+        )
+    except DuplicateJobError:
+        log.info("RQ already holds %s; not enqueued again.", rq_id)
+    except RedisError as exc:
+        # Never reached a worker: undo the hand-over so the next dispatch retries it.
+        ExportJob.objects.filter(
+            pk=job_pk, status=JobStatus.NOT_PROCESSED, rq_job_id=rq_id
+        ).update(enqueued_at=None, attempts=attempt - 1)
+        log.warning("Export job %s stays waiting: could not enqueue it: %s", job_pk, exc)

@@ -1,0 +1,87 @@
+"""The data window of each item of a job, pinned when the job is created.
+
+A job stores ``windows = [{"item", "position", "start", "end"}]`` (ISO 8601 UTC strings,
+``start`` may be ``null`` = from the beginning of the data) so that a rerun, a late run or
+a run after a worker died exports exactly the same data as the first attempt would have.
+
+Rules, per item (``slot`` is the job's slot, ``k`` its index when it is a grid slot):
+
+* ``from``/``to`` given: ``[from, to)``; a missing ``to`` means the slot, a missing ``from``
+  means the beginning of the data.
+* ``period`` given: ``[slot − period, slot)``, subtracted with the slot rules of ``slots.py``
+  (calendar part on local wall time). When the period equals the request's periodicity and
+  the slot is a grid slot, the start is the previous slot instead, so that windows tile even
+  where month clamping makes ``slot − P1M`` differ from the previous slot (30 April − P1M is
+  30 March, but the slot before 30 April in a schedule anchored on 31 January is 31 March).
+* nothing given, recurring request, grid slot: ``[slot(k−1), slot(k))`` — consecutive jobs
+  tile time with no gap and no overlap.
+* nothing given, recurring request, off-grid slot ("Run now"): the last whole periodicity,
+  ``[slot − periodicity, slot)``.
+* nothing given, one-time request: everything up to the slot, ``[null, slot)``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from .slots import Periodicity, Schedule, shift
+
+if TYPE_CHECKING:
+    from ..models import ExportItem, ExportRequest
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.astimezone(UTC).isoformat()
+
+
+def job_windows(
+    request: ExportRequest,
+    slot: datetime,
+    k: int | None = None,
+    items: Iterable[ExportItem] | None = None,
+    schedule: Schedule | None = None,
+) -> list[dict]:
+    """The windows of a job of ``request`` for ``slot`` (see the module rules).
+
+    ``k`` is the slot's index when it is a grid slot of a recurring request (``None`` for
+    "Run now" and one-time jobs). ``items`` and ``schedule`` may be passed to avoid queries
+    and re-parsing when many jobs are created at once. Returns a JSON-ready list ordered
+    like the items. Raises ``ValueError``/``ValidationError`` for an unparsable period.
+    """
+    if items is None:
+        items = request.items.all()
+    if schedule is None and request.is_recurring:
+        schedule = Schedule.of(request)
+    windows = []
+    for item in items:
+        start, end = _item_window(request, item, slot, k, schedule)
+        windows.append(
+            {"item": item.pk, "position": item.position, "start": _iso(start), "end": _iso(end)}
+        )
+    return windows
+
+
+def _item_window(
+    request: ExportRequest,
+    item: ExportItem,
+    slot: datetime,
+    k: int | None,
+    schedule: Schedule | None,
+) -> tuple[datetime | None, datetime]:
+    if item.from_time or item.to_time:
+        return item.from_time, item.to_time or slot
+    if item.period:
+        period = Periodicity.parse(item.period)
+        if schedule is not None and k is not None and period == schedule.periodicity:
+            return schedule.slot_at(k - 1), slot
+        tz = schedule.tz if schedule is not None else zoneinfo.ZoneInfo(request.timezone)
+        return shift(slot, period, tz, -1), slot
+    if schedule is None:
+        return None, slot
+    if k is not None:
+        return schedule.slot_at(k - 1), slot
+    return shift(slot, schedule.periodicity, schedule.tz, -1), slot
+

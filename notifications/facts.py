@@ -1,0 +1,126 @@
+"""The facts about a finished export that messages report, formatted for people.
+
+Times are shown in the request's time zone (DESIGN.md §3), sizes and counts in
+readable units. The same facts feed the placeholders of the user's title and
+text and the operator's layout templates.
+"""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from exports.models import ExportJob, ExportRequest, JobStatus
+
+ERROR_SUMMARY_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class ExportFacts:
+    request_name: str
+    status: str
+    slot: str
+    window: str
+    timezone: str
+    format: str
+    rows: str
+    size: str
+    link: str
+    error: str
+    is_success: bool
+
+    def values(self) -> dict[str, str]:
+        """The placeholder values (every field but ``is_success``)."""
+        values = asdict(self)
+        del values["is_success"]
+        return values
+
+
+def facts_for_job(job: ExportJob, link: str) -> ExportFacts:
+    """The facts of a finished job; ``link`` is the download link or the request page."""
+    request = job.request
+    zone = _zone(request)
+    return ExportFacts(
+        request_name=request.name,
+        status=job.status,
+        slot=format_time(job.slot, zone),
+        window=format_window(job.windows, zone),
+        timezone=request.timezone,
+        format=request.extension,
+        rows=f"{job.row_count:,}" if job.row_count is not None else "",
+        size=format_size(job.size) if job.size is not None else "",
+        link=link,
+        error=error_summary(job.error) if job.status != JobStatus.DONE else "",
+        is_success=job.status == JobStatus.DONE,
+    )
+
+
+def sample_facts(request: ExportRequest, link: str, *, success: bool) -> ExportFacts:
+    """Made-up facts for a test send: the last whole day before now, in the request's zone."""
+    zone = _zone(request)
+    slot = timezone.now().astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = slot - timedelta(days=1)
+    return ExportFacts(
+        request_name=request.name,
+        status=JobStatus.DONE if success else JobStatus.FAILED,
+        slot=format_time(slot, zone),
+        window=f"{format_time(start, zone)} – {format_time(slot, zone)}",
+        timezone=request.timezone,
+        format=request.extension,
+        rows="1,234" if success else "",
+        size="56.7 KB" if success else "",
+        link=link,
+        error="" if success else "Sample error: this is a test notification.",
+        is_success=success,
+    )
+
+
+def format_time(moment: datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """``2025-01-02 00:00 CET``; seconds only when there are some."""
+    local = moment.astimezone(zone)
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if local.second else "%Y-%m-%d %H:%M %Z"
+    return local.strftime(pattern)
+
+
+def format_window(windows: list[dict], zone: zoneinfo.ZoneInfo) -> str:
+    """The span covered by a job's per-item windows: earliest start – latest end.
+
+    An item without a start reads from the beginning of the data.
+    """
+    starts = [_parse(window.get("start")) for window in windows]
+    ends = [end for end in (_parse(window.get("end")) for window in windows) if end]
+    if not ends:
+        return ""
+    end = format_time(max(ends), zone)
+    if any(start is None for start in starts):
+        return f"until {end}"
+    return f"{format_time(min(starts), zone)} – {end}"
+
+
+def format_size(size: int) -> str:
+    """``512 B``, ``1.2 KB``, ``3.4 MB``... (binary multiples, as file managers show)."""
+    if size < 1024:
+        return f"{size} B"
+    exponent = min(int(math.log(size, 1024)), 4)
+    return f"{size / 1024**exponent:.1f} {'KMGT'[exponent - 1]}B"
+
+
+def error_summary(error: str) -> str:
+    """The first non-empty line of a job's error, shortened for a message."""
+    line = next((line.strip() for line in (error or "").splitlines() if line.strip()), "")
+    if len(line) > ERROR_SUMMARY_LENGTH:
+        line = line[: ERROR_SUMMARY_LENGTH - 1] + "…"
+    return line
+
+
+def _zone(request: ExportRequest) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(request.timezone or "UTC")
+
+
+def _parse(value: str | None) -> datetime | None:
+    return parse_datetime(value) if value else None

@@ -1,0 +1,109 @@
+"""Pages of the notifications app: capability downloads, link revocation, test sends."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from exports.models import ExportJob, ExportRequest, NotificationMessage
+
+from .errors import TransportError
+from .links import file_response, find_link, revoke_links
+from .models import DownloadLog
+from .samples import send_sample
+
+
+def _can_manage(user, export_request: ExportRequest) -> bool:
+    return user.is_staff or export_request.owner_id == user.pk
+
+
+def _get_job_for_user(request: HttpRequest, job_id: int) -> ExportJob:
+    """The job if the user owns its request or is staff; 404 / 403 otherwise."""
+    job = get_object_or_404(ExportJob.objects.select_related("request"), pk=job_id)
+    if not _can_manage(request.user, job.request):
+        raise PermissionDenied
+    return job
+
+
+def _get_message_for_user(request: HttpRequest, message_id: int) -> NotificationMessage:
+    """The message if the user owns its request or is staff; 404 / 403 otherwise."""
+    message = get_object_or_404(
+        NotificationMessage.objects.select_related("request__owner"), pk=message_id
+    )
+    if not _can_manage(request.user, message.request):
+        raise PermissionDenied
+    return message
+
+
+def _unavailable(request: HttpRequest, status: int, reason: str) -> HttpResponse:
+    # The same page for every failure, naming only the reason: nothing about the
+    # job, the request or its owner is revealed to whoever holds the token.
+    response = render(
+        request, "notifications/link_unavailable.html", {"reason": reason}, status=status
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@never_cache
+@require_safe
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    """Stream a job's file to whoever holds a live capability link; log each download."""
+    link = find_link(token)
+    if link is None:
+        return _unavailable(request, 404, "This download link is not valid.")
+    if link.is_revoked:
+        return _unavailable(request, 410, "This download link has been revoked.")
+    if link.is_expired():
+        return _unavailable(request, 410, "This download link has expired.")
+    job = link.job
+    if not job.is_downloadable:
+        return _unavailable(request, 410, "The file is no longer available.")
+    try:
+        response = file_response(job)
+    except OSError:  # retention deleted the file between the check and the open
+        return _unavailable(request, 410, "The file is no longer available.")
+    if request.method == "GET":  # a HEAD downloads nothing
+        DownloadLog.objects.create(
+            link=link,
+            job=job,
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.headers.get("User-Agent", "")[:300],
+        )
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@login_required
+@require_POST
+def revoke_job_links(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Revoke every capability link to a job's file (owner or staff)."""
+    job = _get_job_for_user(request, job_id)
+    count = revoke_links(job)
+    if count:
+        messages.success(request, f"Revoked {count} download link(s) to this file.")
+    else:
+        messages.info(request, "This file had no live download links.")
+    return redirect("exports:detail", job.request_id)
+
+
+@login_required
+@require_POST
+def test_send(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Send a sample of one notification message now and report the real outcome."""
+    message = _get_message_for_user(request, message_id)
+    label = f"{message.get_medium_display()} test notification"
+    try:
+        send_sample(message)
+    except TransportError as exc:
+        messages.error(request, f"The {label} failed: {exc}")
+    else:
+        messages.success(request, f"The {label} was sent.")
+    return redirect("exports:detail", message.request_id)

@@ -1,1 +1,288 @@
-# Register your models here.
+"""Django admin for the exports app.
+
+Requests are edited with their items, columns and notification messages inline (Django
+runs the whole change form in one transaction, so a save emits one IAM event). A request
+can also be imported from, and downloaded as, its JSON shape: import goes through
+``exports.schema.parse_request``, the one validator. Messages, jobs and IAM events are
+records of what happened, so their pages are read-only.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from .models import (
+    ExportColumn,
+    ExportItem,
+    ExportJob,
+    ExportRequest,
+    IamEvent,
+    Message,
+    NotificationMessage,
+)
+from .schema import RequestSchemaError, dump_request, parse_request, save_spec
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Browse and inspect rows that only the system writes."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- export requests -------------------------------------------------------------------------
+
+
+class ExportItemInline(admin.TabularInline):
+    model = ExportItem
+    extra = 0
+    min_num = 1  # the JSON schema requires at least one item too
+    fields = (
+        "position",
+        "target_value",
+        "target_label",
+        "channel_id",
+        "subtopic",
+        "publisher",
+        "from_time",
+        "to_time",
+        "period",
+        "ds",
+        "dsf",
+        "transform",
+        "output_format",
+        "filename",
+    )
+
+
+class ExportColumnInline(admin.TabularInline):
+    model = ExportColumn
+    extra = 0
+    fields = ("position", "column_id", "label")
+
+
+class NotificationMessageInline(admin.TabularInline):
+    model = NotificationMessage
+    extra = 0
+    fields = ("position", "policy", "medium", "target", "title", "text")
+
+
+class ImportRequestForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.order_by("username"),
+        required=False,
+        help_text="Who owns the imported request; empty means you.",
+    )
+    document = forms.CharField(
+        label="Request JSON",
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "spellcheck": "false"}),
+        help_text="One request object in the platform's JSON shape, or an array of them "
+        "(as 'Download JSON' writes).",
+    )
+
+    def clean_document(self):
+        try:
+            return json.loads(self.cleaned_data["document"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"Not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+            ) from None
+
+
+def _json_download(data, filename: str) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False, default=str),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin.action(description="Download the selected requests as JSON")
+def download_json(modeladmin, request, queryset) -> HttpResponse:
+    requests = queryset.order_by("pk").prefetch_related("items", "columns", "messages")
+    return _json_download([dump_request(r) for r in requests], "export-requests.json")
+
+
+@admin.register(ExportRequest)
+class ExportRequestAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "owner",
+        "type",
+        "extension",
+        "periodicity",
+        "next_run_at",
+        "paused",
+        "created_at",
+    )
+    list_filter = (
+        "type",
+        "extension",
+        "template",
+        "paused",
+        ("owner", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("name", "owner__username", "items__target_value", "items__channel_id")
+    list_select_related = ("owner",)
+    date_hierarchy = "created_at"
+    inlines = (ExportItemInline, ExportColumnInline, NotificationMessageInline)
+    readonly_fields = ("next_run_at", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("owner", "name", "type", "periodicity", "period_start", "paused")}),
+        ("Format", {"fields": ("extension", "timezone", "template", "csv_delimiter", "filename")}),
+        ("Schedule", {"fields": ("next_run_at", "created_at", "updated_at")}),
+    )
+    actions = (download_json,)
+
+    def get_urls(self):
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "import-json/",
+                self.admin_site.admin_view(self.import_json_view),
+                name=f"{prefix}_import_json",
+            ),
+            path(
+                "<path:object_id>/json/",
+                self.admin_site.admin_view(self.download_json_view),
+                name=f"{prefix}_json",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_json_view(self, request: HttpRequest) -> HttpResponse:
+        """Create requests from pasted JSON; on any error list it by path and save nothing."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportRequestForm(request.POST or None)
+        schema_errors: dict[str, list[str]] = {}
+        if request.method == "POST" and form.is_valid():
+            owner = form.cleaned_data["owner"] or request.user
+            document = form.cleaned_data["document"]
+            specs, schema_errors = _parse_documents(document, owner)
+            if not schema_errors:
+                with transaction.atomic():
+                    saved = [save_spec(spec) for spec in specs]
+                names = ", ".join(f"“{r.name}” (#{r.pk})" for r in saved)
+                self.message_user(
+                    request, f"Imported {len(saved)} request(s) for {owner}: {names}."
+                )
+                if len(saved) == 1:
+                    url = reverse("admin:exports_exportrequest_change", args=[saved[0].pk])
+                else:
+                    url = reverse("admin:exports_exportrequest_changelist")
+                return HttpResponseRedirect(url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import export requests from JSON",
+            "form": form,
+            "schema_errors": schema_errors,
+            "has_view_permission": self.has_view_permission(request),
+        }
+        return TemplateResponse(request, "admin/exports/exportrequest/import_json.html", context)
+
+    def download_json_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such export request.")
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return _json_download(dump_request(obj), f"export-request-{obj.pk}.json")
+
+
+def _parse_documents(document, owner) -> tuple[list, dict[str, list[str]]]:
+    """Parse one request or a list of them; errors of list entries are prefixed ``[i].``."""
+    if isinstance(document, list):
+        specs, errors = [], {}
+        if not document:
+            return [], {"(request)": ["The list holds no requests."]}
+        for index, entry in enumerate(document):
+            try:
+                specs.append(parse_request(entry, owner=owner))
+            except RequestSchemaError as exc:
+                for where, reasons in exc.errors.items():
+                    errors[f"[{index}].{where}"] = reasons
+        return specs, errors
+    try:
+        return [parse_request(document, owner=owner)], {}
+    except RequestSchemaError as exc:
+        return [], exc.errors
+
+
+# --- messages, jobs, IAM events (read-only) -------------------------------------------------
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = (
+        "time",
+        "channel",
+        "subtopic",
+        "publisher",
+        "name",
+        "value",
+        "string_value",
+        "bool_value",
+        "sum",
+        "unit",
+        "protocol",
+    )
+    list_filter = ("channel", "publisher", "name")
+    search_fields = ("=publisher", "=name", "=channel")
+    date_hierarchy = "time"
+    ordering = ("-time", "-id")
+    list_per_page = 100
+    # Counting every message on each page load is the slow part on a big table.
+    show_full_result_count = False
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "request",
+        "slot",
+        "status",
+        "row_count",
+        "file_size",
+        "attempts",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("=id", "request__name", "rq_job_id")
+    list_select_related = ("request",)
+    date_hierarchy = "slot"
+    show_full_result_count = False
+
+    @admin.display(description="size", ordering="size")
+    def file_size(self, job: ExportJob) -> str:
+        return filesizeformat(job.size) if job.size is not None else "–"
+
+
+@admin.register(IamEvent)
+class IamEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "action", "resource", "actor_name", "published_at")
+    list_filter = ("action", ("published_at", admin.EmptyFieldListFilter))
+    search_fields = ("=resource", "actor_name")
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from isodate import Duration
 
 from exports.validation import parse_duration
 
@@ -57,12 +58,15 @@ def telegram_api_base() -> str:
     return getattr(settings, "TELEGRAM_API_BASE", "https://api.telegram.org").rstrip("/")
 
 
-def retention() -> timedelta:
-    """How long a finished export file is kept (``EXPORTS_RETENTION``)."""
+def retention() -> timedelta | Duration:
+    """How long a finished export file is kept (``EXPORTS_RETENTION``).
+
+    An ``isodate.Duration`` when it counts months or years; both add to a datetime.
+    """
     return parse_duration(getattr(settings, "EXPORTS_RETENTION", "P7D"))
 
 
-def link_ttl() -> timedelta:
+def link_ttl() -> timedelta | Duration:
     """How long a capability link lives (``EXPORTS_LINK_TTL``, default the retention)."""
     return parse_duration(
         getattr(settings, "EXPORTS_LINK_TTL", None) or getattr(settings, "EXPORTS_RETENTION", "P7D")

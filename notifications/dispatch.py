@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import django_rq
 from django.db import transaction
+from django.utils import timezone
 from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
 
@@ -48,15 +48,16 @@ def job_finished(job_id: int) -> int:
     return queued
 
 
-def enqueue_delivery(delivery_id: int, attempt: int = 1, delay: float = 0) -> None:
-    """Put attempt number ``attempt`` of a delivery on the notifications queue.
+def enqueue_delivery(delivery_id: int, attempt: int = 1, at: datetime | None = None) -> None:
+    """Put attempt number ``attempt`` of a delivery on the notifications queue, now or ``at``.
 
     The RQ job id is derived from the delivery and the attempt, and enqueued
     with ``unique=True``, so queuing the same attempt twice is a no-op (the
     compare-and-set claim in ``jobs.deliver`` is the guarantee; this keeps the
-    queue clean). A delay uses ``enqueue_in``, run by workers started with
-    ``--with-scheduler``. A Redis failure is logged, not raised: the row stays
-    pending with no attempt, and calling ``job_finished`` again queues it.
+    queue clean). A later attempt uses ``enqueue_at``, run by workers started
+    with ``--with-scheduler``. A Redis failure is logged, not raised: the row
+    stays pending, and for a first attempt calling ``job_finished`` again
+    queues it.
     """
     from .jobs import deliver  # the job function imports this module
 
@@ -65,10 +66,11 @@ def enqueue_delivery(delivery_id: int, attempt: int = 1, delay: float = 0) -> No
     # a worker's transaction could lose the enqueue.
     queue = django_rq.get_queue(QUEUE, commit_mode="auto")
     try:
-        if delay > 0:
-            # RQ's scheduler keeps whole seconds: round up so we never run early.
-            wait = timedelta(seconds=math.ceil(delay))
-            queue.enqueue_in(wait, deliver, delivery_id, job_id=job_id, unique=True)
+        if at is not None and at > timezone.now():
+            # RQ's scheduler truncates to whole seconds: round up so it never runs early.
+            if at.microsecond:
+                at = at.replace(microsecond=0) + timedelta(seconds=1)
+            queue.enqueue_at(at, deliver, delivery_id, job_id=job_id, unique=True)
         else:
             queue.enqueue(deliver, delivery_id, job_id=job_id, unique=True)
     except DuplicateJobError:

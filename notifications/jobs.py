@@ -29,9 +29,9 @@ def deliver(delivery_id: int) -> str:
     """
     if not Delivery.objects.claim(delivery_id):
         return "not pending"
-    delivery = Delivery.objects.select_related("job__request__owner", "message__request").get(
-        pk=delivery_id
-    )
+    delivery = Delivery.objects.select_related(
+        "job__request__owner", "message__request__owner"
+    ).get(pk=delivery_id)
     try:
         transport = transport_for(delivery.message)
         link_url, link = message_link(delivery.job)
@@ -74,14 +74,16 @@ def _record_error(delivery: Delivery, error: TransportError) -> str:
             is_permanent_error=error.permanent,
         )
         return DeliveryStatus.FAILED
-    delay = retry_delay(delivery.attempts, error.retry_after)
+    next_attempt_at = timezone.now() + timedelta(
+        seconds=retry_delay(delivery.attempts, error.retry_after)
+    )
     _finish(
         delivery,
         status=DeliveryStatus.PENDING,
         last_error=str(error),
-        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        next_attempt_at=next_attempt_at,
     )
-    enqueue_delivery(delivery.pk, attempt=delivery.attempts + 1, delay=delay)
+    enqueue_delivery(delivery.pk, attempt=delivery.attempts + 1, at=next_attempt_at)
     return DeliveryStatus.PENDING
 
 

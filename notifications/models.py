@@ -87,11 +87,6 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.message_id} for job {self.job_id}: {self.status}"
 
-    @property
-    def rq_job_id(self) -> str:
-        """The RQ job id of the first attempt; retries add ``-<attempt>``."""
-        return f"notifications-delivery-{self.pk}"
-
 
 class DownloadLinkQuerySet(models.QuerySet):
     def active(self, now: datetime | None = None) -> DownloadLinkQuerySet:

@@ -10,7 +10,8 @@ from ..facts import ExportFacts
 from ..http import post_json
 from .base import Transport
 
-MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<:-])")
+# Characters that start Markdown, masked links or mentions (<@id>, <#channel>).
+MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<])")
 
 
 class Discord(Transport):

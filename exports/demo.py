@@ -1,0 +1,283 @@
+"""Demo data for a fresh install: users, devices on two channels, readings and export requests.
+
+Everything is deterministic (seeded randomness, fixed ids) and idempotent: users and
+requests are looked up by name, and each series (publisher, metric) continues after its
+last stored reading, so running the seed again adds nothing (or only the newer readings).
+``manage.py seeddemo`` is the front end.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+
+from .iam import acting_as
+from .models import ExportRequest, Message
+from .schema import parse_request, save_spec
+
+# (username, password, is_superuser). The passwords pass Django's password validators.
+DEMO_USERS = [
+    ("admin", "exporter-demo-admin", True),
+    ("alice", "exporter-demo-alice", False),
+    ("bob", "exporter-demo-bob", False),
+]
+
+SUBTOPIC = "events.data"
+STEP = timedelta(minutes=5)
+CHANNELS = {
+    "greenhouse": "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a01",
+    "cold-storage": "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a02",
+}
+
+
+@dataclass(frozen=True)
+class Device:
+    """A demo thing: where it publishes and the character of its readings."""
+
+    publisher: str
+    channel: str
+    label: str
+    temperature: float  # daily mean, °C
+    swing: float  # half the day-night difference, °C
+    humidity: float  # mean, %RH
+    power: float  # mean electric power, kW
+    meter_start: float  # the energy counter at its first reading, kWh
+
+
+DEVICES = (
+    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b01", CHANNELS["greenhouse"], "Greenhouse north",
+           22.0, 5.0, 68.0, 1.2, 1520.0),
+    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b02", CHANNELS["greenhouse"], "Greenhouse south",
+           24.0, 6.5, 62.0, 1.6, 2384.5),
+    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b03", CHANNELS["cold-storage"], "Cold room 1",
+           4.0, 0.6, 85.0, 3.1, 10412.0),
+    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b04", CHANNELS["cold-storage"], "Freezer 2",
+           -18.0, 0.8, 75.0, 4.4, 20877.25),
+)  # fmt: skip
+
+
+def _daily(moment: datetime, peak_hour: float) -> float:
+    """A day-long sine wave between -1 and 1 that peaks at ``peak_hour`` (UTC)."""
+    hours = moment.hour + moment.minute / 60
+    return math.sin(2 * math.pi * (hours - peak_hour + 6) / 24)
+
+
+def _temperature(device: Device, moment: datetime, rng: random.Random, previous) -> float:
+    return round(device.temperature + device.swing * _daily(moment, 14) + rng.gauss(0, 0.25), 2)
+
+
+def _humidity(device: Device, moment: datetime, rng: random.Random, previous) -> float:
+    # Relative humidity falls as the air warms up.
+    humidity = device.humidity - 1.5 * device.swing * _daily(moment, 14) + rng.gauss(0, 1.2)
+    return round(min(100.0, max(5.0, humidity)), 1)
+
+
+def _energy(device: Device, moment: datetime, rng: random.Random, previous) -> float:
+    # A meter reading: the previous one plus this interval's consumption, always > 0.
+    power = device.power * (1 + 0.35 * _daily(moment, 13)) * rng.uniform(0.85, 1.15)
+    return round(previous + power * STEP.total_seconds() / 3600, 3)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    reading: Callable[[Device, datetime, random.Random, float | None], float]
+    is_counter: bool = False
+
+
+METRICS = (
+    Metric("temperature", "Cel", _temperature),
+    Metric("humidity", "%RH", _humidity),
+    Metric("energy", "kWh", _energy, is_counter=True),
+)
+
+
+def readings(
+    device: Device, metric: Metric, begin: datetime, end: datetime, previous: float | None
+) -> Iterator[tuple[datetime, float]]:
+    """The ``(time, value)`` readings of one series every ``STEP`` in ``[begin, end)``.
+
+    ``previous`` is the last stored value (counters continue from it). The same
+    arguments always give the same readings.
+    """
+    rng = random.Random(f"{device.publisher}/{metric.name}/{begin.isoformat()}")
+    if metric.is_counter and previous is None:
+        previous = device.meter_start
+    moment = begin
+    while moment < end:
+        previous = metric.reading(device, moment, rng, previous)
+        yield moment, previous
+        moment += STEP
+
+
+@dataclass
+class SeedReport:
+    """What one seeding run did, for the command to print."""
+
+    users: list[tuple[str, str, bool, bool]] = field(default_factory=list)  # + created?
+    messages_created: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+    requests: list[tuple[str, bool]] = field(default_factory=list)  # (name, created?)
+
+
+def seed(*, until: datetime, days: int = 8, batch_size: int = 5000) -> SeedReport:
+    """Create what is missing of the demo data, with readings in ``[until - days, until)``.
+
+    Runs in one transaction. Raises ``ValidationError`` if a demo password fails
+    the configured password validators.
+    """
+    report = SeedReport()
+    until = until.replace(minute=until.minute - until.minute % 5, second=0, microsecond=0)
+    report.start, report.end = until - timedelta(days=days), until
+    with transaction.atomic():
+        users = _seed_users(report)
+        report.messages_created = _seed_readings(report.start, until, batch_size)
+        _seed_requests(users["alice"], until, report)
+    return report
+
+
+def _seed_users(report: SeedReport) -> dict:
+    model = get_user_model()
+    users = {}
+    for username, password, is_admin in DEMO_USERS:
+        user = model.objects.filter(username=username).first()
+        created = user is None
+        if created:
+            user = model(username=username, email=f"{username}@example.com")
+            user.is_staff = user.is_superuser = is_admin
+            validate_password(password, user)
+            user.set_password(password)
+            user.save()
+        users[username] = user
+        report.users.append((username, password, is_admin, created))
+    return users
+
+
+def _seed_readings(start: datetime, end: datetime, batch_size: int) -> int:
+    created_at = timezone.now()
+    pending: list[Message] = []
+    total = 0
+    for device in DEVICES:
+        for metric in METRICS:
+            series = Message.objects.filter(
+                channel=device.channel, subtopic=SUBTOPIC, name=metric.name,
+                publisher=device.publisher,
+            )  # fmt: skip
+            last = series.order_by("-time").values_list("time", "value").first()
+            begin, previous = start, None
+            if last is not None:
+                begin, previous = max(start, last[0] + STEP), last[1]
+            for moment, value in readings(device, metric, begin, end, previous):
+                pending.append(
+                    Message(
+                        channel=device.channel,
+                        subtopic=SUBTOPIC,
+                        publisher=device.publisher,
+                        protocol="senml",
+                        name=metric.name,
+                        unit=metric.unit,
+                        time=moment,
+                        value=value,
+                        created=created_at,
+                    )
+                )
+                if len(pending) >= batch_size:
+                    Message.objects.bulk_create(pending)
+                    total += len(pending)
+                    pending.clear()
+    Message.objects.bulk_create(pending)
+    return total + len(pending)
+
+
+def demo_requests(until: datetime) -> list[dict]:
+    """The demo export requests, in the platform's JSON shape."""
+    rome = zoneinfo.ZoneInfo("Europe/Rome")
+    local_midnight = until.astimezone(rome).replace(hour=0, minute=0, second=0, microsecond=0)
+    return [
+        {
+            "name": "Greenhouse climate, daily",
+            "type": "recurring",
+            "periodicity": "P1D",
+            "periodStart": local_midnight.isoformat(),
+            "format": {
+                "extension": "csv",
+                "timezone": "Europe/Rome",
+                "csvDelimiter": ";",
+                "columns": [
+                    {"id": "time", "label": "Time (Europe/Rome)"},
+                    {"id": "publisher", "label": "Device"},
+                    {"id": "name", "label": "Metric"},
+                    {"id": "value", "label": "Reading"},
+                    {"id": "unit", "label": "Unit"},
+                ],
+            },
+            "items": [
+                {
+                    "params": {
+                        "target": {
+                            "value": "temperature,humidity",
+                            "label": "Temperature,Humidity",
+                        },
+                        "channelId": CHANNELS["greenhouse"],
+                        "subtopic": SUBTOPIC,
+                        "period": "P1D",
+                        "decimation": {"ds": "15m", "dsf": "avg"},
+                        "outputFormat": "long",
+                    }
+                }
+            ],
+            "notification": {
+                "messages": [
+                    {
+                        "policy": "onSuccess",
+                        "medium": "email",
+                        "title": "Greenhouse climate is ready",
+                    }
+                ]
+            },
+        },
+        {
+            "name": "Energy use, last week",
+            "type": "oneTime",
+            "format": {"extension": "xlsx", "template": "expanded"},
+            "items": [
+                {
+                    "params": {
+                        "target": {"value": "energy", "label": f"{site} energy (kWh)"},
+                        "channelId": channel,
+                        "subtopic": SUBTOPIC,
+                        "from": (until - timedelta(days=7)).isoformat(),
+                        "to": until.isoformat(),
+                        "decimation": {"ds": "1d", "dsf": "max"},
+                        "transform": "delta",
+                        "outputFormat": "wide",
+                    },
+                    "filename": f"{key}-energy",
+                }
+                for key, site, channel in (
+                    ("greenhouse", "Greenhouse", CHANNELS["greenhouse"]),
+                    ("cold-storage", "Cold storage", CHANNELS["cold-storage"]),
+                )
+            ],
+        },
+    ]
+
+
+def _seed_requests(owner, until: datetime, report: SeedReport) -> None:
+    for data in demo_requests(until):
+        exists = ExportRequest.objects.filter(owner=owner, name=data["name"]).exists()
+        if not exists:
+            with acting_as(owner):
+                save_spec(parse_request(data, owner=owner))
+        report.requests.append((data["name"], not exists))

@@ -1,0 +1,147 @@
+"""Decimation: the database aggregates per grid cell, Python merges cells into buckets.
+
+Why split it: aggregating 1M rows in the database and streaming a few thousand cells is 2–4×
+faster than streaming the rows into Python (measured here: SQLite 3.6 s vs 8 s, PostgreSQL
+2.0 s vs 8 s), while calendar buckets in a timezone (23/25-hour days, months) are easy to get
+right in Python and hard to write identically in two SQL dialects. The grid is fine enough
+that no cell straddles a bucket edge (see ``Buckets.fine_seconds``), so merging is exact.
+
+Semantics:
+- numeric values only: messages without ``value`` are skipped;
+- avg, sum, min, max as usual; stddev and variance are the *sample* ones (n − 1), like
+  PostgreSQL's ``stddev``/``variance`` and pandas' defaults. A bucket holding one point keeps
+  its row with a null value (PostgreSQL's answer, pandas' NaN);
+- each point is stamped with its bucket start; buckets with no data produce no point; a
+  bucket cut by the window edge aggregates only the in-window data;
+- float results agree between SQLite and PostgreSQL up to rounding of the sums (~1e-15
+  relative); counts, buckets, min and max are identical.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..vocabulary import Aggregation
+from .buckets import MICROS, Buckets, to_micros
+from .reading import Partial, Point, first_time, read_partials
+from .windows import Window
+
+_NEEDS_M2 = {Aggregation.STDDEV, Aggregation.VARIANCE}
+
+
+@dataclass
+class _Accumulator:
+    """Running aggregates of one series in one bucket; merges cells (Chan et al.'s update)."""
+
+    count: int
+    total: float
+    low: float
+    high: float
+    m2: float | None
+    unit: str
+    created: int | None
+
+    @classmethod
+    def of(cls, cell: Partial) -> _Accumulator:
+        return cls(
+            cell.count, cell.total, cell.low, cell.high, cell.m2, cell.unit, cell.created
+        )
+
+    def add(self, cell: Partial) -> None:
+        if self.m2 is not None and cell.m2 is not None:
+            # Combine sums of squared deviations around different means without cancellation.
+            delta = cell.total / cell.count - self.total / self.count
+            combined = self.count + cell.count
+            self.m2 += cell.m2 + delta * delta * self.count * cell.count / combined
+        self.count += cell.count
+        self.total += cell.total
+        self.low = min(self.low, cell.low)
+        self.high = max(self.high, cell.high)
+        self.unit = max(self.unit, cell.unit)
+        if cell.created is not None and (self.created is None or cell.created > self.created):
+            self.created = cell.created
+
+    def result(self, aggregation: str) -> float | None:
+        if aggregation == Aggregation.AVG:
+            return self.total / self.count
+        if aggregation == Aggregation.SUM:
+            return self.total
+        if aggregation == Aggregation.MIN:
+            return self.low
+        if aggregation == Aggregation.MAX:
+            return self.high
+        if self.count < 2:
+            return None  # the sample variance of one point is undefined
+        variance = self.m2 / (self.count - 1)
+        if aggregation == Aggregation.VARIANCE:
+            return variance
+        return math.sqrt(variance)
+
+
+def merge_cells(
+    cells: Iterable[Partial],
+    buckets: Buckets,
+    cell_seconds: int,
+    aggregation: str,
+    target_of: dict[str, int],
+) -> Iterator[Point]:
+    """Merge cells (ordered by cell) into one point per series and bucket, in output order.
+
+    Within a bucket points come by target position, then publisher.
+    """
+    if aggregation not in Aggregation.values:
+        raise ValueError(f"unknown aggregation {aggregation!r}")
+    cell_micros = cell_seconds * MICROS
+    bucket_start = bucket_end = None
+    series: dict[tuple[int, str], _Accumulator] = {}
+    for cell in cells:
+        cell_start = cell.cell * cell_micros
+        if bucket_end is None or cell_start >= bucket_end:
+            yield from _points(series, bucket_start, aggregation)
+            series = {}
+            index = buckets.index(cell_start)
+            bucket_start, bucket_end = buckets.start(index), buckets.start(index + 1)
+        key = (target_of[cell.name], cell.publisher)
+        accumulator = series.get(key)
+        if accumulator is None:
+            series[key] = _Accumulator.of(cell)
+        else:
+            accumulator.add(cell)
+    yield from _points(series, bucket_start, aggregation)
+
+
+def _points(
+    series: dict[tuple[int, str], _Accumulator], start: int | None, aggregation: str
+) -> Iterator[Point]:
+    for (target, publisher), accumulator in sorted(series.items()):
+        yield Point(
+            start,
+            target,
+            publisher,
+            accumulator.result(aggregation),
+            accumulator.unit,
+            accumulator.created,
+        )
+
+
+def decimated_points(item, window: Window, buckets: Buckets, *, with_created: bool = True):
+    """The decimated points of ``item`` in ``window`` (a generator; queries run when iterated)."""
+    aggregation = item.aggregation
+    start = window.start
+    if start is None:
+        # All history: the grid only has to be fine over the span that holds data.
+        start = first_time(item, window, numeric_only=True)
+        if start is None:
+            return
+    cell_seconds = buckets.fine_seconds(to_micros(start), to_micros(window.end) - 1)
+    cells = read_partials(
+        item,
+        window,
+        cell_seconds,
+        with_m2=aggregation in _NEEDS_M2,
+        with_created=with_created,
+    )
+    target_of = {name: index for index, name in enumerate(item.metric_names)}
+    yield from merge_cells(cells, buckets, cell_seconds, aggregation, target_of)

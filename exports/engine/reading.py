@@ -1,0 +1,188 @@
+"""Reading an item's messages: raw points streamed in time order, or per-cell partial aggregates.
+
+Nothing here loads a whole result: raw points come through ``QuerySet.iterator()`` and partial
+aggregates through Django's chunked cursor, both server-side cursors on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import connections, models
+from django.db.models import Avg, Case, Count, F, Max, Min, Value, When, Window
+
+from ..models import Message
+from .sql import Cell, EpochMicros, epoch_micros_sql
+from .windows import Window as TimeWindow
+
+CHUNK_SIZE = 5000
+
+
+class Point(NamedTuple):
+    """One output point of one series, before shaping.
+
+    ``time`` and ``created`` are microseconds since the Unix epoch (UTC); for decimated points
+    ``time`` is the bucket start and ``created`` the latest ``created`` in the bucket.
+    ``target`` indexes the item's metric names (and labels).
+    """
+
+    time: int
+    target: int
+    publisher: str
+    value: float | str | bool | None
+    unit: str
+    created: int | None
+
+
+class Partial(NamedTuple):
+    """Aggregates of one series over one grid cell, as the database returns them."""
+
+    name: str
+    publisher: str
+    cell: int
+    count: int
+    total: float
+    low: float
+    high: float
+    unit: str
+    created: int | None
+    m2: float | None  # sum of squared deviations from the cell mean (for stddev/variance)
+
+
+class SeriesStats(NamedTuple):
+    name: str
+    publisher: str
+    count: int
+    first: datetime
+    last: datetime
+
+
+def item_messages(item, window: TimeWindow) -> models.QuerySet:
+    """The messages of ``item`` (channel, subtopic, metric names, publisher) in ``window``."""
+    messages = Message.objects.filter(
+        channel=item.channel_id,
+        subtopic=item.subtopic,
+        name__in=item.metric_names,
+        time__lt=window.end,
+    )
+    if window.start is not None:
+        messages = messages.filter(time__gte=window.start)
+    if item.publisher:
+        messages = messages.filter(publisher=item.publisher)
+    return messages
+
+
+def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Iterator[Point]:
+    """Every message of ``item`` in ``window`` as a ``Point``, in output order.
+
+    Output order is time, then the target's position in the item, then publisher, then id, so
+    that a rerun gives the same file. ``value`` is the first of value, string_value,
+    bool_value, data_value that the message has.
+    """
+    names = item.metric_names
+    target_of = {name: index for index, name in enumerate(names)}
+    ordering: list = ["time"]
+    if len(names) > 1:
+        ordering.append(
+            Case(
+                *(When(name=name, then=Value(index)) for index, name in enumerate(names)),
+                output_field=models.IntegerField(),
+            )
+        )
+    ordering += ["publisher", "id"]
+    rows = (
+        item_messages(item, window)
+        .annotate(
+            time_us=EpochMicros("time"),
+            created_us=(
+                EpochMicros("created")
+                if with_created
+                else Value(None, output_field=models.BigIntegerField())
+            ),
+        )
+        .order_by(*ordering)
+        .values_list(
+            "time_us",
+            "name",
+            "publisher",
+            "value",
+            "string_value",
+            "bool_value",
+            "data_value",
+            "unit",
+            "created_us",
+        )
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    for time_us, name, publisher, value, string, boolean, data, unit, created_us in rows:
+        if value is None:
+            value = string if string is not None else boolean if boolean is not None else data
+        yield Point(time_us, target_of[name], publisher, value, unit, created_us)
+
+
+def read_partials(
+    item,
+    window: TimeWindow,
+    cell_seconds: int,
+    *,
+    with_m2: bool,
+    with_created: bool = True,
+) -> Iterator[Partial]:
+    """Numeric messages of ``item`` aggregated per series and ``cell_seconds``-wide grid cell.
+
+    Rows come ordered by cell, name, publisher. Non-numeric messages (no ``value``) are left
+    out. ``m2`` is computed only ``with_m2`` (it needs a window function: a second sort).
+    """
+    numeric = item_messages(item, window).filter(value__isnull=False).annotate(
+        cell=Cell("time", cell_seconds)
+    )
+    fields = ["name", "publisher", "cell", "value", "unit", "created"]
+    if with_m2:
+        # Deviations from each cell's own mean keep the sum of squares exact enough even for
+        # large values with small spread (sum(x²) - sum(x)²/n would cancel catastrophically).
+        numeric = numeric.annotate(
+            mean=Window(Avg("value"), partition_by=[F("name"), F("publisher"), F("cell")])
+        )
+        fields.append("mean")
+    inner_sql, params = numeric.order_by().values_list(*fields).query.sql_with_params()
+    connection = connections[numeric.db]
+    created = epoch_micros_sql(connection.vendor, 'MAX("created")') if with_created else "NULL"
+    m2 = 'SUM(("value" - "mean") * ("value" - "mean"))' if with_m2 else "NULL"
+    sql = (
+        'SELECT "name", "publisher", "cell", COUNT("value"), SUM("value"), MIN("value"), '
+        f'MAX("value"), MAX("unit"), {created}, {m2} FROM ({inner_sql}) cells '
+        'GROUP BY "cell", "name", "publisher" ORDER BY "cell", "name", "publisher"'
+    )
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        cursor = connection.cursor()
+    else:
+        cursor = connection.chunked_cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK_SIZE):
+            for row in rows:
+                yield Partial(*row)
+
+
+def series_stats(item, window: TimeWindow, *, numeric_only: bool = False) -> list[SeriesStats]:
+    """Per (name, publisher) in ``window``: how many messages, the first and last time."""
+    messages = item_messages(item, window)
+    if numeric_only:
+        messages = messages.filter(value__isnull=False)
+    rows = (
+        messages.order_by()
+        .values_list("name", "publisher")
+        .annotate(count=Count("id"), first=Min("time"), last=Max("time"))
+        .order_by("name", "publisher")
+    )
+    return [SeriesStats(*row) for row in rows]
+
+
+def first_time(item, window: TimeWindow, *, numeric_only: bool = False) -> datetime | None:
+    """The earliest message time of ``item`` in ``window`` (None when there is none)."""
+    messages = item_messages(item, window)
+    if numeric_only:
+        messages = messages.filter(value__isnull=False)
+    return messages.aggregate(first=Min("time"))["first"]

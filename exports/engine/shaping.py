@@ -1,0 +1,193 @@
+"""Shaping points into rows: long (one row per point) or wide (one row per timestamp).
+
+Rows are built lazily, one at a time, from the point streams; times become aware datetimes in
+the request's timezone here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import heapq
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from operator import itemgetter
+
+from ..vocabulary import DEFAULT_COLUMNS, ColumnId
+from .buckets import EPOCH
+from .reading import Point, SeriesStats
+
+WideCells = tuple[int, list]  # (time in epoch microseconds, one cell per value column)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One selected output column: a message field id and its header."""
+
+    id: str
+    label: str
+
+
+def selected_columns(request) -> list[Column]:
+    """The request's columns in order, or the six reference columns labelled by their ids."""
+    columns = [Column(column.column_id, column.label) for column in request.columns.all()]
+    return columns or [Column(column_id, column_id) for column_id in DEFAULT_COLUMNS]
+
+
+class LocalTime:
+    """Epoch microseconds → aware datetime in one timezone (remembers the last conversion,
+    since consecutive rows often share a timestamp)."""
+
+    def __init__(self, tz: zoneinfo.ZoneInfo):
+        self.tz = tz
+        self._last: tuple[int | None, datetime | None] = (None, None)
+
+    def __call__(self, micros: int | None) -> datetime | None:
+        if micros is None:
+            return None
+        last_micros, last_value = self._last
+        if micros == last_micros:
+            return last_value
+        value = (EPOCH + timedelta(microseconds=micros)).astimezone(self.tz)
+        self._last = (micros, value)
+        return value
+
+
+def long_rows(
+    points: Iterable[Point],
+    columns: Sequence[Column],
+    item,
+    tz: zoneinfo.ZoneInfo,
+) -> Iterator[list]:
+    """One row per point with the selected columns; ``name`` shows the target's label."""
+    labels = item.metric_labels
+    local_time, local_created = LocalTime(tz), LocalTime(tz)
+    getters: dict[str, Callable[[Point], object]] = {
+        ColumnId.PUBLISHER: itemgetter(2),
+        ColumnId.CHANNEL: lambda point: item.channel_id,
+        ColumnId.SUBTOPIC: lambda point: item.subtopic,
+        ColumnId.NAME: lambda point: labels[point[1]],
+        ColumnId.UNIT: itemgetter(4),
+        ColumnId.TIME: lambda point: local_time(point[0]),
+        ColumnId.VALUE: itemgetter(3),
+        ColumnId.CREATED: lambda point: local_created(point[5]),
+    }
+    row_getters = [getters[column.id] for column in columns]
+    for point in points:
+        yield [getter(point) for getter in row_getters]
+
+
+def time_label(columns: Sequence[Column]) -> str:
+    """The header of the time column: its label when selected, else ``time``."""
+    for column in columns:
+        if column.id == ColumnId.TIME:
+            return column.label
+    return ColumnId.TIME.value
+
+
+@dataclass
+class WideLayout:
+    """The value columns of one item in wide output.
+
+    One column per target, headed by its label; when a target has several publishers in the
+    window (and the item does not name one), one column per publisher, headed
+    ``label (publisher)``, so devices are never mixed in one column.
+    """
+
+    headers: list[str] = field(default_factory=list)
+    by_target: dict[int, int] = field(default_factory=dict)
+    by_series: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def for_item(cls, item, stats: Iterable[SeriesStats]) -> WideLayout:
+        publishers: dict[str, list[str]] = {}
+        for row in stats:
+            publishers.setdefault(row.name, []).append(row.publisher)
+        layout = cls()
+        for target, (name, label) in enumerate(zip(item.metric_names, item.metric_labels)):
+            names = sorted(publishers.get(name, []))
+            if len(names) <= 1:
+                layout.by_target[target] = len(layout.headers)
+                layout.headers.append(label)
+                continue
+            for publisher in names:
+                layout.by_series[(target, publisher)] = len(layout.headers)
+                layout.headers.append(f"{label} ({publisher})")
+        return layout
+
+    def column(self, point: Point) -> int | None:
+        """The column of ``point``; None for a publisher that appeared after the layout was made
+        (possible only while data for the window is still arriving)."""
+        column = self.by_target.get(point.target)
+        if column is None:
+            column = self.by_series.get((point.target, point.publisher))
+        return column
+
+
+def wide_cells(points: Iterable[Point], layout: WideLayout) -> Iterator[WideCells]:
+    """Group time-ordered points into one cell list per timestamp.
+
+    Two points of one series at the same timestamp (duplicate messages): the later one in
+    output order (higher id) wins.
+    """
+    width = len(layout.headers)
+    current, cells = None, None
+    for point in points:
+        if point.time != current:
+            if cells is not None:
+                yield current, cells
+            current, cells = point.time, [None] * width
+        column = layout.column(point)
+        if column is not None:
+            cells[column] = point.value
+    if cells is not None:
+        yield current, cells
+
+
+def merge_wide(streams: Sequence[tuple[Iterable[WideCells], int]]) -> Iterator[WideCells]:
+    """Merge several items' wide streams, each ``(cells, width)``, into one by timestamp.
+
+    Each stream is time-ordered, so a heap merge keeps one pending row per stream in memory.
+    """
+    offsets, total = [], 0
+    for _, width in streams:
+        offsets.append(total)
+        total += width
+    tagged = [_tag(stream, position) for position, (stream, _) in enumerate(streams)]
+    current, row = None, None
+    for time, position, cells in heapq.merge(*tagged, key=itemgetter(0, 1)):
+        if time != current:
+            if row is not None:
+                yield current, row
+            current, row = time, [None] * total
+        start = offsets[position]
+        row[start : start + len(cells)] = cells
+    if row is not None:
+        yield current, row
+
+
+def _tag(stream: Iterable[WideCells], position: int) -> Iterator[tuple[int, int, list]]:
+    for time, cells in stream:
+        yield time, position, cells
+
+
+def wide_rows(cells: Iterable[WideCells], tz: zoneinfo.ZoneInfo) -> Iterator[list]:
+    """Wide rows: the local time, then the cells."""
+    local_time = LocalTime(tz)
+    for time, values in cells:
+        yield [local_time(time), *values]
+
+
+def unique(names: Iterable[str]) -> list[str]:
+    """``names`` with repeats numbered (``temp``, ``temp (2)``) so headers and table names
+    stay distinct (JSON keys, sheet names)."""
+    seen: set[str] = set()
+    result = []
+    for name in names:
+        candidate, number = name, 1
+        while candidate in seen:
+            number += 1
+            candidate = f"{name} ({number})"
+        seen.add(candidate)
+        result.append(candidate)
+    return result

@@ -1,0 +1,138 @@
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields
+from itertools import islice
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from exports.models import Message
+from exports.senml import NormalisedRecord, SenMLError, iter_json_lines, parse_pack
+
+LINES_SUFFIXES = {".jsonl", ".ndjson", ".jsonlines"}
+RECORD_FIELDS = tuple(field.name for field in fields(NormalisedRecord))
+
+
+class Command(BaseCommand):
+    help = (
+        "Store the SenML records of FILE as messages of one channel, subtopic and publisher. "
+        "FILE is a SenML JSON pack (RFC 8428: an array of records; base fields and relative "
+        "times are resolved) or JSON lines (one record or pack per line, read as one stream). "
+        "Every record is checked before anything is stored: a malformed file is rejected with "
+        "the record index (and line) and the reason, and stores nothing. Usage: manage.py "
+        "ingest FILE --channel C --subtopic S --publisher P [--protocol senml] "
+        "[--format auto|pack|lines] [--batch-size 5000]"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Path to the SenML JSON pack or JSON-lines file.")
+        parser.add_argument("--channel", required=True, help="Channel id of the messages.")
+        parser.add_argument("--subtopic", required=True, help="Subtopic, e.g. events.data.")
+        parser.add_argument("--publisher", required=True, help="Publisher (thing) id.")
+        parser.add_argument("--protocol", default="senml", help="Protocol to record (senml).")
+        parser.add_argument(
+            "--format",
+            dest="input_format",
+            choices=("auto", "pack", "lines"),
+            default="auto",
+            help="auto (default): JSON lines for .jsonl/.ndjson/.jsonlines files, else a pack.",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=5000, help="Rows per INSERT (default 5000)."
+        )
+
+    def handle(self, *args, file: str, input_format: str, batch_size: int, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        origin = {key: options[key] for key in ("channel", "subtopic", "publisher", "protocol")}
+        for key, text in origin.items():
+            limit = Message._meta.get_field(key).max_length
+            if len(text) > limit:
+                raise CommandError(f"--{key} is longer than {limit} characters.")
+        if not origin["channel"] or not origin["publisher"]:
+            raise CommandError("--channel and --publisher cannot be empty.")
+
+        path = Path(file)
+        if input_format == "auto":
+            input_format = "lines" if path.suffix.lower() in LINES_SUFFIXES else "pack"
+        now = time.time()  # one "now" for every relative time in the file, in both passes
+        reader = _pack_reader if input_format == "pack" else _lines_reader
+        records = reader(path, now)
+
+        # Pass 1 checks everything, so a bad record is reported before a row is written.
+        total = sum(1 for _ in _checked(records()))
+        created = timezone.now()
+        stored = 0
+        # Pass 2 writes; one transaction, so an error (say, the file changed) stores nothing.
+        with transaction.atomic():
+            for batch in _batches(_checked(records()), batch_size):
+                Message.objects.bulk_create([_message(record, origin, created) for record in batch])
+                stored += len(batch)
+                if options["verbosity"] >= 2:
+                    self.stdout.write(f"  {stored}/{total} records")
+        self.stdout.write(self.style.SUCCESS(f"Stored {stored} records"))
+
+
+def _pack_reader(path: Path, now: float) -> Callable[[], Iterator[NormalisedRecord]]:
+    """Read and resolve the whole pack now; replay the resolved records on each call."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path} is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        hint = " (one JSON value per line? use --format lines)" if exc.msg == "Extra data" else ""
+        raise CommandError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}."
+        ) from None
+    try:
+        resolved = parse_pack(data, now=now)
+    except SenMLError as exc:
+        raise CommandError(f"Malformed SenML pack, nothing stored: {exc}") from None
+    return lambda: iter(resolved)
+
+
+def _lines_reader(path: Path, now: float) -> Callable[[], Iterator[NormalisedRecord]]:
+    """Stream the file on each call, so a large file is never held in memory."""
+
+    def records() -> Iterator[NormalisedRecord]:
+        try:
+            with path.open(encoding="utf-8") as stream:
+                yield from iter_json_lines(stream, now=now)
+        except SenMLError as exc:
+            raise CommandError(f"Malformed SenML JSON lines, nothing stored: {exc}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{path} is not UTF-8 text; nothing stored.") from None
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from None
+
+    return records
+
+
+def _checked(records: Iterable[NormalisedRecord]) -> Iterator[NormalisedRecord]:
+    """The records, refusing any that the message table cannot hold as they are."""
+    limits = {name: Message._meta.get_field(name).max_length for name in ("name", "unit")}
+    for index, record in enumerate(records):
+        for name, limit in limits.items():
+            if len(getattr(record, name)) > limit:
+                raise CommandError(
+                    f"Malformed SenML, nothing stored: record {index}: "
+                    f"the {name} is longer than {limit} characters."
+                )
+        yield record
+
+
+def _batches(records: Iterable[NormalisedRecord], size: int) -> Iterator[list[NormalisedRecord]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _message(record: NormalisedRecord, origin: dict[str, str], created) -> Message:
+    return Message(
+        **origin, created=created, **{name: getattr(record, name) for name in RECORD_FIELDS}
+    )

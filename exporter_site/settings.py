@@ -135,6 +135,29 @@ EXPORTS_MAX_ATTEMPTS = env_int("EXPORTS_MAX_ATTEMPTS", 3, minimum=1)
 EXPORTS_MAX_QUEUED_PER_USER = env_int("EXPORTS_MAX_QUEUED_PER_USER", 10, minimum=1)
 EXPORTS_MAX_CATCHUP = env_int("EXPORTS_MAX_CATCHUP", 24, minimum=1)
 
+# Email (Django's own names) for notifications.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "exporter@localhost")
+
+EXPORTS_LINK_TTL = env_duration("EXPORTS_LINK_TTL", EXPORTS_RETENTION)
+NOTIFICATIONS_CAPABILITY_LINKS = env_bool("NOTIFICATIONS_CAPABILITY_LINKS", True)
+NOTIFICATIONS_ALLOWED_HOSTS = env_list("NOTIFICATIONS_ALLOWED_HOSTS", [])
+NOTIFICATIONS_HTTP_TIMEOUT = env_int("NOTIFICATIONS_HTTP_TIMEOUT", 10, minimum=1)
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATIONS_RETRY_BACKOFF = [
+    env_int("NOTIFICATIONS_RETRY_BACKOFF_" + str(step), default, minimum=1)
+    for step, default in enumerate((30, 120, 600), start=1)
+]
+NOTIFICATIONS_MAX_RETRY_AFTER = env_int("NOTIFICATIONS_MAX_RETRY_AFTER", 3600, minimum=0)
+TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
+TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

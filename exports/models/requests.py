@@ -218,3 +218,21 @@ class NotificationMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.medium} {self.policy}"
+
+    def clean(self) -> None:
+        from notifications.placeholders import validate_placeholders
+        from notifications.targets import validate_target
+
+        checks = (
+            ("target", lambda: validate_target(self.medium, self.target)),
+            ("title", lambda: validate_placeholders(self.title)),
+            ("text", lambda: validate_placeholders(self.text)),
+        )
+        errors: dict[str, list[str]] = {}
+        for name, check in checks:
+            try:
+                check()
+            except ValidationError as exc:
+                errors[name] = exc.messages
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,203 @@
+"""From a request and a job slot to the ``Table`` objects the writers stream to a file.
+
+Templates:
+- ``expanded``: one table per item, named after the item's filename or its target labels;
+- ``tabular``: one table for all items. Long items share the request's columns, so their rows
+  follow each other, item by item. Wide items are merged by timestamp into one wide table
+  (the time, then every item's value columns in item order). A request mixing long and wide
+  items gets the long table, then the wide one (named ``<name> (wide)``).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+
+from django.utils import timezone as dj_timezone
+
+from ..vocabulary import ColumnId, OutputFormat, Template
+from ..writers.base import ReportInfo, Table
+from .buckets import Buckets
+from .decimation import decimated_points
+from .reading import Point, read_points, series_stats
+from .shaping import (
+    Column,
+    WideLayout,
+    long_rows,
+    merge_wide,
+    selected_columns,
+    time_label,
+    unique,
+    wide_cells,
+    wide_rows,
+)
+from .transform import apply_transform
+from .windows import Window, describe_window, item_window, window_from_json, window_to_json
+
+WindowMap = Mapping[int, Window]  # item primary key → pinned window
+
+
+def item_points(
+    item, window: Window, tz: zoneinfo.ZoneInfo, *, with_created: bool = True
+) -> Iterable[Point]:
+    """The points of one item in output order: read, decimated, transformed (lazily)."""
+    if item.ds:
+        points = decimated_points(item, window, Buckets(item.ds, tz), with_created=with_created)
+    else:
+        points = read_points(item, window, with_created=with_created)
+    return apply_transform(item.transform, points)
+
+
+def build_tables(
+    request,
+    slot: datetime,
+    items: Iterable | None = None,
+    *,
+    template: str | None = None,
+    windows: WindowMap | None = None,
+) -> list[Table]:
+    """The tables of one job of ``request``, rows streamed lazily from the database.
+
+    ``items`` defaults to the request's items in order; ``template`` to the request's;
+    ``windows`` (item pk → ``Window``, as pinned on the job) overrides the windows computed
+    from ``slot``. Only wide headers need a query now (which publishers each target has);
+    every row query runs when its table's rows are iterated.
+    """
+    tz = zoneinfo.ZoneInfo(request.timezone)
+    columns = selected_columns(request)
+    planned = [(item, _window(item, slot, request, windows)) for item in _items(request, items)]
+    if (template or request.template) == Template.EXPANDED:
+        names = unique(item.filename or ", ".join(item.metric_labels) for item, _ in planned)
+        return [
+            _item_table(item, window, name, columns, tz)
+            for (item, window), name in zip(planned, names, strict=True)
+        ]
+    stem = request.filename or request.name
+    long_items = [plan for plan in planned if plan[0].output_format != OutputFormat.WIDE]
+    wide_items = [plan for plan in planned if plan[0].output_format == OutputFormat.WIDE]
+    tables = []
+    if long_items or not wide_items:
+        rows = _long_rows_of(long_items, columns, tz)
+        tables.append(Table(stem, [column.label for column in columns], rows))
+    if wide_items:
+        name = f"{stem} (wide)" if tables else stem
+        tables.append(_wide_table(wide_items, name, columns, tz))
+    return tables
+
+
+def estimate_rows(
+    request, slot: datetime, items: Iterable | None = None, *, windows: WindowMap | None = None
+) -> int:
+    """About how many rows the job will write, for progress; one grouped COUNT per item.
+
+    Exact for long raw output; for decimated output each series counts
+    ``min(messages, buckets spanned)``; delta drops one row per series; wide output counts its
+    longest series (exact when series share timestamps, as SenML packs do).
+    """
+    tz = zoneinfo.ZoneInfo(request.timezone)
+    total = 0
+    for item in _items(request, items):
+        window = _window(item, slot, request, windows)
+        buckets = Buckets(item.ds, tz) if item.ds else None
+        counts = []
+        for series in series_stats(item, window, numeric_only=buckets is not None):
+            count = series.count
+            if buckets is not None:
+                spanned = buckets.index(_micros(series.last)) - buckets.index(_micros(series.first))
+                count = min(count, spanned + 1)
+            if item.transform:
+                count -= 1
+            counts.append(max(count, 0))
+        if counts:
+            total += max(counts) if item.output_format == OutputFormat.WIDE else sum(counts)
+    return total
+
+
+def build_report_info(
+    request,
+    slot: datetime,
+    items: Iterable | None = None,
+    *,
+    windows: WindowMap | None = None,
+    now: datetime | None = None,
+) -> ReportInfo:
+    """Title, timezone, window text and generation time for report formats and names.
+
+    The window text is in the request's timezone; items with different windows are listed
+    one after the other, separated by ``; ``.
+    """
+    tz = zoneinfo.ZoneInfo(request.timezone)
+    texts: list[str] = []
+    for item in _items(request, items):
+        text = describe_window(_window(item, slot, request, windows), tz)
+        if text not in texts:
+            texts.append(text)
+    return ReportInfo(
+        title=request.filename or request.name,
+        request_name=request.name,
+        timezone=request.timezone,
+        window="; ".join(texts),
+        generated_at=(now or dj_timezone.now()).astimezone(tz),
+    )
+
+
+def pin_windows(request, slot: datetime, items: Iterable | None = None) -> list[dict]:
+    """The windows of a job as stored in ``ExportJob.windows`` when the job is created."""
+    return [
+        {"item": item.pk, "position": item.position, **window_to_json(item_window(item, slot))}
+        for item in _items(request, items)
+    ]
+
+
+def pinned_windows(stored: Sequence[dict]) -> dict[int, Window]:
+    """``ExportJob.windows`` back as the ``windows`` argument of the functions above."""
+    return {entry["item"]: window_from_json(entry) for entry in stored}
+
+
+def _items(request, items: Iterable | None) -> list:
+    items = list(request.items.all() if items is None else items)
+    for item in items:
+        item.request = request  # windows need the timezone; avoid one query per item
+    return items
+
+
+def _window(item, slot: datetime, request, windows: WindowMap | None) -> Window:
+    if windows and item.pk in windows:
+        return windows[item.pk]
+    return item_window(item, slot, request.timezone)
+
+
+def _micros(instant: datetime) -> int:
+    from .buckets import to_micros
+
+    return to_micros(instant)
+
+
+def _item_table(item, window: Window, name: str, columns: Sequence[Column], tz) -> Table:
+    if item.output_format == OutputFormat.WIDE:
+        return _wide_table([(item, window)], name, columns, tz)
+    headers = [column.label for column in columns]
+    return Table(name, headers, long_rows(item_points(item, window, tz), columns, item, tz))
+
+
+def _long_rows_of(plans, columns: Sequence[Column], tz) -> Iterator[list]:
+    with_created = any(column.id == ColumnId.CREATED for column in columns)
+    for item, window in plans:
+        points = item_points(item, window, tz, with_created=with_created)
+        yield from long_rows(points, columns, item, tz)
+
+
+def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
+    """A wide table of one or more items; other columns than time do not apply to it."""
+    layouts = [
+        WideLayout.for_item(item, series_stats(item, window, numeric_only=bool(item.ds)))
+        for item, window in plans
+    ]
+    headers = unique([time_label(columns), *(h for layout in layouts for h in layout.headers)])
+    streams = [
+        (wide_cells(item_points(item, window, tz, with_created=False), layout), len(layout.headers))
+        for (item, window), layout in zip(plans, layouts, strict=True)
+    ]
+    cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
+    return Table(name, headers, wide_rows(cells, tz))

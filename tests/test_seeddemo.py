@@ -1,0 +1,191 @@
+"""manage.py seeddemo: demo users, devices, a week of readings and requests; safe to rerun."""
+
+import io
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Max, Min
+
+from exports.demo import CHANNELS, DEMO_USERS, DEVICES, SUBTOPIC
+from exports.models import ExportItem, ExportRequest, IamEvent, Message
+
+pytestmark = pytest.mark.django_db
+
+UNTIL = datetime(2025, 3, 30, 12, 0, tzinfo=UTC)  # Rome moves its clocks this morning
+PER_DAY = 24 * 12  # one reading every 5 minutes
+
+
+def seeddemo(**options) -> str:
+    out = io.StringIO()
+    call_command("seeddemo", until=UNTIL.isoformat(), stdout=out, **options)
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, int]:
+    return {
+        "users": get_user_model().objects.count(),
+        "messages": Message.objects.count(),
+        "requests": ExportRequest.objects.count(),
+        "items": ExportItem.objects.count(),
+        "events": IamEvent.objects.count(),
+    }
+
+
+def test_the_demo_passwords_pass_the_password_validators():
+    for username, password, _ in DEMO_USERS:
+        validate_password(password, get_user_model()(username=username))
+
+
+def test_it_creates_an_admin_two_users_and_prints_their_credentials():
+    output = seeddemo(days=1)
+
+    users = {u.username: u for u in get_user_model().objects.all()}
+    assert set(users) == {"admin", "alice", "bob"}
+    assert users["admin"].is_superuser and users["admin"].is_staff
+    assert not users["alice"].is_staff and not users["bob"].is_superuser
+    for username, password, _ in DEMO_USERS:
+        assert users[username].check_password(password)
+        assert f"{username} / {password}" in output
+
+
+def test_it_creates_eight_days_of_readings_for_four_devices_on_two_channels():
+    output = seeddemo()
+
+    assert {d.publisher for d in DEVICES} == set(
+        Message.objects.values_list("publisher", flat=True).distinct()
+    )
+    assert set(Message.objects.values_list("channel", flat=True).distinct()) == set(
+        CHANNELS.values()
+    )
+    series = Message.objects.values("publisher", "name", "unit").annotate(
+        n=Count("id"), first=Min("time"), last=Max("time")
+    )
+    assert len(series) == 4 * 3
+    for row in series:
+        assert row["n"] == 8 * PER_DAY
+        assert row["first"] == UNTIL - timedelta(days=8)
+        assert row["last"] == UNTIL - timedelta(minutes=5)
+    assert {(row["name"], row["unit"]) for row in series} == {
+        ("temperature", "Cel"),
+        ("humidity", "%RH"),
+        ("energy", "kWh"),
+    }
+    assert set(Message.objects.values_list("subtopic", flat=True).distinct()) == {SUBTOPIC}
+    assert f"Stored {4 * 3 * 8 * PER_DAY} new readings" in output
+
+
+def test_the_energy_counter_only_increases_for_every_publisher():
+    seeddemo(days=2)
+    for device in DEVICES:
+        values = list(
+            Message.objects.filter(publisher=device.publisher, name="energy")
+            .order_by("time")
+            .values_list("value", flat=True)
+        )
+        assert len(values) == 2 * PER_DAY
+        assert all(later > earlier for earlier, later in pairwise(values))
+
+
+def test_readings_look_like_their_devices():
+    seeddemo(days=2)
+    by_label = {d.label: d.publisher for d in DEVICES}
+
+    def bounds(label, name):
+        rows = Message.objects.filter(publisher=by_label[label], name=name)
+        return rows.aggregate(low=Min("value"), high=Max("value")).values()
+
+    low, high = bounds("Greenhouse north", "temperature")
+    assert 14 < low < high < 30 and high - low > 5  # a day-night swing
+    low, high = bounds("Freezer 2", "temperature")
+    assert -22 < low < high < -14
+    low, high = bounds("Cold room 1", "humidity")
+    assert 5 <= low < high <= 100
+
+
+def test_running_it_twice_changes_nothing():
+    seeddemo(days=2)
+    before = snapshot()
+
+    output = seeddemo(days=2)
+
+    assert snapshot() == before
+    assert "Stored 0 new readings" in output
+    assert "already existed" in output
+
+
+def test_a_later_run_adds_only_the_new_readings_and_the_counter_continues():
+    seeddemo(days=1)
+    out = io.StringIO()
+    call_command("seeddemo", days=1, until=(UNTIL + timedelta(hours=1)).isoformat(), stdout=out)
+
+    assert "Stored 144 new readings" in out.getvalue()  # 12 series x 12 readings
+    duplicates = (
+        Message.objects.values("publisher", "name", "time").annotate(n=Count("id")).filter(n__gt=1)
+    )
+    assert not duplicates.exists()
+    for device in DEVICES:
+        values = list(
+            Message.objects.filter(publisher=device.publisher, name="energy")
+            .order_by("time")
+            .values_list("value", flat=True)
+        )
+        assert len(values) == PER_DAY + 12
+        assert all(later > earlier for earlier, later in pairwise(values))
+
+
+def test_it_gives_the_same_readings_every_time():
+    seeddemo(days=1)
+    first = list(Message.objects.order_by("publisher", "name", "time").values_list("value"))
+    Message.objects.all().delete()
+    seeddemo(days=1)
+    assert list(Message.objects.order_by("publisher", "name", "time").values_list("value")) == (
+        first
+    )
+
+
+def test_it_leaves_an_existing_user_alone(alice):
+    output = seeddemo(days=1)
+    alice.refresh_from_db()
+    assert alice.check_password("alice-pass-123")
+    assert "alice / exporter-demo-alice  (user, already existed; password left unchanged)" in (
+        output
+    )
+
+
+def test_it_creates_demo_export_requests_for_alice_with_one_event_each(
+    redis_conn, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        seeddemo(days=1)
+
+    requests = {r.name: r for r in ExportRequest.objects.all()}
+    daily = requests["Greenhouse climate, daily"]
+    assert daily.owner.username == "alice"
+    assert (daily.type, daily.periodicity, daily.extension) == ("recurring", "P1D", "csv")
+    assert daily.timezone == "Europe/Rome"
+    assert daily.period_start == datetime(2025, 3, 29, 23, 0, tzinfo=UTC)  # Rome's midnight
+    assert [(c.column_id, c.label) for c in daily.columns.all()][:2] == [
+        ("time", "Time (Europe/Rome)"),
+        ("publisher", "Device"),
+    ]
+    energy = requests["Energy use, last week"]
+    assert (energy.type, energy.extension, energy.owner.username) == ("oneTime", "xlsx", "alice")
+    assert energy.items.count() == 2
+
+    events = IamEvent.objects.filter(action="exporter:exports:create")
+    assert sorted(e.resource for e in events) == sorted(
+        f"exporter:exports:{r.pk}" for r in requests.values()
+    )
+    assert {e.actor_name for e in events} == {"alice"}
+
+
+def test_it_rejects_bad_options():
+    with pytest.raises(CommandError, match="--days must be at least 1"):
+        seeddemo(days=0)
+    with pytest.raises(CommandError, match="--until must be an ISO 8601 date-time with an offset"):
+        call_command("seeddemo", until="2025-03-30T12:00", stdout=io.StringIO())
+    assert Message.objects.count() == 0

@@ -71,6 +71,10 @@ class ExportItemInline(admin.TabularInline):
         "filename",
     )
 
+    def get_formset(self, request, obj=None, **kwargs):
+        # min_num alone only shows a blank form; validate_min refuses a request left empty.
+        return super().get_formset(request, obj, validate_min=True, **kwargs)
+
 
 class ExportColumnInline(admin.TabularInline):
     model = ExportColumn
@@ -195,7 +199,8 @@ class ExportRequestAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "title": "Import export requests from JSON",
             "form": form,
-            "schema_errors": schema_errors,
+            # Pairs, not the dict: in a template, errors.items would look up an "items" path.
+            "schema_errors": list(schema_errors.items()),
             "has_view_permission": self.has_view_permission(request),
         }
         return TemplateResponse(request, "admin/exports/exportrequest/import_json.html", context)

@@ -54,15 +54,47 @@ class Device:
 
 
 DEVICES = (
-    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b01", CHANNELS["greenhouse"], "Greenhouse north",
-           22.0, 5.0, 68.0, 1.2, 1520.0),
-    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b02", CHANNELS["greenhouse"], "Greenhouse south",
-           24.0, 6.5, 62.0, 1.6, 2384.5),
-    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b03", CHANNELS["cold-storage"], "Cold room 1",
-           4.0, 0.6, 85.0, 3.1, 10412.0),
-    Device("a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b04", CHANNELS["cold-storage"], "Freezer 2",
-           -18.0, 0.8, 75.0, 4.4, 20877.25),
-)  # fmt: skip
+    Device(
+        publisher="a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b01",
+        channel=CHANNELS["greenhouse"],
+        label="Greenhouse north",
+        temperature=22.0,
+        swing=5.0,
+        humidity=68.0,
+        power=1.2,
+        meter_start=1520.0,
+    ),
+    Device(
+        publisher="a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b02",
+        channel=CHANNELS["greenhouse"],
+        label="Greenhouse south",
+        temperature=24.0,
+        swing=6.5,
+        humidity=62.0,
+        power=1.6,
+        meter_start=2384.5,
+    ),
+    Device(
+        publisher="a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b03",
+        channel=CHANNELS["cold-storage"],
+        label="Cold room 1",
+        temperature=4.0,
+        swing=0.6,
+        humidity=85.0,
+        power=3.1,
+        meter_start=10412.0,
+    ),
+    Device(
+        publisher="a3c9e0d2-5b7f-4e61-8c2a-1f0e9d8c7b04",
+        channel=CHANNELS["cold-storage"],
+        label="Freezer 2",
+        temperature=-18.0,
+        swing=0.8,
+        humidity=75.0,
+        power=4.4,
+        meter_start=20877.25,
+    ),
+)
 
 
 def _daily(moment: datetime, peak_hour: float) -> float:
@@ -71,17 +103,21 @@ def _daily(moment: datetime, peak_hour: float) -> float:
     return math.sin(2 * math.pi * (hours - peak_hour + 6) / 24)
 
 
-def _temperature(device: Device, moment: datetime, rng: random.Random, previous) -> float:
+def _temperature(
+    device: Device, moment: datetime, rng: random.Random, previous: float | None
+) -> float:
     return round(device.temperature + device.swing * _daily(moment, 14) + rng.gauss(0, 0.25), 2)
 
 
-def _humidity(device: Device, moment: datetime, rng: random.Random, previous) -> float:
+def _humidity(
+    device: Device, moment: datetime, rng: random.Random, previous: float | None
+) -> float:
     # Relative humidity falls as the air warms up.
     humidity = device.humidity - 1.5 * device.swing * _daily(moment, 14) + rng.gauss(0, 1.2)
     return round(min(100.0, max(5.0, humidity)), 1)
 
 
-def _energy(device: Device, moment: datetime, rng: random.Random, previous) -> float:
+def _energy(device: Device, moment: datetime, rng: random.Random, previous: float | None) -> float:
     # A meter reading: the previous one plus this interval's consumption, always > 0.
     power = device.power * (1 + 0.35 * _daily(moment, 13)) * rng.uniform(0.85, 1.15)
     return round(previous + power * STEP.total_seconds() / 3600, 3)
@@ -124,11 +160,12 @@ def readings(
 class SeedReport:
     """What one seeding run did, for the command to print."""
 
-    users: list[tuple[str, str, bool, bool]] = field(default_factory=list)  # + created?
+    # (username, password, is_admin, created) and (request name, created)
+    users: list[tuple[str, str, bool, bool]] = field(default_factory=list)
     messages_created: int = 0
     start: datetime | None = None
     end: datetime | None = None
-    requests: list[tuple[str, bool]] = field(default_factory=list)  # (name, created?)
+    requests: list[tuple[str, bool]] = field(default_factory=list)
 
 
 def seed(*, until: datetime, days: int = 8, batch_size: int = 5000) -> SeedReport:
@@ -147,7 +184,7 @@ def seed(*, until: datetime, days: int = 8, batch_size: int = 5000) -> SeedRepor
     return report
 
 
-def _seed_users(report: SeedReport) -> dict:
+def _seed_users(report: SeedReport) -> dict[str, object]:
     model = get_user_model()
     users = {}
     for username, password, is_admin in DEMO_USERS:
@@ -171,9 +208,11 @@ def _seed_readings(start: datetime, end: datetime, batch_size: int) -> int:
     for device in DEVICES:
         for metric in METRICS:
             series = Message.objects.filter(
-                channel=device.channel, subtopic=SUBTOPIC, name=metric.name,
+                channel=device.channel,
+                subtopic=SUBTOPIC,
+                name=metric.name,
                 publisher=device.publisher,
-            )  # fmt: skip
+            )
             last = series.order_by("-time").values_list("time", "value").first()
             begin, previous = start, None
             if last is not None:

@@ -78,10 +78,13 @@ def _open_batch() -> _Batch:
 
     A batch is alive while its ``flush`` is still queued in the connection's
     on-commit callbacks; after a commit (it ran) or a rollback (it was dropped)
-    a new one is started.
+    a new one is started. Outside a transaction (autocommit) every change is its
+    own batch, flushed by ``note_change`` at once.
     """
     batch: _Batch | None = getattr(_local, "batch", None)
     connection = connections[DEFAULT_DB_ALIAS]
+    if not connection.in_atomic_block:
+        return _Batch(actor=current_actor())
     queued = batch is not None and any(
         callback == batch.flush for _, callback, *_ in connection.run_on_commit
     )
@@ -104,6 +107,8 @@ def note_change(request_id: int, operation: str, snapshot: dict | None = None) -
         batch.snapshots[request_id] = snapshot
     if batch.actor is None:
         batch.actor = current_actor()
+    if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        _record_events(batch)  # autocommit: the change is already committed
 
 
 def _record_events(batch: _Batch) -> None:

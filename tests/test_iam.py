@@ -144,3 +144,11 @@ def test_the_stream_is_capped(alice, redis_conn, committed, settings):
     publish_pending_events(limit=1000)
     # XADD MAXLEN ~ trims in whole macro-nodes, so the cap is approximate but bounded
     assert redis_conn.xlen(settings.IAM_EVENTS_STREAM) < 300
+
+
+def test_a_save_in_autocommit_mode_emits_its_event(alice, redis_conn, transactional_db):
+    request = ExportRequest.objects.create(owner=alice, name="Autocommit")
+    request.name = "Renamed"
+    request.save()
+    operations = list(IamEvent.objects.order_by("id").values_list("operation", flat=True))
+    assert operations == ["export_request.create", "export_request.update"]

@@ -1,10 +1,20 @@
 from django.urls import path
 
-from . import views
+from .views import jobs, requests
 
 app_name = "exports"
 
 urlpatterns = [
-    path("", views.request_list, name="list"),
-    path("exports/<int:pk>/", views.request_detail, name="detail"),
+    path("", requests.request_list, name="list"),
+    path("exports/new/", requests.request_create, name="create"),
+    path("exports/<int:pk>/", requests.request_detail, name="detail"),
+    path("exports/<int:pk>/edit/", requests.request_edit, name="edit"),
+    path("exports/<int:pk>/delete/", requests.request_delete, name="delete"),
+    path("exports/<int:pk>/pause/", requests.request_pause, name="pause"),
+    path("exports/<int:pk>/resume/", requests.request_resume, name="resume"),
+    path(
+        "exports/<int:request_pk>/jobs/<int:job_pk>/download/",
+        jobs.job_download,
+        name="job-download",
+    ),
 ]

@@ -1,6 +1,8 @@
 """Test settings: the real settings with a dedicated Redis database and fast hashing."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 from exporter_site.settings import *  # noqa: F403
@@ -17,4 +19,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = tempfile.mkdtemp(prefix="exporter-test-media-")
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+# Static files are served by the finders in tests; no collectstatic run is needed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
 IAM_EVENTS_STREAM = "test.exporter.iam"

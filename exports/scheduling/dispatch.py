@@ -138,7 +138,9 @@ def _next_jobs(connection, room: int) -> list[tuple[int, int, int]]:
     )
     served = connection.zmscore(_SERVED_KEY, [str(owner) for owner in queues])
     last_turn = {owner: int(turn or 0) for owner, turn in zip(queues, served, strict=True)}
-    heap = [(busy.get(owner, 0), last_turn[owner], jobs[0][0], owner) for owner, jobs in queues.items()]
+    heap = [
+        (busy.get(owner, 0), last_turn[owner], jobs[0][0], owner) for owner, jobs in queues.items()
+    ]
     heapq.heapify(heap)
     picked: list[tuple[int, int, int]] = []
     next_turn = max(last_turn.values()) + 1
@@ -157,8 +159,10 @@ def _hand_over(job_pk: int, attempts: int, now: datetime) -> bool:
     """Claim one waiting job for RQ and enqueue it after commit; False if someone else did."""
     attempt = attempts + 1
     rq_id = rq_job_id(job_pk, attempt)
-    claimed = waiting_jobs().filter(pk=job_pk, attempts=attempts).update(
-        enqueued_at=now, attempts=attempt, rq_job_id=rq_id
+    claimed = (
+        waiting_jobs()
+        .filter(pk=job_pk, attempts=attempts)
+        .update(enqueued_at=now, attempts=attempt, rq_job_id=rq_id)
     )
     if claimed:
         transaction.on_commit(partial(_enqueue, job_pk, rq_id, attempt))
@@ -181,7 +185,7 @@ def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
         log.info("RQ already holds %s; not enqueued again.", rq_id)
     except RedisError as exc:
         # Never reached a worker: undo the hand-over so the next dispatch retries it.
-        ExportJob.objects.filter(
-            pk=job_pk, status=JobStatus.NOT_PROCESSED, rq_job_id=rq_id
-        ).update(enqueued_at=None, attempts=attempt - 1)
+        ExportJob.objects.filter(pk=job_pk, status=JobStatus.NOT_PROCESSED, rq_job_id=rq_id).update(
+            enqueued_at=None, attempts=attempt - 1
+        )
         log.warning("Export job %s stays waiting: could not enqueue it: %s", job_pk, exc)

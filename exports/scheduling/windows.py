@@ -84,4 +84,3 @@ def _item_window(
     if k is not None:
         return schedule.slot_at(k - 1), slot
     return shift(slot, schedule.periodicity, schedule.tz, -1), slot
-

@@ -1,0 +1,130 @@
+"""``manage.py runscheduler``: the scheduler loop (safe to run in several processes)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from exports.iam import publish_pending_events
+from exports.scheduling import conf
+from exports.scheduling.dispatch import dispatch
+from exports.scheduling.reaper import reap
+from exports.scheduling.scheduler import schedule_due
+
+log = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the export scheduler: each tick reaps jobs whose worker died, creates the jobs of "
+        "due recurring requests, hands waiting jobs to the RQ 'exports' queue fairly across "
+        "users, and retries unpublished IAM events. Several schedulers may run at once. "
+        "SIGTERM or SIGINT stops it after the current step. "
+        "Usage: manage.py runscheduler [--once] [--interval SECONDS]"
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--once", action="store_true", help="Do one tick, print it, exit.")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            help="Seconds to sleep when a tick found nothing to do "
+            "(default: EXPORTS_SCHEDULER_INTERVAL, 5).",
+        )
+
+    def handle(self, *args, once: bool = False, interval: float | None = None, **options):
+        self.stop = threading.Event()
+        if once:
+            self.tick(verbose=True)
+            if self.failed_steps:
+                raise CommandError(f"Failed step(s): {', '.join(self.failed_steps)}")
+            return
+        interval = conf.scheduler_interval() if interval is None else interval
+        previous = {
+            signum: signal.signal(signum, self.on_signal)
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        self.stdout.write(f"Scheduler started (idle interval {interval:g} s).")
+        try:
+            while not self.stop.is_set():
+                # Loop at once while there is work; sleep only after an idle tick.
+                if not self.tick(verbose=False):
+                    self.stop.wait(interval)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        self.stdout.write("Scheduler stopped.")
+
+    failed_steps: list[str]
+
+    def on_signal(self, signum, frame) -> None:
+        # Only set the flag: the current step finishes its transaction, then the loop exits.
+        self.stop.set()
+
+    def tick(self, verbose: bool) -> bool:
+        """Run every step once; returns True when any of them did something."""
+        close_old_connections()  # a long-running process must not keep dead connections
+        self.failed_steps = []
+        did_work = False
+        for step in (
+            self.handle_one_reap,
+            self.handle_one_schedule,
+            self.handle_one_dispatch,
+            self.handle_one_publish,
+        ):
+            if self.stop.is_set():
+                break
+            did_work |= self.run_step(step, verbose)
+        close_old_connections()
+        return did_work
+
+    def run_step(self, step: Callable[[bool], bool], verbose: bool) -> bool:
+        try:
+            return step(verbose)
+        except Exception:  # noqa: BLE001 - one failing step (Redis down) must not stop the loop
+            log.exception("Scheduler step %s failed", step.__name__)
+            self.failed_steps.append(step.__name__)
+            return False
+
+    def report(self, verbose: bool, did_work: bool, text: str) -> None:
+        if verbose or did_work:
+            self.stdout.write(text)
+
+    def handle_one_reap(self, verbose: bool) -> bool:
+        result = reap()
+        self.report(
+            verbose,
+            bool(result),
+            f"Reaped: {result.requeued} job(s) requeued after a lost worker, "
+            f"{result.released} released from a lost RQ job, {result.failed} failed.",
+        )
+        return bool(result)
+
+    def handle_one_schedule(self, verbose: bool) -> bool:
+        result = schedule_due()
+        self.report(
+            verbose,
+            bool(result),
+            f"Scheduled: {result.requests} due request(s), {result.created} job(s) created, "
+            f"{result.skipped} missed slot(s) recorded as skipped"
+            + (f", {result.duplicates} already had a job" if result.duplicates else "")
+            + (f", {result.errors} with an unusable schedule" if result.errors else "")
+            + ".",
+        )
+        return bool(result)
+
+    def handle_one_dispatch(self, verbose: bool) -> bool:
+        handed = dispatch()
+        self.report(verbose, bool(handed), f"Dispatched: {handed} job(s) handed to the queue.")
+        return bool(handed)
+
+    def handle_one_publish(self, verbose: bool) -> bool:
+        published = publish_pending_events()
+        self.report(verbose, bool(published), f"IAM events published: {published}.")
+        return bool(published)

@@ -1,0 +1,187 @@
+"""The reaper: jobs whose worker is gone never stay ``inProgress`` (or handed over) forever.
+
+Two cases, both checked in every scheduler tick and both settled with compare-and-set
+updates, so two schedulers reaping at once act on a job once:
+
+* **Running job without heartbeat**: ``inProgress`` and no heartbeat for
+  ``EXPORTS_HEARTBEAT_TIMEOUT`` (the worker was killed, its machine died, ...). The attempt
+  is over: the job goes back to waiting (the dispatcher hands it out again, counting a new
+  attempt) or, after ``EXPORTS_MAX_ATTEMPTS`` attempts, ends ``failed`` with "worker lost".
+  Progress is reset and any file the dead attempt registered is deleted, so a partial file is
+  never served. Its windows are pinned, so the rerun exports exactly the same data.
+* **Handed-over job whose RQ job is gone or dead**: ``notProcessed`` with ``enqueued_at``
+  older than the timeout, and RQ no longer has a live job for it (Redis was flushed or lost
+  data, or the RQ job failed before ``run_export_job`` could claim the row). A vanished RQ
+  job never reached a worker, so its attempt is not counted; a failed one is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import django_rq
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.job import JobStatus as RqStatus
+
+from ..models import ExportJob, JobStatus
+from . import conf
+from .dispatch import QUEUE_NAME, handed_over_jobs
+from .signals import job_reaped
+
+log = logging.getLogger(__name__)
+
+_DEAD_RQ_STATUSES = {RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED, RqStatus.FINISHED}
+# What an attempt leaves behind that the next one must not inherit.
+_RESET_PROGRESS = {
+    "stage": "",
+    "rows_written": 0,
+    "rows_estimated": None,
+    "row_count": None,
+    "file": "",
+    "size": None,
+    "content_type": "",
+}
+
+
+@dataclass
+class ReapResult:
+    requeued: int = 0  # running jobs whose worker died, waiting again
+    failed: int = 0  # jobs that used up their attempts: failed
+    released: int = 0  # handed-over jobs whose RQ job vanished or died, waiting again
+
+    def __bool__(self) -> bool:
+        return bool(self.requeued or self.failed or self.released)
+
+
+def reap(now: datetime | None = None) -> ReapResult:
+    """Settle jobs whose worker or RQ job is gone (see the module text).
+
+    Returns counts of what was done. Raises ``redis.exceptions.RedisError`` when Redis is
+    unreachable while checking handed-over jobs (running jobs are reaped before that).
+    """
+    now = now or timezone.now()
+    cutoff = now - conf.heartbeat_timeout()
+    result = ReapResult()
+    stale = (
+        ExportJob.objects.filter(status=JobStatus.IN_PROGRESS)
+        .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "enqueued_at", "created_at"))
+        .filter(last_sign__lt=cutoff)
+        .order_by("pk")
+    )
+    for job in stale:
+        outcome = _reap_running(job, now)
+        if outcome == JobStatus.FAILED:
+            result.failed += 1
+        elif outcome == JobStatus.NOT_PROCESSED:
+            result.requeued += 1
+    connection = django_rq.get_connection(QUEUE_NAME)
+    for job in handed_over_jobs().filter(enqueued_at__lt=cutoff).order_by("pk"):
+        outcome = _settle_handed_over(job, connection, now)
+        if outcome == JobStatus.FAILED:
+            result.failed += 1
+        elif outcome == JobStatus.NOT_PROCESSED:
+            result.released += 1
+    return result
+
+
+def _reap_running(job: ExportJob, now: datetime) -> str | None:
+    """Requeue or fail one silent running job. Returns its new status, or None if it moved."""
+    silent = (now - job.last_sign).total_seconds()
+    worker = job.worker_name or "an unknown worker"
+    unchanged = ExportJob.objects.filter(
+        pk=job.pk,
+        status=JobStatus.IN_PROGRESS,
+        rq_job_id=job.rq_job_id,
+        heartbeat_at=job.heartbeat_at,
+    )
+    if job.attempts >= conf.max_attempts():
+        new_status = JobStatus.FAILED
+        changes = {
+            "status": new_status,
+            "finished_at": now,
+            "error": (
+                f"worker lost: {worker} stopped sending heartbeats ({silent:.0f} s of silence) "
+                f"on attempt {job.attempts} of {conf.max_attempts()}."
+            ),
+        }
+    else:
+        new_status = JobStatus.NOT_PROCESSED
+        changes = {
+            "status": new_status,
+            "enqueued_at": None,
+            "started_at": None,
+            "heartbeat_at": None,
+            "worker_name": "",
+            "error": "",
+        }
+    if not unchanged.update(**changes, **_RESET_PROGRESS):
+        return None  # the worker beat or finished meanwhile, or another reaper got it
+    _delete_partial_file(job)
+    log.warning(
+        "Export job %s: %s went silent for %.0f s on attempt %s; job is now %s.",
+        job.pk,
+        worker,
+        silent,
+        job.attempts,
+        new_status,
+    )
+    job.refresh_from_db()
+    job_reaped.send(sender=ExportJob, job=job, failed=new_status == JobStatus.FAILED)
+    return new_status
+
+
+def _delete_partial_file(job: ExportJob) -> None:
+    if not job.file:
+        return
+    try:
+        job.file.storage.delete(job.file.name)
+    except OSError as exc:  # already gone is fine; anything else deserves a line in the log
+        log.warning("Could not delete partial file %s of job %s: %s", job.file.name, job.pk, exc)
+
+
+def _settle_handed_over(job: ExportJob, connection, now: datetime) -> str | None:
+    """Release (or fail) a handed-over job whose RQ job is gone or dead.
+
+    Returns the job's new status, or ``None`` when RQ still owns the job or the row moved.
+    """
+    try:
+        rq_status = Job.fetch(job.rq_job_id, connection=connection).get_status()
+    except NoSuchJobError:
+        rq_status = None
+    if rq_status is not None and rq_status not in _DEAD_RQ_STATUSES:
+        return None  # queued or started: RQ still owns it
+    unchanged = handed_over_jobs().filter(
+        pk=job.pk, rq_job_id=job.rq_job_id, enqueued_at=job.enqueued_at
+    )
+    if rq_status is None:
+        # Vanished from Redis before any worker took it: that attempt never happened.
+        changes = {"enqueued_at": None, "attempts": F("attempts") - 1}
+    elif job.attempts >= conf.max_attempts():
+        changes = {
+            "status": JobStatus.FAILED,
+            "finished_at": now,
+            "error": f"The worker could not start the job (RQ status {rq_status}) "
+            f"on attempt {job.attempts} of {conf.max_attempts()}.",
+        }
+    else:
+        changes = {"enqueued_at": None}
+    if not unchanged.update(**changes):
+        return None
+    new_status = changes.get("status", JobStatus.NOT_PROCESSED)
+    log.warning(
+        "Export job %s: RQ job %s is %s; job is now %s.",
+        job.pk,
+        job.rq_job_id,
+        rq_status or "gone",
+        new_status,
+    )
+    if new_status == JobStatus.FAILED:
+        job.refresh_from_db()
+        job_reaped.send(sender=ExportJob, job=job, failed=True)
+    return new_status

@@ -1,0 +1,272 @@
+"""Creating the jobs of due recurring requests, exactly once per (request, slot).
+
+A recurring, unpaused request carries ``next_run_at``: its oldest slot that has no job yet.
+:func:`schedule_due` finds requests whose ``next_run_at`` has passed and, for each, claims
+its due slots with one compare-and-set::
+
+    UPDATE request SET next_run_at = <first slot after now>
+     WHERE id = … AND next_run_at = <value read> AND <schedule fields as read>
+
+Only the scheduler whose update matched creates the jobs, in the same transaction, so two or
+more schedulers ticking at once (SQLite with IMMEDIATE transactions, PostgreSQL at READ
+COMMITTED, where the loser's UPDATE waits for the winner's commit, re-reads the row and
+matches nothing) never create a job twice. The unique constraint on (request, slot) is the
+backstop: a slot that already has a job (say a "Run now" that landed exactly on it) is
+logged and left alone.
+
+Misfires (scheduler stopped, machine off): all missed slots are handled oldest first. The
+latest ``EXPORTS_MAX_CATCHUP`` of them become jobs; older ones are recorded as ``skipped``
+jobs carrying the reason, so none disappears silently. Skipped rows are written at most
+``SKIP_BATCH`` per request per tick (a year of PT1M is half a million of them); the rest
+follow in the next ticks, and the catch-up jobs are created once the skipped ones are done.
+
+``next_run_at`` is maintained when a request is saved (see ``signals.py``): it is kept while
+the schedule fields are unchanged; it is recomputed to the first slot after now when the
+type, periodicity, period start, timezone or paused flag changes. Pausing clears it, so no
+slot is created while paused, and nothing is recorded for the paused interval; resuming
+continues from the first slot after the moment of resuming.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ..models import ExportJob, ExportRequest, JobStatus
+from ..vocabulary import RequestType
+from . import conf
+from .slots import Schedule
+from .windows import job_windows
+
+log = logging.getLogger(__name__)
+
+# The fields that define when a request runs; a change to any of them moves next_run_at.
+SCHEDULE_FIELDS = ("type", "periodicity", "period_start", "timezone", "paused")
+SKIP_BATCH = 5000
+_SCHEDULE_ERRORS = (ValueError, ValidationError, zoneinfo.ZoneInfoNotFoundError, OverflowError)
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What one tick does for one request: slot indexes to skip, to run, and what is next."""
+
+    skip: range
+    run: range
+    next_k: int
+    missed: int  # all due slots, including those left for later ticks
+
+
+def plan_catchup(
+    schedule: Schedule,
+    next_run_at: datetime,
+    now: datetime,
+    cap: int,
+    skip_batch: int | None = None,
+) -> CatchUp:
+    """Split the slots due between ``next_run_at`` and ``now`` (both included).
+
+    The latest ``cap`` slots run; older ones are skipped, at most ``skip_batch`` of them in
+    this tick (then nothing runs yet and ``next_k`` points at the first slot still to skip).
+    ``skip_batch`` defaults to the module's ``SKIP_BATCH``.
+    """
+    skip_batch = SKIP_BATCH if skip_batch is None else skip_batch
+    first = max(schedule.index_at_or_after(next_run_at), 1)
+    last = schedule.index_at_or_before(now)
+    missed = max(0, last - first + 1)
+    run_from = max(first, last - cap + 1)
+    if run_from - first > skip_batch:
+        return CatchUp(range(first, first + skip_batch), range(0), first + skip_batch, missed)
+    return CatchUp(range(first, run_from), range(run_from, last + 1), max(last + 1, first), missed)
+
+
+@dataclass
+class ScheduleResult:
+    requests: int = 0  # requests whose due slots this scheduler claimed
+    created: int = 0  # jobs created to run
+    skipped: int = 0  # slots recorded as skipped jobs
+    lost: int = 0  # requests another scheduler (or an edit) claimed first
+    duplicates: int = 0  # slots that already had a job (unique constraint)
+    errors: int = 0  # requests whose schedule could not be computed
+
+    def __bool__(self) -> bool:
+        return bool(self.requests)
+
+
+def due_requests(now: datetime) -> QuerySet[ExportRequest]:
+    """Recurring, unpaused requests whose next slot is at or before ``now``."""
+    return ExportRequest.objects.filter(
+        type=RequestType.RECURRING, paused=False, next_run_at__lte=now
+    )
+
+
+def schedule_due(
+    now: datetime | None = None, limit: int | None = None, chunk_size: int = 200
+) -> ScheduleResult:
+    """Create the jobs of every due slot of every due request (see the module text).
+
+    Works through at most ``limit`` requests (all when ``None``), ``chunk_size`` per
+    transaction. Jobs are created ``notProcessed`` and waiting; ``dispatch()`` hands them to
+    RQ. Returns counts. Database errors other than duplicate slots propagate.
+    """
+    now = now or timezone.now()
+    cap = conf.max_catchup()
+    result = ScheduleResult()
+    # A snapshot of ids: requests advanced by this loop leave the due set, and one whose
+    # schedule cannot be computed must not be picked again within the same tick.
+    due = list(due_requests(now).order_by("next_run_at", "pk").values_list("pk", flat=True))
+    if limit is not None:
+        due = due[:limit]
+    for start in range(0, len(due), chunk_size):
+        chunk = (
+            ExportRequest.objects.filter(pk__in=due[start : start + chunk_size])
+            .prefetch_related("items")
+            .order_by("pk")  # one lock order for every scheduler: no deadlocks on PostgreSQL
+        )
+        with transaction.atomic():
+            jobs: list[ExportJob] = []
+            for request in chunk:
+                jobs.extend(_claim_request(request, now, cap, result))
+            created, duplicates = _insert(jobs)
+        result.duplicates += duplicates
+        for status, count in created.items():
+            if status == JobStatus.SKIPPED:
+                result.skipped += count
+            else:
+                result.created += count
+    return result
+
+
+def _claim_request(
+    request: ExportRequest, now: datetime, cap: int, result: ScheduleResult
+) -> list[ExportJob]:
+    """Compare-and-set one request's next_run_at; return its jobs if this scheduler won."""
+    if request.next_run_at is None or request.paused or not request.is_recurring:
+        result.lost += 1  # changed since the snapshot
+        return []
+    try:
+        schedule = Schedule.of(request)
+        plan = plan_catchup(schedule, request.next_run_at, now, cap)
+        new_next = schedule.slot_at(plan.next_k)
+        jobs = _jobs_for(request, schedule, plan, now)
+    except _SCHEDULE_ERRORS as exc:
+        # Validation keeps bad schedules out; one written around it must not stop the others.
+        log.error("Export request %s has an unusable schedule: %s", request.pk, exc)
+        result.errors += 1
+        return []
+    as_read = {field: getattr(request, field) for field in SCHEDULE_FIELDS}
+    claimed = ExportRequest.objects.filter(
+        pk=request.pk, next_run_at=request.next_run_at, **as_read
+    ).update(next_run_at=new_next)
+    if not claimed:
+        result.lost += 1
+        return []
+    result.requests += 1
+    return jobs
+
+
+def _jobs_for(
+    request: ExportRequest, schedule: Schedule, plan: CatchUp, now: datetime
+) -> list[ExportJob]:
+    items = list(request.items.all())
+    jobs = []
+    reason = (
+        f"Skipped: {plan.missed} runs were missed while the scheduler was not running; "
+        f"only the latest {conf.max_catchup()} (EXPORTS_MAX_CATCHUP) were run."
+    )
+    for k in plan.skip:
+        slot = schedule.slot_at(k)
+        jobs.append(
+            ExportJob(
+                request=request,
+                slot=slot,
+                status=JobStatus.SKIPPED,
+                windows=job_windows(request, slot, k, items, schedule),
+                error=reason,
+                finished_at=now,
+            )
+        )
+    for k in plan.run:
+        slot = schedule.slot_at(k)
+        jobs.append(
+            ExportJob(
+                request=request, slot=slot, windows=job_windows(request, slot, k, items, schedule)
+            )
+        )
+    return jobs
+
+
+def _insert(jobs: Sequence[ExportJob]) -> tuple[dict[str, int], int]:
+    """Insert jobs; returns (created count per status, duplicates left out)."""
+    if not jobs:
+        return {}, 0
+    try:
+        with transaction.atomic():
+            ExportJob.objects.bulk_create(jobs, batch_size=1000)
+        return _count_by_status(jobs), 0
+    except IntegrityError:
+        pass
+    # Some slot already has a job: insert one by one, each in its own savepoint.
+    created: list[ExportJob] = []
+    for job in jobs:
+        job.pk = None
+        try:
+            with transaction.atomic():
+                job.save(force_insert=True)
+            created.append(job)
+        except IntegrityError:
+            log.warning(
+                "Export request %s already has a job for slot %s; not creating another.",
+                job.request_id,
+                job.slot.isoformat(),
+            )
+    return _count_by_status(created), len(jobs) - len(created)
+
+
+def _count_by_status(jobs: Iterable[ExportJob]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.status] = counts.get(job.status, 0) + 1
+    return counts
+
+
+def next_run_for(
+    request: ExportRequest, previous: dict | None = None, now: datetime | None = None
+) -> datetime | None:
+    """The ``next_run_at`` a request should have after being saved.
+
+    ``previous`` is the row as it was before the save (the ``SCHEDULE_FIELDS`` plus
+    ``next_run_at``), or ``None`` for a new request. The pending slot is kept while the
+    schedule is unchanged; otherwise the first slot after ``now``. Returns ``None`` for
+    one-time and paused requests, and for a schedule that cannot be computed (logged).
+    """
+    if not request.is_recurring or request.paused or not request.periodicity:
+        return None
+    unchanged = previous is not None and all(
+        previous[field] == getattr(request, field) for field in SCHEDULE_FIELDS
+    )
+    if unchanged and previous["next_run_at"] is not None:
+        return previous["next_run_at"]
+    try:
+        return Schedule.of(request).next_slot_after(now or timezone.now())[1]
+    except _SCHEDULE_ERRORS as exc:
+        log.error("Export request %s has an unusable schedule: %s", request.pk, exc)
+        return None
+
+
+def refresh_next_run(request: ExportRequest, now: datetime | None = None) -> datetime | None:
+    """Recompute and store ``next_run_at`` as after a schedule change (first slot after now).
+
+    For code that changes schedule fields without ``save()`` (``QuerySet.update``); saves go
+    through the signal receivers in ``signals.py``. Returns the new value.
+    """
+    request.next_run_at = next_run_for(request, previous=None, now=now)
+    ExportRequest.objects.filter(pk=request.pk).update(next_run_at=request.next_run_at)
+    return request.next_run_at

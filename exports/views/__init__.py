@@ -1,0 +1,1 @@
+"""The server-rendered pages: export requests (``requests``) and their jobs (``jobs``)."""

@@ -1,0 +1,149 @@
+"""Pages for export requests: list, detail, create, edit, delete, pause and resume.
+
+Every view finds its request through ``exports.access``; every change goes through
+``RequestEditor`` or one ``save()``, inside one transaction, so one IAM event results.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from notifications.targets import describe_target
+
+from ..access import get_request_for_user, visible_requests
+from ..forms import RequestEditor
+from ..models import ExportJob, JobStatus
+from ..vocabulary import DEFAULT_COLUMNS
+from .jobs import job_rows
+
+PAGE_SIZE = 25
+RUNNING = {JobStatus.NOT_PROCESSED, JobStatus.IN_PROGRESS}
+
+
+@login_required
+@require_safe
+def request_list(request: HttpRequest) -> HttpResponse:
+    """The user's requests (all of them for staff), newest first, with their last job's status."""
+    last_status = (
+        ExportJob.objects.filter(request=OuterRef("pk")).order_by("-slot", "-id").values("status")
+    )
+    requests = (
+        visible_requests(request.user)
+        .select_related("owner")
+        .annotate(last_job_status=Subquery(last_status[:1]))
+    )
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "exports/request_list.html",
+        {"page": page, "show_owner": request.user.is_staff},
+    )
+
+
+@login_required
+@require_safe
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One request: its settings, items, columns, notifications and (paginated) jobs."""
+    export = get_request_for_user(request.user, pk)
+    page = Paginator(export.jobs.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    columns = [(c.column_id, c.label) for c in export.columns.all()]
+    rows = job_rows(page.object_list, export.timezone)
+    return render(
+        request,
+        "exports/request_detail.html",
+        {
+            "export": export,
+            "items": export.items.all(),
+            "columns": columns or [(column_id, column_id) for column_id in DEFAULT_COLUMNS],
+            "default_columns": not columns,
+            # Webhook URLs are credentials: the page names only their host.
+            "notification_rows": [
+                (message, describe_target(message.medium, message.target))
+                for message in export.messages.all()
+            ],
+            "page": page,
+            "job_rows": rows,
+            # The page refreshes its job table while a job on it may still change.
+            "jobs_running": any(row.job.status in RUNNING for row in rows),
+        },
+    )
+
+
+def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpResponse:
+    """Save a valid posted editor and go to its request, or (re-)render the form.
+
+    An invalid form comes back with its errors and status 422; nothing was saved.
+    """
+    status = 200
+    if request.method == "POST":
+        if editor.is_valid():
+            export = editor.save()
+            messages.success(request, f"Export “{export.name}” {done}.")
+            return redirect(export)
+        status = 422
+    return render(
+        request,
+        "exports/request_form.html",
+        {"editor": editor, "export": None if editor.is_new else editor.instance},
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_create(request: HttpRequest) -> HttpResponse:
+    """A new request, owned by the user."""
+    data = request.POST if request.method == "POST" else None
+    return _edit_page(request, RequestEditor(data, owner=request.user), "created")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a request and all of its children on one page."""
+    export = get_request_for_user(request.user, pk)
+    data = request.POST if request.method == "POST" else None
+    return _edit_page(request, RequestEditor(data, instance=export), "saved")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the request with its items, columns and jobs."""
+    export = get_request_for_user(request.user, pk)
+    if request.method != "POST":
+        return render(request, "exports/request_confirm_delete.html", {"export": export})
+    with transaction.atomic():
+        export.delete()
+    messages.success(request, f"Export “{export.name}” deleted.")
+    return redirect("exports:list")
+
+
+def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
+    export = get_request_for_user(request.user, pk)
+    if export.paused != paused:
+        export.paused = paused
+        export.save(update_fields=["paused", "updated_at"])
+    messages.success(request, f"Export “{export.name}” {'paused' if paused else 'resumed'}.")
+    return redirect(export)
+
+
+@login_required
+@require_POST
+def request_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stop running a request until it is resumed."""
+    return _set_paused(request, pk, True)
+
+
+@login_required
+@require_POST
+def request_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Let a paused request run again."""
+    return _set_paused(request, pk, False)

@@ -23,6 +23,7 @@ from .vocabulary import DEFAULT_COLUMNS, ColumnId
 
 MAX_ITEMS = 100
 MAX_MESSAGES = 20
+LAST = 10**6  # the sort key of a column row without a usable position
 LOCAL_TIME_HELP = (
     "Local time in the export's time zone ({zone}); a new time zone chosen above "
     "applies when you save."
@@ -134,14 +135,25 @@ class MessageForm(forms.ModelForm):
         widgets = {"text": forms.Textarea(attrs={"rows": 3})}
 
 
-class BaseItemFormSet(BaseInlineFormSet):
+class _ChildFormSet(BaseInlineFormSet):
+    remove_label = "Remove"
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = self.remove_label
+
+
+class BaseItemFormSet(_ChildFormSet):
+    remove_label = "Remove this item"
     default_error_messages = {
         "too_few_forms": "Add at least one item: an export needs something to export.",
         "too_many_forms": f"An export can have at most {MAX_ITEMS} items.",
     }
 
 
-class BaseMessageFormSet(BaseInlineFormSet):
+class BaseMessageFormSet(_ChildFormSet):
+    remove_label = "Remove this notification"
     default_error_messages = {
         "too_many_forms": f"An export can have at most {MAX_MESSAGES} notification messages.",
     }
@@ -195,7 +207,7 @@ class BaseColumnFormSet(BaseFormSet):
             if form.cleaned_data.get("include") and form.cleaned_data.get("column_id")
         ]
         # A row without a position goes last; equal positions keep the page order.
-        included.sort(key=lambda pair: (pair[1].cleaned_data.get("position") or 10**6, pair[0]))
+        included.sort(key=lambda pair: (pair[1].cleaned_data.get("position") or LAST, pair[0]))
         return [form for _, form in included]
 
     def clean(self) -> None:
@@ -225,7 +237,7 @@ class BaseColumnFormSet(BaseFormSet):
             try:
                 position = int(form["position"].value())
             except (TypeError, ValueError):
-                position = 10**6
+                position = LAST
             return (not included, position if included else 0, index)
 
         return [form for _, form in sorted(enumerate(self.forms), key=key)]
@@ -286,9 +298,7 @@ class RequestEditor:
         self.is_new = instance is None
         self.instance = instance if instance is not None else ExportRequest(owner=owner)
         self.zone = self._zone(data)
-        stored = (
-            [(c.column_id, c.label) for c in self.instance.columns.all()] if not self.is_new else []
-        )
+        stored = [] if self.is_new else [(c.column_id, c.label) for c in instance.columns.all()]
         # An export without stored columns gets the defaults: show them as its columns.
         self.initial_columns = stored or [(column_id, column_id) for column_id in DEFAULT_COLUMNS]
 

@@ -25,3 +25,35 @@ def bob(db):
 @pytest.fixture
 def admin_user(db):
     return get_user_model().objects.create_superuser("admin", "admin@example.com", "admin-pass-123")
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium_page(monkeypatch):
+    """A page in the system's headless Chromium (never a downloaded browser), closed after.
+
+    Use with ``live_server`` and ``django_db(transaction=True)``. Playwright's sync API runs
+    an event loop in the test thread, which Django's async-safety check would mistake for
+    async code touching the database; the test itself only does synchronous work.
+    """
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()

@@ -64,16 +64,23 @@ def complete_export_job(job_id: int) -> None:
 
 
 def export_job_dying_on_first_attempt(job_id: int) -> None:
-    """First attempt: register a partial file and beat until the process is killed."""
-    if ExportJob.objects.get(pk=job_id).attempts > 1:
+    """First attempt: register a partial file and beat until the process is killed.
+
+    Later attempts complete normally."""
+    if ExportJob.objects.get(pk=job_id).attempts >= 1:
         complete_export_job(job_id)
         return
     job = start_job(job_id)
     name = default_storage.save(f"exports/test/partial-{job.pk}.json", ContentFile(b'{"slot'))
     ExportJob.objects.filter(pk=job.pk).update(file=name)
-    django_rq.get_connection("exports").set(STARTED, job_id)
+    django_rq.get_connection("exports").set(STARTED, f"{job_id}:{os.getpid()}")
     while beat(job, stage="writing"):
         time.sleep(0.2)
+
+
+def export_job_crashing_before_claiming(job_id: int) -> None:
+    """An entry point that fails before it can claim the row (say, a broken import)."""
+    raise ImportError("exports.jobs is broken in this deployment")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -384,15 +391,13 @@ def test_a_one_time_request_is_enqueued_only_after_its_transaction_commits(alice
         assert queued_ids() == []
     assert queued_ids() == [f"export-job-{job.pk}"]
     job.refresh_from_db()
-    assert (job.status, job.attempts, job.rq_job_id) == (
-        JobStatus.NOT_PROCESSED,
-        1,
-        queued_ids()[0],
-    )
+    assert (job.status, job.rq_job_id, job.enqueued_at is not None) == (
+        JobStatus.NOT_PROCESSED, queued_ids()[0], True,
+    )  # fmt: skip
     assert job.windows[0]["start"] is None and job.windows[0]["end"] == job.slot.isoformat()
     run_worker()
     job.refresh_from_db()
-    assert job.status == JobStatus.DONE and job.file
+    assert (job.status, job.attempts) == (JobStatus.DONE, 1) and job.file
 
 
 @pytest.mark.django_db(transaction=True)
@@ -570,6 +575,29 @@ def test_a_handed_over_job_whose_rq_job_vanished_is_handed_over_again(alice, fak
     assert (job.status, job.attempts) == (JobStatus.DONE, 1)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_rq_job_keeps_dying_before_it_starts_ends_failed(
+    alice, fake_jobs, monkeypatch, settings
+):
+    settings.EXPORTS_MAX_ATTEMPTS = 2
+    monkeypatch.setattr(
+        dispatch_module,
+        "RUN_EXPORT_JOB",
+        "tests.test_scheduler.export_job_crashing_before_claiming",
+    )
+    job = run_now(make_one_time(alice))
+    run_worker()
+    assert reap(now=timezone.now() + timedelta(seconds=61)).released == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.enqueued_at) == (JobStatus.NOT_PROCESSED, 1, None)
+    assert dispatch() == 1 and queued_ids() == [rq_job_id(job.pk, 2)]
+    run_worker()
+    assert reap(now=timezone.now() + timedelta(seconds=61)).failed == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 2)
+    assert "could not start" in job.error
+
+
 WORKER = """
 import sys
 import django
@@ -595,16 +623,22 @@ def test_a_worker_killed_mid_job_is_noticed_and_the_job_rerun(
             [sys.executable, "-c", WORKER, settings.MEDIA_ROOT],
             cwd=ROOT,
             env=subprocess_env(url),
-            start_new_session=True,  # its own process group: the fork-per-job child dies too
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        horse_pid = None
         try:
-            wait_for(lambda: fake_jobs.get(STARTED) == str(job.pk).encode(), 60, "the job to start")
+            wait_for(lambda: fake_jobs.get(STARTED), 60, "the job to start")
+            job_id, horse_pid = map(int, fake_jobs.get(STARTED).split(b":"))
             time.sleep(0.5)  # a few heartbeats
         finally:
-            os.killpg(worker.pid, signal.SIGKILL)
+            # RQ runs each job in a forked "work horse" with its own process group: kill -9
+            # the horse and the worker, as when the machine dies.
+            if horse_pid:
+                os.kill(horse_pid, signal.SIGKILL)
+            worker.kill()
             worker.wait()
+    assert job_id == job.pk
     job.refresh_from_db()
     assert job.status == JobStatus.IN_PROGRESS and job.stage == "writing" and job.worker_name
     partial = job.file.name

@@ -17,8 +17,10 @@ twice), and the RQ job id is derived from the row id and the attempt number
 (:func:`rq_job_id`), enqueued with ``unique=True``; the enqueue itself happens after the
 claim is committed, so a worker always sees the row it is asked to run.
 
-``attempts`` counts hand-overs to RQ: it is incremented here, never by the worker. A
-hand-over that never reached Redis is undone (and not counted).
+``attempts`` counts the times a worker took the job: the worker increments it when it claims
+the row (``lifecycle.start_job``), the reaper when an RQ job died before claiming. Dispatch
+never changes it; the RQ id of a hand-over is that of attempt ``attempts + 1``. A hand-over
+that never reached Redis is undone.
 """
 
 from __future__ import annotations
@@ -108,6 +110,19 @@ def dispatch(now: datetime | None = None) -> int:
             log.warning("The dispatch lock expired before it was released.")
 
 
+def dispatch_quietly() -> int:
+    """:func:`dispatch` for on-commit callbacks and the end of a worker's job.
+
+    Returns the number of jobs handed over; when Redis is unreachable it logs and returns 0
+    (the jobs keep waiting and the scheduler's next tick hands them over).
+    """
+    try:
+        return dispatch()
+    except RedisError as exc:
+        log.warning("Jobs stay waiting until the next scheduler tick: %s", exc)
+        return 0
+
+
 def _next_jobs(connection, room: int) -> list[tuple[int, int, int]]:
     """Up to ``room`` waiting jobs as ``(pk, attempts, owner pk)``, in fair order."""
     # Each user's `room` oldest waiting jobs: nobody can need more than that in one call.
@@ -159,10 +174,9 @@ def _hand_over(job_pk: int, attempts: int, now: datetime) -> bool:
     """Claim one waiting job for RQ and enqueue it after commit; False if someone else did."""
     attempt = attempts + 1
     rq_id = rq_job_id(job_pk, attempt)
+    # Matching `attempts` too: the RQ id must belong to the attempt the worker will count.
     claimed = (
-        waiting_jobs()
-        .filter(pk=job_pk, attempts=attempts)
-        .update(enqueued_at=now, attempts=attempt, rq_job_id=rq_id)
+        waiting_jobs().filter(pk=job_pk, attempts=attempts).update(enqueued_at=now, rq_job_id=rq_id)
     )
     if claimed:
         transaction.on_commit(partial(_enqueue, job_pk, rq_id, attempt))
@@ -186,6 +200,6 @@ def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
     except RedisError as exc:
         # Never reached a worker: undo the hand-over so the next dispatch retries it.
         ExportJob.objects.filter(pk=job_pk, status=JobStatus.NOT_PROCESSED, rq_job_id=rq_id).update(
-            enqueued_at=None, attempts=attempt - 1
+            enqueued_at=None
         )
         log.warning("Export job %s stays waiting: could not enqueue it: %s", job_pk, exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 
+from django.db.models import F
 from django.utils import timezone
 from rq import get_current_job
 
@@ -24,7 +25,7 @@ def _current_rq_job():
 
 
 def start_job(job_id: int, rq_job_id: str | None = None) -> ExportJob | None:
-    """Mark a handed-over job ``inProgress`` for this worker, with a first heartbeat.
+    """Mark a handed-over job ``inProgress`` for this worker, counting an attempt.
 
     ``rq_job_id`` defaults to the id of the RQ job being executed; the claim succeeds only if
     the row still expects that RQ job, so a stale or duplicate RQ job cannot start it.
@@ -39,6 +40,7 @@ def start_job(job_id: int, rq_job_id: str | None = None) -> ExportJob | None:
         claimable = claimable.filter(rq_job_id=rq_job_id)
     claimed = claimable.update(
         status=JobStatus.IN_PROGRESS,
+        attempts=F("attempts") + 1,
         started_at=now,
         heartbeat_at=now,
         finished_at=None,

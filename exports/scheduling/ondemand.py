@@ -13,20 +13,16 @@ them would drop slots, and the dispatcher already keeps a busy user from starvin
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from ..models import ExportJob, ExportRequest, JobStatus
 from . import conf
-from .dispatch import dispatch
+from .dispatch import dispatch_quietly
 from .windows import job_windows
-
-log = logging.getLogger(__name__)
 
 
 class QueueFull(Exception):
@@ -109,12 +105,3 @@ def enqueue_one_time(request: ExportRequest, now: datetime | None = None) -> Exp
     if request.is_recurring:
         raise ValueError("Recurring requests get their jobs from the scheduler.")
     return run_now(request, now)
-
-
-def dispatch_quietly() -> int:
-    """``dispatch()`` for on-commit callbacks: if Redis is down, the scheduler retries."""
-    try:
-        return dispatch()
-    except RedisError as exc:
-        log.warning("Jobs stay waiting until the next scheduler tick: %s", exc)
-        return 0

@@ -12,7 +12,8 @@ updates, so two schedulers reaping at once act on a job once:
 * **Handed-over job whose RQ job is gone or dead**: ``notProcessed`` with ``enqueued_at``
   older than the timeout, and RQ no longer has a live job for it (Redis was flushed or lost
   data, or the RQ job failed before ``run_export_job`` could claim the row). A vanished RQ
-  job never reached a worker, so its attempt is not counted; a failed one is.
+  job never reached a worker, so no attempt is counted; a dead one (a worker took it and it
+  failed before claiming the row) counts one, so a job that cannot even start ends failed.
 """
 
 from __future__ import annotations
@@ -161,16 +162,19 @@ def _settle_handed_over(job: ExportJob, connection, now: datetime) -> str | None
     )
     if rq_status is None:
         # Vanished from Redis before any worker took it: that attempt never happened.
-        changes = {"enqueued_at": None, "attempts": F("attempts") - 1}
-    elif job.attempts >= conf.max_attempts():
+        changes = {"enqueued_at": None}
+    elif job.attempts + 1 >= conf.max_attempts():
         changes = {
             "status": JobStatus.FAILED,
+            "attempts": F("attempts") + 1,
             "finished_at": now,
             "error": f"The worker could not start the job (RQ status {rq_status}) "
-            f"on attempt {job.attempts} of {conf.max_attempts()}.",
+            f"on attempt {job.attempts + 1} of {conf.max_attempts()}.",
         }
     else:
-        changes = {"enqueued_at": None}
+        # A worker took it and it died before claiming the row: that was an attempt, and the
+        # next hand-over gets the next attempt's RQ id.
+        changes = {"enqueued_at": None, "attempts": F("attempts") + 1}
     if not unchanged.update(**changes):
         return None
     new_status = changes.get("status", JobStatus.NOT_PROCESSED)

@@ -130,10 +130,17 @@ def schedule_due(
             .prefetch_related("items")
             .order_by("pk")  # one lock order for every scheduler: no deadlocks on PostgreSQL
         )
+        # Read and plan outside the transaction: on SQLite the write lock is then held only
+        # for the claims and inserts; the claims' compare-and-set catches anything stale.
+        planned = [plan for request in chunk if (plan := _plan(request, now, cap, result))]
         with transaction.atomic():
             jobs: list[ExportJob] = []
-            for request in chunk:
-                jobs.extend(_claim_request(request, now, cap, result))
+            for request, new_next, request_jobs in planned:
+                if _claim(request, new_next):
+                    result.requests += 1
+                    jobs.extend(request_jobs)
+                else:
+                    result.lost += 1
             created, duplicates = _insert(jobs)
         result.duplicates += duplicates
         for status, count in created.items():
@@ -144,32 +151,32 @@ def schedule_due(
     return result
 
 
-def _claim_request(
+def _plan(
     request: ExportRequest, now: datetime, cap: int, result: ScheduleResult
-) -> list[ExportJob]:
-    """Compare-and-set one request's next_run_at; return its jobs if this scheduler won."""
+) -> tuple[ExportRequest, datetime, list[ExportJob]] | None:
+    """The new next_run_at and the jobs of one due request, or None if there is nothing."""
     if request.next_run_at is None or request.paused or not request.is_recurring:
         result.lost += 1  # changed since the snapshot
-        return []
+        return None
     try:
         schedule = Schedule.of(request)
         plan = plan_catchup(schedule, request.next_run_at, now, cap)
-        new_next = schedule.slot_at(plan.next_k)
-        jobs = _jobs_for(request, schedule, plan, now)
+        return request, schedule.slot_at(plan.next_k), _jobs_for(request, schedule, plan, now)
     except _SCHEDULE_ERRORS as exc:
         # Validation keeps bad schedules out; one written around it must not stop the others.
         log.error("Export request %s has an unusable schedule: %s", request.pk, exc)
         result.errors += 1
-        return []
+        return None
+
+
+def _claim(request: ExportRequest, new_next: datetime) -> bool:
+    """Compare-and-set next_run_at from the value read to ``new_next``; True if we won."""
     as_read = {field: getattr(request, field) for field in SCHEDULE_FIELDS}
-    claimed = ExportRequest.objects.filter(
-        pk=request.pk, next_run_at=request.next_run_at, **as_read
-    ).update(next_run_at=new_next)
-    if not claimed:
-        result.lost += 1
-        return []
-    result.requests += 1
-    return jobs
+    return bool(
+        ExportRequest.objects.filter(
+            pk=request.pk, next_run_at=request.next_run_at, **as_read
+        ).update(next_run_at=new_next)
+    )
 
 
 def _jobs_for(

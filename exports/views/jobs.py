@@ -68,10 +68,16 @@ def _percent(job: ExportJob) -> int | None:
 
 
 def _unavailable(request: HttpRequest, job: ExportJob, status: int, reason: str) -> HttpResponse:
+    back_url = f"{job.request.get_absolute_url()}#job-{job.pk}"
     return render(
         request,
-        "exports/job_unavailable.html",
-        {"job": job, "export": job.request, "reason": reason},
+        "exports/problem.html",
+        {
+            "title": "File unavailable",
+            "reason": reason,
+            "export": job.request,
+            "back_url": back_url,
+        },
         status=status,
     )
 

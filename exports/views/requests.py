@@ -1,4 +1,4 @@
-"""Pages for export requests: list, detail, create, edit, delete, pause and resume.
+"""Pages for export requests: list, detail, create, edit, delete, pause, resume, run now.
 
 Every view finds its request through ``exports.access``; every change goes through
 ``RequestEditor`` or one ``save()``, inside one transaction, so one IAM event results.
@@ -19,7 +19,8 @@ from notifications.targets import describe_target
 
 from ..access import get_request_for_user, visible_requests
 from ..forms import RequestEditor
-from ..models import ExportJob, JobStatus
+from ..models import ExportJob, ExportRequest, JobStatus
+from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
 from ..vocabulary import DEFAULT_COLUMNS
 from .jobs import job_rows
 
@@ -76,22 +77,55 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _start_one_time(export: ExportRequest) -> None:
+    """Queue the job of a one-time request that is due to run and has none yet.
+
+    Call it inside the transaction that saved the request: a ``QueueFull`` then undoes
+    the save too. Recurring requests get their jobs from the scheduler.
+    """
+    if not export.is_recurring and not export.paused and not export.jobs.exists():
+        enqueue_one_time(export)
+
+
+def _queue_full(request: HttpRequest, export: ExportRequest, exc: QueueFull) -> HttpResponse:
+    context = {
+        "title": exc.message,
+        "reason": exc.detail,
+        "export": export,
+        "back_url": export.get_absolute_url(),
+    }
+    return render(request, "exports/problem.html", context, status=429)
+
+
 def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpResponse:
     """Save a valid posted editor and go to its request, or (re-)render the form.
 
-    An invalid form comes back with its errors and status 422; nothing was saved.
+    Invalid input comes back with its errors and status 422; a full queue with 429.
+    Either way nothing was saved.
     """
-    status = 200
+    status, refusal = 200, ""
     if request.method == "POST":
-        if editor.is_valid():
-            export = editor.save()
-            messages.success(request, f"Export “{export.name}” {done}.")
-            return redirect(export)
-        status = 422
+        if not editor.is_valid():
+            status = 422
+        else:
+            try:
+                with transaction.atomic():
+                    export = editor.save()
+                    _start_one_time(export)
+            except QueueFull as exc:
+                status, refusal = 429, exc.detail
+            else:
+                messages.success(request, f"Export “{export.name}” {done}.")
+                return redirect(export)
     return render(
         request,
         "exports/request_form.html",
-        {"editor": editor, "export": None if editor.is_new else editor.instance},
+        {
+            "editor": editor,
+            "export": None if editor.is_new else editor.instance,
+            "invalid": status != 200,
+            "refusal": refusal,
+        },
         status=status,
     )
 
@@ -99,7 +133,7 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def request_create(request: HttpRequest) -> HttpResponse:
-    """A new request, owned by the user."""
+    """A new request, owned by the user; a one-time request is queued to run at once."""
     data = request.POST if request.method == "POST" else None
     return _edit_page(request, RequestEditor(data, owner=request.user), "created")
 
@@ -116,7 +150,7 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET asks for confirmation; POST deletes the request with its items, columns and jobs."""
+    """GET asks for confirmation; POST deletes the request with its children and jobs."""
     export = get_request_for_user(request.user, pk)
     if request.method != "POST":
         return render(request, "exports/request_confirm_delete.html", {"export": export})
@@ -128,9 +162,14 @@ def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
     export = get_request_for_user(request.user, pk)
-    if export.paused != paused:
-        export.paused = paused
-        export.save(update_fields=["paused", "updated_at"])
+    try:
+        with transaction.atomic():
+            if export.paused != paused:
+                export.paused = paused
+                export.save(update_fields=["paused", "updated_at"])
+            _start_one_time(export)  # a one-time request created paused runs when resumed
+    except QueueFull as exc:
+        return _queue_full(request, export, exc)
     messages.success(request, f"Export “{export.name}” {'paused' if paused else 'resumed'}.")
     return redirect(export)
 
@@ -147,3 +186,16 @@ def request_pause(request: HttpRequest, pk: int) -> HttpResponse:
 def request_resume(request: HttpRequest, pk: int) -> HttpResponse:
     """Let a paused request run again."""
     return _set_paused(request, pk, False)
+
+
+@login_required
+@require_POST
+def request_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run a request now, whatever its schedule (paused ones too: it is an explicit action)."""
+    export = get_request_for_user(request.user, pk)
+    try:
+        job = run_now(export)
+    except QueueFull as exc:
+        return _queue_full(request, export, exc)
+    messages.success(request, f"Export “{export.name}” queued; its job is listed below.")
+    return redirect(f"{export.get_absolute_url()}#job-{job.pk}")

@@ -1,0 +1,75 @@
+"""The request editor in a real browser: create, reorder and relabel columns with JavaScript."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from exports.models import ExportRequest
+
+
+@pytest.mark.django_db(transaction=True)
+def test_creating_an_export_with_the_javascript_column_editor(
+    live_server, chromium_page, redis_conn
+):
+    get_user_model().objects.create_user("alice", "alice@example.com", "alice-pass-123")
+    page = chromium_page
+    page.goto(live_server.url + reverse("login"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-pass-123")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New export").click()
+
+    page.get_by_role("textbox", name="Name:", exact=True).fill("Greenhouse")
+    page.fill('[name="items-0-target_value"]', "temperature")
+    page.fill('[name="items-0-channel_id"]', "c1")
+    page.fill('[name="items-0-subtopic"]', "events.data")
+    # The optional blank item row is gone with JavaScript: "Add an item" makes one.
+    assert page.locator("[data-formset=items] [data-formset-row]:visible").count() == 1
+    page.get_by_role("button", name="Add an item").click()
+    page.fill('[name="items-2-target_value"]', "humidity")
+    page.fill('[name="items-2-channel_id"]', "c1")
+    page.fill('[name="items-2-subtopic"]', "events.data")
+
+    editor = page.locator("table[data-column-editor]")
+    visible = editor.locator("tbody tr:visible")
+
+    def shown():
+        return visible.evaluate_all("rows => rows.map(row => row.dataset.columnId)")
+
+    assert shown() == ["publisher", "channel", "name", "time", "value", "created"]
+    assert not editor.locator('[name$="-position"]').first.is_visible()  # numbered for us
+    page.get_by_role("button", name="Remove publisher").click()
+    page.get_by_role("button", name="Move time up").click()
+    page.get_by_role("button", name="Move time up").click()
+    page.get_by_role("button", name="Move created up").click()
+    editor.locator('tr[data-column-id="value"] [name$="-label"]').fill("Temperature")
+    page.get_by_label("Add a column").select_option("unit")
+    page.get_by_role("button", name="Add the chosen column").click()
+    editor.locator('tr[data-column-id="unit"] [name$="-label"]').fill("Unit")
+    assert shown() == ["time", "channel", "name", "created", "value", "unit"]
+
+    page.get_by_role("button", name="Create export").click()
+
+    export = ExportRequest.objects.get()
+    page.wait_for_url(live_server.url + export.get_absolute_url())
+    assert "Export “Greenhouse” created." in page.locator(".messages").inner_text()
+    assert page.locator("#columns-list li").all_inner_texts() == [
+        "time as time",
+        "channel as channel",
+        "name as name",
+        "created as created",
+        "value as Temperature",
+        "unit as Unit",
+    ]
+    assert [(c.column_id, c.label) for c in export.columns.all()] == [
+        ("time", "time"),
+        ("channel", "channel"),
+        ("name", "name"),
+        ("created", "created"),
+        ("value", "Temperature"),
+        ("unit", "Unit"),
+    ]
+    assert list(export.items.values_list("target_value", flat=True)) == [
+        "temperature",
+        "humidity",
+    ]

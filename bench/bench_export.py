@@ -55,8 +55,17 @@ def generate(db_path: str, rows: int) -> None:
     for index in range(rows):
         stamp = (START + timedelta(seconds=index)).strftime("%Y-%m-%d %H:%M:%S")
         batch.append(
-            (CHANNEL, SUBTOPIC, f"dev-{index % 4}", "senml", NAME, "Cel", stamp,
-             round(20 + rng.random() * 5, 3), created)
+            (
+                CHANNEL,
+                SUBTOPIC,
+                f"dev-{index % 4}",
+                "senml",
+                NAME,
+                "Cel",
+                stamp,
+                round(20 + rng.random() * 5, 3),
+                created,
+            )
         )
         if len(batch) == 50_000:
             _insert(conn, batch)
@@ -89,13 +98,20 @@ def raw_rows(db_path: str, rows: int):
     cursor = conn.execute(
         "SELECT publisher, channel, name, time, value, created FROM exports_message"
         " WHERE channel=? AND subtopic=? AND name=? AND time>=? AND time<? ORDER BY time",
-        (CHANNEL, SUBTOPIC, NAME, start.strftime("%Y-%m-%d %H:%M:%S"),
-         end.strftime("%Y-%m-%d %H:%M:%S")),
+        (
+            CHANNEL,
+            SUBTOPIC,
+            NAME,
+            start.strftime("%Y-%m-%d %H:%M:%S"),
+            end.strftime("%Y-%m-%d %H:%M:%S"),
+        ),
     )
     parse = datetime.fromisoformat
     for publisher, channel, name, stamp, value, created in cursor:
         yield (
-            publisher, channel, name,
+            publisher,
+            channel,
+            name,
             parse(stamp).replace(tzinfo=UTC).astimezone(zone),
             value,
             parse(created).replace(tzinfo=UTC).astimezone(zone),
@@ -111,8 +127,14 @@ def case_raw_csv(db_path: str, rows: int) -> int:
         writer.writerow(["publisher", "channel", "name", "time", "value", "created"])
         for row in raw_rows(db_path, rows):
             writer.writerow(
-                (row[0], row[1], row[2], row[3].isoformat(timespec="milliseconds"), row[4],
-                 row[5].isoformat(timespec="milliseconds"))
+                (
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3].isoformat(timespec="milliseconds"),
+                    row[4],
+                    row[5].isoformat(timespec="milliseconds"),
+                )
             )
             count += 1
     return count
@@ -127,8 +149,14 @@ def case_raw_xlsx(db_path: str, rows: int) -> int:
     count = 0
     for row in raw_rows(db_path, rows):
         sheet.append(
-            [row[0], row[1], row[2], row[3].replace(tzinfo=None), row[4],
-             row[5].replace(tzinfo=None)]
+            [
+                row[0],
+                row[1],
+                row[2],
+                row[3].replace(tzinfo=None),
+                row[4],
+                row[5].replace(tzinfo=None),
+            ]
         )
         count += 1
     with tempfile.TemporaryFile() as sink:
@@ -143,12 +171,23 @@ def case_raw_pdf(db_path: str, rows: int) -> int:
 
     data = [["publisher", "channel", "name", "time", "value", "created"]]
     for row in raw_rows(db_path, rows):
-        data.append([row[0], row[1], row[2], row[3].isoformat(timespec="milliseconds"),
-                     str(row[4]), row[5].isoformat(timespec="milliseconds")])
+        data.append(
+            [
+                row[0],
+                row[1],
+                row[2],
+                row[3].isoformat(timespec="milliseconds"),
+                str(row[4]),
+                row[5].isoformat(timespec="milliseconds"),
+            ]
+        )
     width = landscape(A4)[0] - 72
     table = Table(data, colWidths=[width / 6] * 6, repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                               ("FONTSIZE", (0, 0), (-1, -1), 7)]))
+    table.setStyle(
+        TableStyle(
+            [("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 7)]
+        )
+    )
     with tempfile.TemporaryFile() as sink:
         SimpleDocTemplate(sink, pagesize=landscape(A4)).build([table])
     return len(data) - 1
@@ -168,9 +207,17 @@ def case_project(db_path: str, rows: int, extension: str) -> int:
             "name": f"bench-{extension}",
             "type": "oneTime",
             "format": {"extension": extension, "timezone": TZ},
-            "items": [{"params": {"target": {"value": NAME}, "channelId": CHANNEL,
-                                  "subtopic": SUBTOPIC, "from": start.timestamp(),
-                                  "to": end.timestamp()}}],
+            "items": [
+                {
+                    "params": {
+                        "target": {"value": NAME},
+                        "channelId": CHANNEL,
+                        "subtopic": SUBTOPIC,
+                        "from": start.timestamp(),
+                        "to": end.timestamp(),
+                    }
+                }
+            ],
         },
         owner=owner,
     )
@@ -196,7 +243,9 @@ def run_case(name: str, db_path: str, rows: int) -> dict:
     """Run one case in a fresh process; return rows, seconds and that process's peak RSS."""
     out = subprocess.run(
         [sys.executable, __file__, "--case", name, "--db", db_path, "--rows", str(rows)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -229,11 +278,18 @@ def main() -> None:
             results[name] = run_case(name, db_path, args.rows)
         for name in ("raw-pdf", "pdf"):
             results[name] = run_case(name, db_path, args.pdf_rows)
-        baselines = {"csv": "raw-csv", "json": "raw-csv", "xlsx": "raw-xlsx", "pdf": "raw-pdf",
-                     "raw-xlsx": "raw-csv"}
+        baselines = {
+            "csv": "raw-csv",
+            "json": "raw-csv",
+            "xlsx": "raw-xlsx",
+            "pdf": "raw-pdf",
+            "raw-xlsx": "raw-csv",
+        }
         targets = {"csv": 0.5, "json": 0.5, "xlsx": 0.8, "pdf": 0.5}
-        print(f"{'case':<9} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'ratio':>14} "
-              f"{'target':>7} {'peak MB':>8}")
+        print(
+            f"{'case':<9} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'ratio':>14} "
+            f"{'target':>7} {'peak MB':>8}"
+        )
         for name, result in results.items():
             rate = result["rows"] / result["seconds"]
             base = baselines.get(name)
@@ -242,8 +298,10 @@ def main() -> None:
                 base_rate = results[base]["rows"] / results[base]["seconds"]
                 ratio = f"{rate / base_rate:.2f}x {base}"
             target = f">={targets[name]}" if name in targets else ""
-            print(f"{name:<9} {result['rows']:>10,} {result['seconds']:>8.2f} {rate:>9,.0f} "
-                  f"{ratio:>14} {target:>7} {result['peak_mb']:>8.0f}")
+            print(
+                f"{name:<9} {result['rows']:>10,} {result['seconds']:>8.2f} {rate:>9,.0f} "
+                f"{ratio:>14} {target:>7} {result['peak_mb']:>8.0f}"
+            )
 
 
 if __name__ == "__main__":

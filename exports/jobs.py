@@ -21,10 +21,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import engine
+from .engine.tables import (
+    build_report_info,
+    build_tables,
+    estimate_rows,
+    pin_windows,
+    pinned_windows,
+)
 from .models import ExportJob, ExportRequest, JobStatus
 from .naming import export_filename
-from .writers import WRITERS, ReportInfo
+from .writers import writer_for
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +47,7 @@ def create_job(request: ExportRequest, slot: datetime) -> ExportJob:
     Pinning makes a rerun (or a late run) of the slot export the same data even if
     the wall clock has moved on. Raises ``IntegrityError`` if the slot already has a job.
     """
-    windows = []
-    for item in request.items.all():
-        start, end = engine.item_window(item, slot, request.timezone)
-        windows.append(
-            {
-                "item": item.pk,
-                "start": start.isoformat() if start else None,
-                "end": end.isoformat(),
-            }
-        )
-    return ExportJob.objects.create(request=request, slot=slot, windows=windows)
+    return ExportJob.objects.create(request=request, slot=slot, windows=pin_windows(request, slot))
 
 
 class _Progress:
@@ -122,18 +118,15 @@ def run_job(job_id: int) -> ExportJob:
 
 def _produce(job: ExportJob, progress: _Progress) -> None:
     request = ExportRequest.objects.prefetch_related("items", "columns").get(pk=job.request_id)
-    writer = WRITERS[request.extension]()
+    if not request.items.all():
+        raise PermanentExportError("The request has no items to export.")
+    writer = writer_for(request)
+    windows = pinned_windows(job.windows)
     progress.set_stage("counting")
-    estimate = engine.estimate_rows(request, job.windows)
+    estimate = estimate_rows(request, job.slot, windows=windows)
     ExportJob.objects.filter(pk=job.pk).update(rows_estimated=estimate)
-    tables = engine.build_tables(request, job.windows)
-    info = ReportInfo(
-        title=request.filename or request.name,
-        request_name=request.name,
-        timezone=request.timezone,
-        window=engine.describe_windows(request, job.windows),
-        generated_at=timezone.now().astimezone(engine.zone(request.timezone)),
-    )
+    tables = build_tables(request, job.slot, windows=windows)
+    info = build_report_info(request, job.slot, windows=windows)
     progress.set_stage("writing", 0)
     with tempfile.TemporaryFile() as tmp:
         result = writer.write(

@@ -12,15 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import zoneinfo
 from datetime import datetime
-from pathlib import PurePosixPath
 
-from django.core.exceptions import SuspiciousFileOperation
-from django.http import FileResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from exports.models import ExportJob, ExportRequest
 
@@ -94,15 +89,8 @@ def request_url(request: ExportRequest) -> str:
 
 
 def login_download_url(job: ExportJob) -> str:
-    """The login-protected download of ``job``'s file.
-
-    That is the pages' per-job download view (``exports:download``); until the
-    site has one, the request page, which lists the job, stands in.
-    """
-    try:
-        return absolute(reverse("exports:download", args=[job.pk]))
-    except NoReverseMatch:
-        return request_url(job.request)
+    """The login-protected download of ``job``'s file (the pages' per-job download view)."""
+    return absolute(reverse("exports:job-download", args=[job.request_id, job.pk]))
 
 
 def message_link(job: ExportJob) -> tuple[str, DownloadLink | None]:
@@ -117,34 +105,3 @@ def message_link(job: ExportJob) -> tuple[str, DownloadLink | None]:
         return login_download_url(job), None
     link, token = create_link(job)
     return capability_url(token), link
-
-
-def download_filename(job: ExportJob) -> str:
-    """``<filename or request name>_<slot in local time>.<ext>``.
-
-    The extension comes from the stored file, since an expanded CSV or JSON
-    export is stored as a .zip.
-    """
-    request = job.request
-    zone = zoneinfo.ZoneInfo(request.timezone or "UTC")
-    slot = job.slot.astimezone(zone).strftime("%Y-%m-%dT%H%M")
-    suffix = "".join(PurePosixPath(job.file.name).suffixes[-1:]) or f".{request.extension}"
-    try:
-        stem = get_valid_filename(f"{request.filename or request.name}_{slot}")
-    except SuspiciousFileOperation:  # a name made only of characters a filename cannot hold
-        stem = f"export_{slot}"
-    return f"{stem}{suffix}"
-
-
-def file_response(job: ExportJob) -> FileResponse:
-    """Stream ``job``'s file as an attachment.
-
-    Raises ``OSError`` (e.g. ``FileNotFoundError``) when the stored file is gone.
-    """
-    handle = job.file.storage.open(job.file.name, "rb")
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=download_filename(job),
-        content_type=job.content_type or None,
-    )

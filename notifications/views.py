@@ -10,10 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from exports.downloads import file_response
 from exports.models import ExportJob, ExportRequest, NotificationMessage
 
 from .errors import TransportError
-from .links import file_response, find_link, revoke_links
+from .links import find_link, revoke_links
 from .models import DownloadLog
 from .samples import send_sample
 

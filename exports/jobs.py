@@ -47,7 +47,10 @@ def create_job(request: ExportRequest, slot: datetime) -> ExportJob:
     Pinning makes a rerun (or a late run) of the slot export the same data even if
     the wall clock has moved on. Raises ``IntegrityError`` if the slot already has a job.
     """
-    return ExportJob.objects.create(request=request, slot=slot, windows=pin_windows(request, slot))
+    with transaction.atomic():  # a savepoint, so a duplicate slot leaves callers usable
+        return ExportJob.objects.create(
+            request=request, slot=slot, windows=pin_windows(request, slot)
+        )
 
 
 class _Progress:

@@ -167,6 +167,9 @@ def database_for_subprocesses():
         path = os.path.join(folder, "shared.sqlite3")
         copy = sqlite3.connect(path)
         connection.connection.backup(copy)
+        # WAL is persistent; a deployed database has it since its first connection. Switching
+        # needs an exclusive lock, which processes opening a fresh file at once would race for.
+        copy.execute("PRAGMA journal_mode=WAL")
         copy.close()
         yield f"sqlite:///{path}"
         copy = sqlite3.connect(path)

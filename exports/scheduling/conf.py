@@ -21,7 +21,7 @@ def max_queued_per_user() -> int:
 
 
 def max_attempts() -> int:
-    """EXPORTS_MAX_ATTEMPTS: times a job is handed to a worker before it is failed."""
+    """EXPORTS_MAX_ATTEMPTS: attempts (a worker taking the job) before a lost job is failed."""
     return max(1, int(getattr(settings, "EXPORTS_MAX_ATTEMPTS", 3)))
 
 

@@ -3,7 +3,7 @@
 Every update a worker makes to its job row is a compare-and-set on ``(status, rq_job_id)``.
 If the reaper presumed the worker dead (no heartbeat for ``EXPORTS_HEARTBEAT_TIMEOUT``) and
 handed the job to another worker, the old worker's next :func:`beat` returns ``False`` and
-its :func:`finish` changes nothing, so a zombie can neither overwrite the new attempt's
+its :func:`finish_job` changes nothing, so a zombie can neither overwrite the new attempt's
 progress nor publish a file for it.
 """
 

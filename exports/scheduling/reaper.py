@@ -5,8 +5,9 @@ updates, so two schedulers reaping at once act on a job once:
 
 * **Running job without heartbeat**: ``inProgress`` and no heartbeat for
   ``EXPORTS_HEARTBEAT_TIMEOUT`` (the worker was killed, its machine died, ...). The attempt
-  is over: the job goes back to waiting (the dispatcher hands it out again, counting a new
-  attempt) or, after ``EXPORTS_MAX_ATTEMPTS`` attempts, ends ``failed`` with "worker lost".
+  is over (the worker's claim counted it): the job goes back to waiting, for the dispatcher
+  to hand out again, or, after ``EXPORTS_MAX_ATTEMPTS`` attempts, ends ``failed`` with
+  "worker lost".
   Progress is reset and any file the dead attempt registered is deleted, so a partial file is
   never served. Its windows are pinned, so the rerun exports exactly the same data.
 * **Handed-over job whose RQ job is gone or dead**: ``notProcessed`` with ``enqueued_at``

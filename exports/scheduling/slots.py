@@ -29,6 +29,7 @@ whose job runs at its end. A job's window for grid slot ``k`` is ``[slot(k-1), s
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -77,6 +78,10 @@ class Periodicity:
         when the text is not a positive ISO 8601 duration (the request validator's message)
         and ``ValueError`` for fractional years or months, which have no calendar meaning.
         """
+        return _parse_periodicity(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Periodicity:
         parse_duration(text)  # the one validator: same acceptance and messages as the forms
         text = text.strip()
         match = _DESIGNATORS.match(text)
@@ -117,6 +122,11 @@ class Periodicity:
     def approximate(self) -> timedelta:
         """A typical length, good enough to guess how many periods fit in an interval."""
         return self.months * _AVERAGE_MONTH + self.days * _DAY + self.exact
+
+
+# A scheduler tick parses the same few periodicities thousands of times; results are
+# immutable, and failures (exceptions) are not cached.
+_parse_periodicity = functools.lru_cache(maxsize=512)(Periodicity._parse)
 
 
 def _add_months(wall: datetime, months: int) -> datetime:

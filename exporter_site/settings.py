@@ -134,6 +134,11 @@ EXPORTS_MAX_TOTAL_BYTES = env_int("EXPORTS_MAX_TOTAL_BYTES", 0, minimum=0)  # 0 
 EXPORTS_MAX_ATTEMPTS = env_int("EXPORTS_MAX_ATTEMPTS", 3, minimum=1)
 EXPORTS_MAX_QUEUED_PER_USER = env_int("EXPORTS_MAX_QUEUED_PER_USER", 10, minimum=1)
 EXPORTS_MAX_CATCHUP = env_int("EXPORTS_MAX_CATCHUP", 24, minimum=1)
+# A running job whose heartbeat is older than this (seconds) is presumed lost and re-run.
+EXPORTS_HEARTBEAT_TIMEOUT = env_int("EXPORTS_HEARTBEAT_TIMEOUT", 60, minimum=5)
+# Jobs handed to RQ but not started yet; empty = 2 per running exports worker (at least 2).
+EXPORTS_DISPATCH_BACKLOG = env_int("EXPORTS_DISPATCH_BACKLOG", 0, minimum=0) or None
+EXPORTS_SCHEDULER_INTERVAL = env_int("EXPORTS_SCHEDULER_INTERVAL", 5, minimum=1)
 
 # Email (Django's own names) for notifications.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

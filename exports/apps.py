@@ -9,6 +9,7 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import iam
+        from .scheduling import signals as scheduling_signals
         from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 
         post_save.connect(iam.on_request_saved, sender=ExportRequest, dispatch_uid="iam-req-save")
@@ -22,3 +23,15 @@ class ExportsConfig(AppConfig):
                     sender=child,
                     dispatch_uid=f"iam-{child.__name__}-{signal is post_save}",
                 )
+        scheduling_signals.connect()
+        scheduling_signals.job_reaped.connect(_notify_reaped_failure, dispatch_uid="reaped-notify")
+
+
+def _notify_reaped_failure(sender, job, failed: bool, **kwargs) -> None:
+    """A job the reaper failed (its workers kept dying) still gets its onFailure messages."""
+    if failed:
+        from django.db import transaction
+
+        from notifications.dispatch import job_finished
+
+        transaction.on_commit(lambda: job_finished(job.pk))

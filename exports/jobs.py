@@ -9,27 +9,26 @@ temporary file first and stored only when complete, so a partial file is never s
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
 from .engine.tables import (
     build_report_info,
     build_tables,
     estimate_rows,
-    pin_windows,
     pinned_windows,
 )
 from .models import ExportJob, ExportRequest, JobStatus
 from .naming import export_filename
+from .scheduling import lifecycle
+from .scheduling.dispatch import dispatch_quietly
+from .scheduling.windows import job_windows
 from .writers import writer_for
 
 log = logging.getLogger(__name__)
@@ -49,15 +48,19 @@ def create_job(request: ExportRequest, slot: datetime) -> ExportJob:
     """
     with transaction.atomic():  # a savepoint, so a duplicate slot leaves callers usable
         return ExportJob.objects.create(
-            request=request, slot=slot, windows=pin_windows(request, slot)
+            request=request, slot=slot, windows=job_windows(request, slot)
         )
 
 
 class _Progress:
-    """Throttled writer of progress + heartbeat to the job row."""
+    """Throttled writer of progress + heartbeat to the job row (via ``lifecycle.beat``).
 
-    def __init__(self, job_id: int, clock: Callable[[], float] = time.monotonic):
-        self.job_id = job_id
+    Raises ``JobLost`` when the row is no longer this worker's (the reaper gave it to
+    another attempt), so the export stops instead of racing the new attempt.
+    """
+
+    def __init__(self, job: ExportJob, clock: Callable[[], float] = time.monotonic):
+        self.job = job
         self.clock = clock
         self.last = 0.0
         self.stage = ""
@@ -74,46 +77,34 @@ class _Progress:
         if not force and now - self.last < PROGRESS_INTERVAL:
             return
         self.last = now
-        fields = {"stage": self.stage, "heartbeat_at": timezone.now()}
+        fields = {"stage": self.stage}
         if rows is not None:
             fields["rows_written"] = rows
-        ExportJob.objects.filter(pk=self.job_id, status=JobStatus.IN_PROGRESS).update(**fields)
+        if not lifecycle.beat(self.job, **fields):
+            raise JobLost(f"Export job {self.job.pk} was taken over; stopping this attempt.")
 
 
-def _claim(job_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        ExportJob.objects.filter(pk=job_id, status=JobStatus.NOT_PROCESSED).update(
-            status=JobStatus.IN_PROGRESS,
-            attempts=F("attempts") + 1,
-            started_at=now,
-            heartbeat_at=now,
-            finished_at=None,
-            worker_name=f"{socket.gethostname()}:{os.getpid()}",
-            stage="starting",
-            rows_written=0,
-            error="",
-        )
-    )
+class JobLost(Exception):
+    """This worker's attempt was reaped; another attempt owns the job now."""
 
 
 def run_job(job_id: int) -> ExportJob:
     """Run the job if it is waiting; return it in its final (or current) state.
 
-    Errors are recorded on the row (``failed`` with the error text) rather than
-    raised, except for transient infrastructure errors which propagate so the
-    caller (the worker) can retry.
+    A failure is recorded on the row: a transient one (database, Redis, storage I/O)
+    puts the job back to ``notProcessed`` for another attempt while attempts remain;
+    anything else, or the last attempt, ends it ``failed`` with the error text.
     """
-    if not _claim(job_id):
+    job = lifecycle.start_job(job_id)
+    if job is None:  # not ours to run: already running, finished, or re-dispatched
         return ExportJob.objects.get(pk=job_id)
-    job = ExportJob.objects.select_related("request", "request__owner").get(pk=job_id)
-    progress = _Progress(job_id)
+    progress = _Progress(job)
     try:
         _produce(job, progress)
+    except JobLost:
+        log.warning("Export job %s was reaped while running; abandoning this attempt", job_id)
     except Exception as exc:
-        _fail(job, exc)
-        if not isinstance(exc, PermanentExportError) and is_transient(exc):
-            raise
+        _record_failure(job, exc)
     job.refresh_from_db()
     _after_finish(job)
     return job
@@ -125,7 +116,7 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
         raise PermanentExportError("The request has no items to export.")
     writer = writer_for(request)
     windows = pinned_windows(job.windows)
-    progress.set_stage("counting")
+    progress.set_stage("counting", 0)
     estimate = estimate_rows(request, job.slot, windows=windows)
     ExportJob.objects.filter(pk=job.pk).update(rows_estimated=estimate)
     tables = build_tables(request, job.slot, windows=windows)
@@ -141,32 +132,43 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
         name = export_filename(
             request.filename or request.name, job.slot, request.timezone, result.extension
         )
-        with transaction.atomic():
-            # Only now does the job get a file: a half-written export is never visible.
-            job.file.save(f"{request.pk}/{job.pk}/{name}", File(tmp), save=False)
-            updated = ExportJob.objects.filter(pk=job.pk, status=JobStatus.IN_PROGRESS).update(
-                file=job.file.name,
-                size=size,
-                content_type=result.content_type,
-                row_count=result.rows,
-                rows_written=result.rows,
-                status=JobStatus.DONE,
-                stage="",
-                finished_at=timezone.now(),
-                heartbeat_at=timezone.now(),
-            )
-        if not updated:  # reaped or cancelled meanwhile: this file belongs to nobody
-            job.file.storage.delete(job.file.name)
-
-
-def _fail(job: ExportJob, exc: Exception) -> None:
-    log.exception("Export job %s failed", job.pk)
-    ExportJob.objects.filter(pk=job.pk, status=JobStatus.IN_PROGRESS).update(
-        status=JobStatus.FAILED,
-        error=describe_error(exc),
+        # Only now does the job get a file: a half-written export is never visible.
+        job.file.save(f"{request.pk}/{job.pk}/{name}", File(tmp), save=False)
+    finished = lifecycle.finish_job(
+        job,
+        JobStatus.DONE,
+        file=job.file.name,
+        size=size,
+        content_type=result.content_type,
+        row_count=result.rows,
+        rows_written=result.rows,
         stage="",
-        finished_at=timezone.now(),
     )
+    if not finished:  # reaped meanwhile: this file belongs to no attempt
+        job.file.storage.delete(job.file.name)
+
+
+def _record_failure(job: ExportJob, exc: Exception) -> None:
+    error = describe_error(exc)
+    retry = (
+        not isinstance(exc, PermanentExportError)
+        and is_transient(exc)
+        and job.attempts < settings.EXPORTS_MAX_ATTEMPTS
+    )
+    if retry:
+        log.warning("Export job %s attempt %s failed, will retry: %s", job.pk, job.attempts, error)
+        # Back to waiting: the dispatcher hands it out again on a later tick (the backoff).
+        ExportJob.objects.filter(
+            pk=job.pk, status=JobStatus.IN_PROGRESS, rq_job_id=job.rq_job_id
+        ).update(
+            status=JobStatus.NOT_PROCESSED,
+            error=f"attempt {job.attempts} failed: {error}",
+            stage="retry",
+            rows_written=0,
+        )
+        return
+    log.error("Export job %s failed: %s", job.pk, error, exc_info=exc)
+    lifecycle.finish_job(job, JobStatus.FAILED, error=error, stage="")
 
 
 def describe_error(exc: Exception) -> str:
@@ -186,7 +188,15 @@ def is_transient(exc: Exception) -> bool:
 
 
 def _after_finish(job: ExportJob) -> None:
-    """Hooks that run once a job reached a final state (notifications, dispatch)."""
+    """Once an attempt ended: notify on a final state, then hand out the next waiting job."""
+    if job.status in (JobStatus.DONE, JobStatus.FAILED):
+        from notifications.dispatch import job_finished
+
+        try:
+            job_finished(job.pk)
+        except Exception:  # noqa: BLE001 - the file is done; deliveries are retried by the tick
+            log.exception("Could not queue notifications for export job %s", job.pk)
+    dispatch_quietly()
 
 
 def run_export_job(job_id: int) -> str:

@@ -9,8 +9,8 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import iam
-        from .scheduling import signals as scheduling_signals
         from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+        from .scheduling import signals as scheduling_signals
 
         post_save.connect(iam.on_request_saved, sender=ExportRequest, dispatch_uid="iam-req-save")
         pre_delete.connect(

@@ -5,6 +5,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -22,8 +23,15 @@ START = datetime(2026, 1, 10, tzinfo=UTC)
 @pytest.fixture
 def readings(db):
     Message.objects.bulk_create(
-        Message(channel=CHANNEL, subtopic="events.data", publisher="dev-1", name=name,
-                unit="Cel", time=START + timedelta(minutes=10 * i), value=float(i))
+        Message(
+            channel=CHANNEL,
+            subtopic="events.data",
+            publisher="dev-1",
+            name=name,
+            unit="Cel",
+            time=START + timedelta(minutes=10 * i),
+            value=float(i),
+        )
         for name in ("temperature", "humidity")
         for i in range(6)
     )
@@ -36,11 +44,23 @@ def make_request(owner, **fmt):
             "type": "oneTime",
             "format": {"extension": "csv", "timezone": "Europe/Rome", **fmt},
             "items": [
-                {"params": {"target": {"value": "temperature", "label": "Temp"},
-                            "channelId": CHANNEL, "subtopic": "events.data", "period": "PT1H"},
-                 "filename": "temp"},
-                {"params": {"target": {"value": "humidity"}, "channelId": CHANNEL,
-                            "subtopic": "events.data", "period": "PT1H"}},
+                {
+                    "params": {
+                        "target": {"value": "temperature", "label": "Temp"},
+                        "channelId": CHANNEL,
+                        "subtopic": "events.data",
+                        "period": "PT1H",
+                    },
+                    "filename": "temp",
+                },
+                {
+                    "params": {
+                        "target": {"value": "humidity"},
+                        "channelId": CHANNEL,
+                        "subtopic": "events.data",
+                        "period": "PT1H",
+                    }
+                },
             ],
         },
         owner=owner,
@@ -52,9 +72,14 @@ SLOT = START + timedelta(hours=1)
 
 
 def test_a_job_writes_its_file_and_ends_done(alice, readings):
-    request = make_request(alice, columns=[{"id": "time", "label": "Ora"},
-                                           {"id": "name", "label": "Metric"},
-                                           {"id": "value", "label": "Valore"}])
+    request = make_request(
+        alice,
+        columns=[
+            {"id": "time", "label": "Ora"},
+            {"id": "name", "label": "Metric"},
+            {"id": "value", "label": "Valore"},
+        ],
+    )
     job = run_job(create_job(request, SLOT).pk)
     assert job.status == JobStatus.DONE, job.error
     assert job.row_count == 12 and job.attempts == 1
@@ -108,8 +133,15 @@ def write_request_file(tmp_path, **overrides):
         "name": "Greenhouse",
         "type": "oneTime",
         "format": {"extension": "json", "timezone": "UTC"},
-        "items": [{"params": {"target": {"value": "temperature"}, "channelId": CHANNEL,
-                              "subtopic": "events.data"}}],
+        "items": [
+            {
+                "params": {
+                    "target": {"value": "temperature"},
+                    "channelId": CHANNEL,
+                    "subtopic": "events.data",
+                }
+            }
+        ],
     }
     data.update(overrides)
     path = tmp_path / "request.json"
@@ -119,11 +151,17 @@ def write_request_file(tmp_path, **overrides):
 
 def test_exportnow_creates_runs_and_copies_the_file(alice, readings, tmp_path, capsys):
     path = write_request_file(tmp_path)
-    call_command("exportnow", str(path), owner="alice", out=str(tmp_path / "out"),
-                 slot="2026-01-10T01:00:00Z")
+    call_command(
+        "exportnow",
+        str(path),
+        owner="alice",
+        out=str(tmp_path / "out"),
+        slot="2026-01-10T01:00:00Z",
+    )
     printed = capsys.readouterr().out.strip()
     assert printed.endswith("Greenhouse_2026-01-10T0100.json")
-    rows = json.loads(open(printed, encoding="utf-8").read())
+    with open(printed, encoding="utf-8") as fh:
+        rows = json.load(fh)
     assert len(rows) == 6 and rows[0]["time"] == "2026-01-10T00:00:00.000+00:00"
     assert ExportJob.objects.get().status == JobStatus.DONE
 
@@ -150,9 +188,10 @@ def test_runexport_reruns_a_slot_and_gives_the_same_file(alice, readings, tmp_pa
     request = make_request(alice)
     out = tmp_path / "out"
     call_command("runexport", str(request.pk), slot="2026-01-10T01:00:00Z", out=str(out))
-    first = open(capsys.readouterr().out.strip(), "rb").read()
+    first_path = Path(capsys.readouterr().out.strip())
+    first = first_path.read_bytes()
     call_command("runexport", str(request.pk), slot="2026-01-10T01:00:00Z", out=str(out))
-    second = open(capsys.readouterr().out.strip(), "rb").read()
+    second = Path(capsys.readouterr().out.strip()).read_bytes()
     assert first == second and first.count(b"\n") == 13
     assert ExportJob.objects.count() == 1
 

@@ -104,7 +104,9 @@ class WideLayout:
         for row in stats:
             publishers.setdefault(row.name, []).append(row.publisher)
         layout = cls()
-        for target, (name, label) in enumerate(zip(item.metric_names, item.metric_labels)):
+        for target, (name, label) in enumerate(
+            zip(item.metric_names, item.metric_labels, strict=True)
+        ):
             names = sorted(publishers.get(name, []))
             if len(names) <= 1:
                 layout.by_target[target] = len(layout.headers)

@@ -1,5 +1,6 @@
 """The pages: access for alice (owner), bob (another user) and an admin; the editor; downloads."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -734,3 +735,23 @@ def test_a_job_without_a_file_yet_is_a_404_page(alice_client, alices_export):
     response = alice_client.get(reverse("exports:job-download", args=[alices_export.pk, job.pk]))
     assert response.status_code == 404
     assert "no file to download" in response.text
+
+
+def test_the_detail_page_lists_the_next_five_runs_in_the_request_timezone(alice, client):
+    from exports.models import ExportItem, ExportRequest
+
+    export = ExportRequest.objects.create(
+        owner=alice,
+        name="Nightly",
+        type="recurring",
+        periodicity="P1D",
+        timezone="Europe/Rome",
+        period_start=datetime(2026, 3, 26, 23, 0, tzinfo=UTC),
+    )
+    ExportItem.objects.create(request=export, target_value="t", channel_id="c", subtopic="s")
+    client.force_login(alice)
+    page = client.get(reverse("exports:detail", args=[export.pk])).content.decode()
+    runs = re.findall(r'<li><time datetime="([^"]+)">', page)
+    assert len(runs) == 5
+    # local midnights in Rome, whatever the offset that day
+    assert all("T00:00:00+0" in run for run in runs), runs

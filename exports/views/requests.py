@@ -21,6 +21,7 @@ from ..access import get_request_for_user, visible_requests
 from ..forms import RequestEditor
 from ..models import ExportJob, ExportRequest, JobStatus
 from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
+from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
 from .jobs import job_rows
 
@@ -69,6 +70,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 (message, describe_target(message.medium, message.target))
                 for message in export.messages.all()
             ],
+            "upcoming": upcoming_slots(export, n=5),
             "page": page,
             "job_rows": rows,
             # The page refreshes its job table while a job on it may still change.

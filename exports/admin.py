@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -28,9 +28,12 @@ from .models import (
     ExportJob,
     ExportRequest,
     IamEvent,
+    JobStatus,
     Message,
     NotificationMessage,
 )
+from .scheduling.dispatch import dispatch_quietly
+from .scheduling.ondemand import QueueFull, enqueue_one_time, run_now
 from .schema import RequestSchemaError, dump_request, parse_request, save_spec
 
 
@@ -125,6 +128,19 @@ def download_json(modeladmin, request, queryset) -> HttpResponse:
     return _json_download([dump_request(r) for r in requests], "export-requests.json")
 
 
+@admin.action(description="Run now (queue a job for the current slot)")
+def run_now_action(modeladmin, request, queryset) -> None:
+    queued = 0
+    for export in queryset:
+        try:
+            run_now(export)
+            queued += 1
+        except QueueFull as exc:
+            modeladmin.message_user(request, f"{export}: {exc.detail}", messages.WARNING)
+    if queued:
+        modeladmin.message_user(request, f"Queued {queued} export job(s).", messages.SUCCESS)
+
+
 @admin.register(ExportRequest)
 class ExportRequestAdmin(admin.ModelAdmin):
     list_display = (
@@ -154,7 +170,17 @@ class ExportRequestAdmin(admin.ModelAdmin):
         ("Format", {"fields": ("extension", "timezone", "template", "csv_delimiter", "filename")}),
         ("Schedule", {"fields": ("next_run_at", "created_at", "updated_at")}),
     )
-    actions = (download_json,)
+    actions = (download_json, run_now_action)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        export = form.instance
+        if not change and not export.is_recurring:
+            # Like the pages: a new one-time request runs once, right after it is saved.
+            try:
+                enqueue_one_time(export)
+            except QueueFull as exc:
+                self.message_user(request, f"Saved, but not queued: {exc.detail}", messages.WARNING)
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -260,6 +286,25 @@ class MessageAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
+@admin.action(description="Retry the selected failed jobs")
+def retry_jobs(modeladmin, request, queryset) -> None:
+    # Same slot and pinned windows, so the file comes out the same; attempts keep counting
+    # so the new RQ job gets a fresh id.
+    retried = queryset.filter(status=JobStatus.FAILED).update(
+        status=JobStatus.NOT_PROCESSED,
+        error="",
+        stage="",
+        rows_written=0,
+        rq_job_id="",
+        enqueued_at=None,
+        started_at=None,
+        finished_at=None,
+        heartbeat_at=None,
+    )
+    dispatch_quietly()
+    modeladmin.message_user(request, f"Queued {retried} failed job(s) again.", messages.SUCCESS)
+
+
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnlyAdmin):
     list_display = (
@@ -274,6 +319,7 @@ class ExportJobAdmin(ReadOnlyAdmin):
         "finished_at",
     )
     list_filter = ("status",)
+    actions = (retry_jobs,)
     search_fields = ("=id", "request__name", "rq_job_id")
     list_select_related = ("request",)
     date_hierarchy = "slot"

@@ -162,6 +162,7 @@ def _record_failure(job: ExportJob, exc: Exception) -> None:
             pk=job.pk, status=JobStatus.IN_PROGRESS, rq_job_id=job.rq_job_id
         ).update(
             status=JobStatus.NOT_PROCESSED,
+            enqueued_at=None,  # waiting again: the dispatcher hands it out anew
             error=f"attempt {job.attempts} failed: {error}",
             stage="retry",
             rows_written=0,

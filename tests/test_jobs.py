@@ -199,3 +199,39 @@ def test_runexport_reruns_a_slot_and_gives_the_same_file(alice, readings, tmp_pa
 def test_runexport_reports_an_unknown_request():
     with pytest.raises(CommandError, match="No export request"):
         call_command("runexport", "12345")
+
+
+def test_a_transient_failure_is_retried_then_succeeds(alice, readings, monkeypatch, settings):
+    from exports.writers.csv import CsvWriter
+
+    settings.EXPORTS_MAX_ATTEMPTS = 3
+    original = CsvWriter.write
+    calls = []
+
+    def flaky_write(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk briefly unavailable")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CsvWriter, "write", flaky_write)
+    job = run_job(create_job(make_request(alice), SLOT).pk)
+    assert job.status == JobStatus.NOT_PROCESSED and job.enqueued_at is None
+    assert "attempt 1 failed: OSError: disk briefly unavailable" in job.error
+    job = run_job(job.pk)
+    assert job.status == JobStatus.DONE and job.attempts == 2
+
+
+def test_a_transient_failure_on_the_last_attempt_fails_the_job(
+    alice, readings, monkeypatch, settings
+):
+    from exports.writers.csv import CsvWriter
+
+    settings.EXPORTS_MAX_ATTEMPTS = 1
+
+    def broken_write(self, *args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(CsvWriter, "write", broken_write)
+    job = run_job(create_job(make_request(alice), SLOT).pk)
+    assert job.status == JobStatus.FAILED and job.error == "OSError: disk gone"

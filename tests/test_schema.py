@@ -325,3 +325,19 @@ def test_createexport_reports_a_missing_file(alice):
 def test_dumpexport_reports_an_unknown_id():
     with pytest.raises(CommandError, match="No export request with id '999'"):
         call_command("dumpexport", "999")
+
+
+@pytest.mark.django_db
+def test_createexport_queues_the_job_of_a_one_time_request(
+    alice, tmp_path, capsys, django_capture_on_commit_callbacks, redis_conn
+):
+    from exports.models import ExportJob
+
+    data = api_request(type="oneTime")
+    data.pop("periodicity")
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(data))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("createexport", str(path), owner="alice")
+    request_id = int(capsys.readouterr().out.strip())
+    assert ExportJob.objects.filter(request_id=request_id).count() == 1

@@ -1,7 +1,9 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from exports.iam import acting_as
 from exports.schema import save_spec
+from exports.scheduling.ondemand import QueueFull, enqueue_one_time
 
 from ._requestfile import load_spec
 
@@ -9,7 +11,8 @@ from ._requestfile import load_spec
 class Command(BaseCommand):
     help = (
         "Create an export request from a JSON file (the platform's request shape) and print "
-        "its id. Usage: manage.py createexport FILE.json --owner USERNAME"
+        "its id; a one-time request gets its job queued, as on the pages. "
+        "Usage: manage.py createexport FILE.json --owner USERNAME"
     )
 
     def add_arguments(self, parser):
@@ -18,6 +21,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: str, owner: str, **options):
         spec = load_spec(file, owner)
-        with acting_as(spec.request.owner):
-            request = save_spec(spec)
+        try:
+            with acting_as(spec.request.owner), transaction.atomic():
+                request = save_spec(spec)
+                job = None if request.is_recurring else enqueue_one_time(request)
+        except QueueFull as exc:
+            raise CommandError(f"Not created: {exc.detail}") from None
         self.stdout.write(str(request.pk))
+        if job is not None:
+            self.stderr.write(f"Queued export job {job.pk} for {job.slot.isoformat()}.")

@@ -2,8 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from exports.iam import acting_as
-from exports.schema import save_spec
 from exports.scheduling.ondemand import QueueFull, enqueue_one_time
+from exports.schema import save_spec
 
 from ._requestfile import load_spec
 

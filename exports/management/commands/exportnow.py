@@ -19,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--owner", required=True, help="Username of the request's owner.")
         parser.add_argument("--out", required=True, help="Directory to copy the export into.")
         parser.add_argument(
-            "--slot", default=None,
+            "--slot",
+            default=None,
             help="Slot to export for (ISO 8601 with offset, or Unix seconds); default now.",
         )
 

@@ -12,7 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--max-bytes", type=int, default=None,
+            "--max-bytes",
+            type=int,
+            default=None,
             help="Total size cap for kept files (overrides EXPORTS_MAX_TOTAL_BYTES; 0 = none).",
         )
 

@@ -15,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("request_id", help="Export request id.")
         parser.add_argument("--out", default=".", help="Directory to copy the export into.")
         parser.add_argument(
-            "--slot", default=None,
+            "--slot",
+            default=None,
             help="Slot to export for (ISO 8601 with offset, or Unix seconds); default now.",
         )
 

@@ -1,6 +1,13 @@
-"""Format writers: one small class per format behind ``base.Writer``; ``WRITERS`` maps
-a request's extension to its class."""
+"""Format writers: one small class per format behind ``base.Writer``.
 
+``WRITERS`` maps an extension to its writer class; ``CHOICES`` is derived from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..vocabulary import EXTENSION_ALIASES
 from .base import ReportInfo, Table, Writer, WriteResult
 from .csv import CsvWriter
 from .json import JsonWriter
@@ -8,15 +15,21 @@ from .pdf import PdfWriter
 from .xlsx import XlsxWriter
 
 WRITERS: dict[str, type[Writer]] = {
-    writer.extension: writer for writer in (CsvWriter, XlsxWriter, JsonWriter, PdfWriter)
+    writer.extension: writer for writer in (CsvWriter, XlsxWriter, PdfWriter, JsonWriter)
 }
+CHOICES: list[tuple[str, str]] = [
+    (extension, writer.label) for extension, writer in WRITERS.items()
+]
 
 
-def writer_for(request) -> Writer:
-    """The writer configured for an export request (CSV gets the request's delimiter)."""
-    if request.extension == CsvWriter.extension:
-        return CsvWriter(delimiter=request.csv_delimiter)
-    return WRITERS[request.extension]()
+def writer_for(request: Any) -> Writer:
+    """The writer for an export request's ``extension`` (aliases such as "xls" accepted).
+
+    Every writer is built the same way; only CSV uses the request's delimiter.
+    Raises ``KeyError`` for an extension no writer handles.
+    """
+    extension = EXTENSION_ALIASES.get(request.extension, request.extension)
+    return WRITERS[extension](delimiter=request.csv_delimiter or ",")
 
 
-__all__ = ["WRITERS", "ReportInfo", "Table", "Writer", "WriteResult", "writer_for"]
+__all__ = ["CHOICES", "WRITERS", "ReportInfo", "Table", "Writer", "WriteResult", "writer_for"]

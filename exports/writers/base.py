@@ -4,15 +4,17 @@ The export engine produces ``Table`` objects (one for the ``tabular`` template,
 one per item for ``expanded``) whose rows are sequences of plain Python values:
 ``str``, ``int``, ``float``, ``bool``, ``None`` or timezone-aware ``datetime``
 already converted to the request's timezone. Each format has one small
-``Writer`` subclass that streams those rows to a binary stream.
+``Writer`` subclass that streams those rows to a binary stream; the registry in
+``exports.writers`` maps an extension to its class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, ClassVar
+from itertools import islice
+from typing import Any, BinaryIO, ClassVar
 
 
 @dataclass
@@ -28,15 +30,20 @@ class ReportInfo:
 
 @dataclass
 class Table:
-    """One table: a name (sheet, section or file name), headers, and a row iterable."""
+    """One table: a name (sheet, section or file name), headers, and a row iterable.
+
+    ``rows`` is consumed once, lazily; every row has one value per header.
+    """
 
     name: str
     headers: list[str]
-    rows: Iterable[Sequence]
+    rows: Iterable[Sequence[Any]]
 
 
 @dataclass
 class WriteResult:
+    """What was written: the data rows (headers excluded) and the file's real type."""
+
     rows: int
     extension: str  # the file's real extension ("zip" when several CSV/JSON files are bundled)
     content_type: str
@@ -46,10 +53,26 @@ ProgressCallback = Callable[[int], None]
 
 
 class Writer:
-    """Base class: one subclass per format, registered by ``extension``."""
+    """Base class: one subclass per format, registered by ``extension``.
+
+    Every writer takes the same options so the engine can build any of them the
+    same way; an option a format has no use for (the CSV delimiter for XLSX) is
+    accepted and ignored.
+    """
 
     extension: ClassVar[str]
     content_type: ClassVar[str]
+    label: ClassVar[str]
+    # Rows are pulled in chunks of this size, and progress is reported once per chunk.
+    chunk_rows: ClassVar[int] = 5000
+
+    def __init__(self, *, delimiter: str = ",") -> None:
+        """Raise ``ValueError`` when ``delimiter`` is not one character usable in CSV."""
+        if len(delimiter) != 1 or delimiter in '"\r\n':
+            raise ValueError(
+                f"the delimiter must be one character, not a quote or newline: {delimiter!r}"
+            )
+        self.delimiter = delimiter
 
     def write(
         self,
@@ -62,6 +85,54 @@ class Writer:
     ) -> WriteResult:
         """Write every table to ``stream``; return the rows written and the file's type.
 
-        ``progress`` is called with the running row count every few thousand rows.
+        ``expanded`` is True for the ``expanded`` template (one part per table, and
+        CSV/JSON always zipped); several tables without it still get a part each.
+        ``progress`` is called with the running row count about every
+        ``chunk_rows`` rows. Raises ``ValueError`` when there is no table, for a row
+        whose length differs from its headers, or for a naive datetime; ``TypeError``
+        for a value of an unsupported type.
         """
         raise NotImplementedError
+
+
+def checked_tables(tables: Iterable[Table]) -> list[Table]:
+    """The tables as a list (their rows stay lazy).
+
+    ``tabular`` usually gives one table, but a request mixing long and wide items
+    gives two, so every writer accepts several. Raises ``ValueError`` when there is none.
+    """
+    found = list(tables)
+    if not found:
+        raise ValueError("there is no table to write")
+    return found
+
+
+def chunked(rows: Iterable[Sequence[Any]], size: int, width: int) -> Iterator[list[Sequence[Any]]]:
+    """Yield lists of at most ``size`` rows, so memory stays flat however many rows come.
+
+    Raises ``ValueError`` for a row that has not exactly ``width`` values: a short
+    row would shift cells under the wrong header without anyone noticing.
+    """
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        for row in chunk:
+            if len(row) != width:
+                raise ValueError(f"a row has {len(row)} values for {width} headers: {row!r}")
+        yield chunk
+
+
+class Progress:
+    """Counts rows across tables and reports the running count to an optional callback."""
+
+    def __init__(self, callback: ProgressCallback | None, every: int) -> None:
+        self.callback = callback
+        self.every = every
+        self.count = 0
+        self._next_report = every
+
+    def add(self, rows: int) -> None:
+        """Count ``rows`` more; report when a multiple of ``every`` was passed."""
+        self.count += rows
+        if self.callback is not None and self.count >= self._next_report:
+            self._next_report = (self.count // self.every + 1) * self.every
+            self.callback(self.count)

@@ -1,63 +1,80 @@
-"""Cell conversions shared by the writers: neutralising formulas, formatting times."""
+"""Cell-level rules shared by every format: formula neutralisation, timestamps, value types."""
 
 from __future__ import annotations
 
 import math
+import numbers
+import re
 from datetime import datetime
+from typing import Any
 
-FORMULA_STARTS = frozenset("=+-@\t\r")
+# OWASP "CSV injection": a spreadsheet treats a cell starting with one of these as a
+# formula (tab and carriage return can hide one after a separator).
+FORMULA_PREFIXES = "=+-@\t\r"
 
+# Only plain decimal numbers are left alone ("-5", "+1.5e3"); "-2+3" or "-nan" are not.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+# One fixed precision so every timestamp in a column has the same width.
+TIMESPEC = "milliseconds"
 
 
 def neutralise(text: str) -> str:
-    """Prefix a quote to text a spreadsheet would run as a formula (OWASP CSV injection).
+    """Return ``text`` prefixed with a single quote if a spreadsheet would read it as a formula.
 
-    A string that is a plain number ("-5", "+3.2") is left alone: it is data, not a formula.
+    Strings that are plain numbers are returned unchanged.
     """
-    if text and text[0] in FORMULA_STARTS and not _is_number(text):
+    if text and text[0] in FORMULA_PREFIXES and not _PLAIN_NUMBER.match(text):
         return "'" + text
     return text
 
 
-def iso(value: datetime) -> str:
-    """ISO 8601 with offset and a fixed millisecond width, so a column never changes width."""
-    return value.isoformat(timespec="milliseconds")
+def iso_timestamp(value: datetime) -> str:
+    """Return ``value`` as ISO 8601 with milliseconds and its UTC offset.
+
+    Raises ``ValueError`` for a naive datetime: without its offset the time is ambiguous.
+    """
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: rows must carry the request's timezone")
+    return value.isoformat(timespec=TIMESPEC)
 
 
-def _identity(value):
-    return value
+def is_finite(value: float) -> bool:
+    """Whether a float can be written as a number (NaN and infinities cannot, in JSON or XLSX)."""
+    return math.isfinite(value)
 
 
-def _finite(value: float):
-    return value if math.isfinite(value) else ""  # NaN/inf carry no reading
+def plain(value: Any) -> Any:
+    """Return ``value`` as one of the plain types writers handle (str, int, float, bool, datetime).
 
-
-def _text_bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _empty(value) -> str:
-    return ""
-
-
-# Spreadsheet-text cells (CSV, PDF): one converter per Python type, looked up per cell.
-TEXT_CELL = {
-    str: neutralise,
-    float: _finite,
-    int: _identity,
-    bool: _text_bool,
-    datetime: iso,
-    type(None): _empty,
-}
-
-
-def text_cell(value):
-    """A value as a CSV cell: numbers untouched, text neutralised, times in ISO 8601."""
-    convert = TEXT_CELL.get(type(value))
-    return convert(value) if convert is not None else neutralise(str(value))
+    Writers test exact types on their fast path; this is the slow path for
+    subclasses and look-alikes such as ``numpy.float64`` or ``pandas.Timestamp``
+    coming out of decimation. Raises ``TypeError`` for anything else.
+    """
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, datetime):
+        return datetime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            value.tzinfo,
+            fold=value.fold,
+        )
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    # numpy scalars ``numbers`` does not know (numpy.bool_) give a Python value from item().
+    item = getattr(value, "item", None)
+    if callable(item):
+        converted = item()
+        if type(converted) in (bool, int, float, str):
+            return converted
+    raise TypeError(f"cannot write a value of type {type(value).__name__}: {value!r}")

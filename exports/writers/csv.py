@@ -1,48 +1,54 @@
+"""CSV: UTF-8, one header row, the request's delimiter, RFC 4180 quoting and line ends."""
+
+from __future__ import annotations
+
 import csv
-import io
-from typing import BinaryIO
+from datetime import datetime
+from typing import Any, TextIO
 
-from .base import ProgressCallback, Table, Writer, WriteResult
-from .bundle import write_bundle
-from .cells import TEXT_CELL, neutralise, text_cell
-
-PROGRESS_EVERY = 5000
+from .base import Progress, Table, chunked
+from .bundle import TextWriter
+from .cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
 
 
-class CsvWriter(Writer):
-    """UTF-8 CSV with one header row; the delimiter comes from the request.
+def csv_cell(value: Any) -> Any:
+    """Return ``value`` as the csv module should write it.
 
-    Several tables (the ``expanded`` template) become one CSV file each inside a zip.
+    Text that a spreadsheet would run as a formula is neutralised, times become
+    ISO 8601 with offset, booleans true/false, None and non-finite floats an
+    empty cell; ints and floats are passed through untouched. Raises
+    ``TypeError``/``ValueError`` as ``plain`` and ``iso_timestamp`` do.
     """
+    # Exact type tests, most frequent first: this runs for every cell of every row.
+    kind = type(value)
+    if kind is str:
+        return neutralise(value) if value and value[0] in FORMULA_PREFIXES else value
+    if kind is float:
+        return value if value - value == 0.0 else ""  # NaN and ±inf give NaN here
+    if kind is datetime:
+        return iso_timestamp(value)
+    if kind is int:
+        return value
+    if value is None:
+        return ""
+    if kind is bool:
+        return "true" if value else "false"
+    return csv_cell(plain(value))
+
+
+class CsvWriter(TextWriter):
+    """CSV with one header row; several tables (``expanded``) become a zip of CSV files."""
 
     extension = "csv"
     content_type = "text/csv; charset=utf-8"
+    label = "CSV"
 
-    def __init__(self, delimiter: str = ","):
-        self.delimiter = delimiter
-
-    def write(self, tables, stream, info, *, expanded=False, progress=None) -> WriteResult:
-        tables = list(tables)
-        if expanded or len(tables) > 1:
-            return write_bundle(self, tables, stream, progress)
-        rows = self.write_table(tables[0], stream, progress) if tables else 0
-        return WriteResult(rows, self.extension, self.content_type)
-
-    def write_table(
-        self, table: Table, stream: BinaryIO, progress: ProgressCallback | None, done: int = 0
-    ) -> int:
-        """Write one table (header + rows) to ``stream``; return the running row count."""
-        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-        try:
-            writer = csv.writer(text, delimiter=self.delimiter, lineterminator="\r\n")
-            writer.writerow([neutralise(str(h)) for h in table.headers])
-            writerow, convert = writer.writerow, TEXT_CELL.get
-            for row in table.rows:
-                writerow([(convert(type(v)) or text_cell)(v) for v in row])
-                done += 1
-                if progress is not None and done % PROGRESS_EVERY == 0:
-                    progress(done)
-            text.flush()
-        finally:
-            text.detach()  # leave the binary stream open for the caller
-        return done
+    def write_table(self, table: Table, text: TextIO, counter: Progress) -> None:
+        """Write the header row and every row of ``table`` to ``text``."""
+        writer = csv.writer(text, delimiter=self.delimiter, lineterminator="\r\n")
+        writer.writerow([neutralise(str(label)) for label in table.headers])
+        writerows = writer.writerows
+        cell = csv_cell
+        for chunk in chunked(table.rows, self.chunk_rows, len(table.headers)):
+            writerows([[cell(value) for value in row] for row in chunk])
+            counter.add(len(chunk))

@@ -113,11 +113,13 @@ def test_a_transient_500_then_success_is_one_message_in_two_attempts(
     chat.replies.append(Reply(500, "internal_error"))
     add_message(export_request, Medium.SLACK, f"{chat.base_url}/hook")
     finish(make_job(export_request), django_capture_on_commit_callbacks)
+    before_first_attempt = timezone.now()
     work()
     delivery = only_delivery()
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
     assert delivery.last_error == "Slack answered HTTP 500: internal_error"
-    assert delivery.next_attempt_at > timezone.now()
+    # the retry waits the backoff (1 s) after the failed attempt, whatever the machine's speed
+    assert delivery.next_attempt_at >= before_first_attempt + timedelta(seconds=1)
     work_until(lambda: only_delivery().status == DeliveryStatus.SENT)
     delivery = only_delivery()
     assert delivery.attempts == 2 and delivery.last_error == ""

@@ -130,6 +130,8 @@ IAM_EVENTS_STREAM = env_str("IAM_EVENTS_STREAM", "exporter.iam")
 IAM_EVENTS_STREAM_MAXLEN = env_int("IAM_EVENTS_STREAM_MAXLEN", 10000, minimum=1)
 
 EXPORTS_RETENTION = env_duration("EXPORTS_RETENTION", "P7D")
+# Data rows per XLSX sheet before the export continues on a new sheet (Excel's limit).
+EXPORTS_XLSX_MAX_ROWS = env_int("EXPORTS_XLSX_MAX_ROWS", 1_048_575, minimum=1)
 EXPORTS_MAX_TOTAL_BYTES = env_int("EXPORTS_MAX_TOTAL_BYTES", 0, minimum=0)  # 0 = no cap
 EXPORTS_MAX_ATTEMPTS = env_int("EXPORTS_MAX_ATTEMPTS", 3, minimum=1)
 EXPORTS_MAX_QUEUED_PER_USER = env_int("EXPORTS_MAX_QUEUED_PER_USER", 10, minimum=1)

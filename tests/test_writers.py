@@ -19,7 +19,7 @@ from exports.writers import CHOICES, WRITERS, ReportInfo, Table, writer_for
 from exports.writers.cells import neutralise
 from exports.writers.csv import CsvWriter
 from exports.writers.json import JsonWriter
-from exports.writers.pdf import PdfWriter
+from exports.writers.pdf import PdfWriter, fonts
 from exports.writers.xlsx import DATETIME_FORMAT, XlsxWriter
 
 ROME = zoneinfo.ZoneInfo("Europe/Rome")
@@ -350,6 +350,15 @@ def test_pdf_cuts_long_text_but_rounds_long_numbers():
     assert "x" * 20 + "…" in text and "x" * 400 not in text
     assert "0.333333" in text and "123456789012" in text
     assert "2026-03-29T03:30:00.250+02:00" in text  # times are never cut
+
+
+@pytest.mark.skipif(fonts().regular == "Helvetica", reason="no DejaVu font installed")
+def test_pdf_prints_text_beyond_latin_1_with_an_embedded_font():
+    info = ReportInfo("CO₂ report", "Теплица", "Europe/Rome", "w", INFO.generated_at)
+    stream = io.BytesIO()
+    PdfWriter().write([Table("Температура", ["CO₂ ppm"], [(415.5,)])], stream, info, expanded=True)
+    text = pdf_pages(stream.getvalue())[0]
+    assert "CO₂ report" in text and "Теплица" in text and "Температура" in text
 
 
 def test_pdf_reports_progress_as_pages_are_drawn():

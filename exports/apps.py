@@ -9,7 +9,13 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import iam
-        from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+        from .models import (
+            ExportColumn,
+            ExportItem,
+            ExportJob,
+            ExportRequest,
+            NotificationMessage,
+        )
         from .scheduling import signals as scheduling_signals
 
         post_save.connect(iam.on_request_saved, sender=ExportRequest, dispatch_uid="iam-req-save")
@@ -24,6 +30,7 @@ class ExportsConfig(AppConfig):
                     dispatch_uid=f"iam-{child.__name__}-{signal is post_save}",
                 )
         scheduling_signals.connect()
+        post_delete.connect(_delete_job_file, sender=ExportJob, dispatch_uid="job-file-delete")
         scheduling_signals.job_reaped.connect(_notify_reaped_failure, dispatch_uid="reaped-notify")
 
 
@@ -35,3 +42,12 @@ def _notify_reaped_failure(sender, job, failed: bool, **kwargs) -> None:
         from notifications.dispatch import job_finished
 
         transaction.on_commit(lambda: job_finished(job.pk))
+
+
+def _delete_job_file(sender, instance, **kwargs) -> None:
+    """A deleted job (or request) takes its file with it — once the deletion is committed."""
+    if instance.file:
+        from django.db import transaction
+
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: storage.delete(name))

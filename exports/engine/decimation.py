@@ -45,9 +45,7 @@ class _Accumulator:
 
     @classmethod
     def of(cls, cell: Partial) -> _Accumulator:
-        return cls(
-            cell.count, cell.total, cell.low, cell.high, cell.m2, cell.unit, cell.created
-        )
+        return cls(cell.count, cell.total, cell.low, cell.high, cell.m2, cell.unit, cell.created)
 
     def add(self, cell: Partial) -> None:
         if self.m2 is not None and cell.m2 is not None:

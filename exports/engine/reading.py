@@ -135,8 +135,10 @@ def read_partials(
     Rows come ordered by cell, name, publisher. Non-numeric messages (no ``value``) are left
     out. ``m2`` is computed only ``with_m2`` (it needs a window function: a second sort).
     """
-    numeric = item_messages(item, window).filter(value__isnull=False).annotate(
-        cell=Cell("time", cell_seconds)
+    numeric = (
+        item_messages(item, window)
+        .filter(value__isnull=False)
+        .annotate(cell=Cell("time", cell_seconds))
     )
     fields = ["name", "publisher", "cell", "value", "unit", "created"]
     if with_m2:

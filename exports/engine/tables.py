@@ -33,7 +33,7 @@ from .shaping import (
     wide_rows,
 )
 from .transform import apply_transform
-from .windows import Window, describe_window, item_window, window_from_json, window_to_json
+from .windows import Window, describe_window, item_window, window_from_json
 
 WindowMap = Mapping[int, Window]  # item primary key → pinned window
 
@@ -140,14 +140,6 @@ def build_report_info(
         window="; ".join(texts),
         generated_at=(now or dj_timezone.now()).astimezone(tz),
     )
-
-
-def pin_windows(request, slot: datetime, items: Iterable | None = None) -> list[dict]:
-    """The windows of a job as stored in ``ExportJob.windows`` when the job is created."""
-    return [
-        {"item": item.pk, "position": item.position, **window_to_json(item_window(item, slot))}
-        for item in _items(request, items)
-    ]
 
 
 def pinned_windows(stored: Sequence[dict]) -> dict[int, Window]:

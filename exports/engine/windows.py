@@ -95,16 +95,8 @@ def item_window(item, slot: datetime, tz_name: str | None = None) -> Window:
     return Window(start, end.astimezone(UTC))
 
 
-def window_to_json(window: Window) -> dict:
-    """The JSON form pinned on a job (``ExportJob.windows``): ISO 8601 strings or null."""
-    return {
-        "start": window.start.isoformat() if window.start else None,
-        "end": window.end.isoformat(),
-    }
-
-
 def window_from_json(data: dict) -> Window:
-    """Inverse of :func:`window_to_json`."""
+    """A window as pinned in ``ExportJob.windows`` (see ``exports.scheduling.windows``)."""
     start = datetime.fromisoformat(data["start"]) if data.get("start") else None
     return Window(start, datetime.fromisoformat(data["end"]))
 

@@ -14,6 +14,7 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 
 from exports.vocabulary import Medium, Policy
 from notifications.dispatch import job_finished
@@ -53,6 +54,10 @@ def export_request(alice):
 
 def work() -> None:
     """One burst of a real worker on the notifications queue, scheduler included."""
+    # A burst worker's RQ-scheduler lock outlives it (TTL interval + 60 s); clear it so this
+    # burst's scheduler moves due retries to the queue, as one long-running worker would.
+    connection = django_rq.get_connection("notifications")
+    connection.delete(RQScheduler.get_locking_key("notifications"))
     worker = django_rq.get_worker("notifications", worker_class=SimpleWorker)
     worker.work(burst=True, with_scheduler=True)
 

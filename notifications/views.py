@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from exports.access import visible_requests
 from exports.downloads import file_response
-from exports.models import ExportJob, ExportRequest, NotificationMessage
+from exports.models import ExportJob, NotificationMessage
 
 from .errors import TransportError
 from .links import find_link, revoke_links
@@ -19,26 +19,20 @@ from .models import DownloadLog
 from .samples import send_sample
 
 
-def _can_manage(user, export_request: ExportRequest) -> bool:
-    return user.is_staff or export_request.owner_id == user.pk
-
-
 def _get_job_for_user(request: HttpRequest, job_id: int) -> ExportJob:
-    """The job if the user owns its request or is staff; 404 / 403 otherwise."""
-    job = get_object_or_404(ExportJob.objects.select_related("request"), pk=job_id)
-    if not _can_manage(request.user, job.request):
-        raise PermissionDenied
-    return job
+    """The job if the user may see its request (owner or staff); 404 otherwise, like the pages."""
+    jobs = ExportJob.objects.select_related("request").filter(
+        request__in=visible_requests(request.user)
+    )
+    return get_object_or_404(jobs, pk=job_id)
 
 
 def _get_message_for_user(request: HttpRequest, message_id: int) -> NotificationMessage:
-    """The message if the user owns its request or is staff; 404 / 403 otherwise."""
-    message = get_object_or_404(
-        NotificationMessage.objects.select_related("request__owner"), pk=message_id
+    """The message if the user may see its request (owner or staff); 404 otherwise."""
+    messages_ = NotificationMessage.objects.select_related("request__owner").filter(
+        request__in=visible_requests(request.user)
     )
-    if not _can_manage(request.user, message.request):
-        raise PermissionDenied
-    return message
+    return get_object_or_404(messages_, pk=message_id)
 
 
 def _unavailable(request: HttpRequest, status: int, reason: str) -> HttpResponse:

@@ -12,7 +12,8 @@ Semantics:
   PostgreSQL's ``stddev``/``variance`` and pandas' defaults. A bucket holding one point keeps
   its row with a null value (PostgreSQL's answer, pandas' NaN);
 - each point is stamped with its bucket start; buckets with no data produce no point; a
-  bucket cut by the window edge aggregates only the in-window data;
+  bucket cut by the window start aggregates only the in-window data and is stamped at the
+  window start (no row carries a time outside its window);
 - float results agree between SQLite and PostgreSQL up to rounding of the sums (~1e-15
   relative); counts, buckets, min and max are identical.
 """
@@ -84,35 +85,44 @@ def merge_cells(
     cell_seconds: int,
     aggregation: str,
     target_of: dict[str, int],
+    window_start: int | None = None,
 ) -> Iterator[Point]:
     """Merge cells (ordered by cell) into one point per series and bucket, in output order.
 
-    Within a bucket points come by target position, then publisher.
+    Within a bucket points come by target position, then publisher. A bucket that starts
+    before ``window_start`` (microseconds) holds only the window's data and is stamped at
+    ``window_start``, so no point carries a time outside its window.
     """
     if aggregation not in Aggregation.values:
         raise ValueError(f"unknown aggregation {aggregation!r}")
     cell_micros = cell_seconds * MICROS
-    bucket_start = bucket_end = None
+    bucket_start = None
     series: dict[tuple[int, str], _Accumulator] = {}
     for cell in cells:
-        cell_start = cell.cell * cell_micros
-        if bucket_end is None or cell_start >= bucket_end:
-            yield from _points(series, bucket_start, aggregation)
+        # Cells never straddle an edge (``Buckets.fine_seconds``), so a cell's start tells
+        # its bucket; consecutive cells of one bucket and cell index share the lookup.
+        start = buckets.start_of(cell.cell * cell_micros)
+        if start != bucket_start:
+            yield from _points(series, bucket_start, aggregation, window_start)
             series = {}
-            index = buckets.index(cell_start)
-            bucket_start, bucket_end = buckets.start(index), buckets.start(index + 1)
+            bucket_start = start
         key = (target_of[cell.name], cell.publisher)
         accumulator = series.get(key)
         if accumulator is None:
             series[key] = _Accumulator.of(cell)
         else:
             accumulator.add(cell)
-    yield from _points(series, bucket_start, aggregation)
+    yield from _points(series, bucket_start, aggregation, window_start)
 
 
 def _points(
-    series: dict[tuple[int, str], _Accumulator], start: int | None, aggregation: str
+    series: dict[tuple[int, str], _Accumulator],
+    start: int | None,
+    aggregation: str,
+    window_start: int | None,
 ) -> Iterator[Point]:
+    if start is not None and window_start is not None and start < window_start:
+        start = window_start
     for (target, publisher), accumulator in sorted(series.items()):
         yield Point(
             start,
@@ -142,4 +152,5 @@ def decimated_points(item, window: Window, buckets: Buckets, *, with_created: bo
         with_created=with_created,
     )
     target_of = {name: index for index, name in enumerate(item.metric_names)}
-    yield from merge_cells(cells, buckets, cell_seconds, aggregation, target_of)
+    window_start = to_micros(window.start) if window.start is not None else None
+    yield from merge_cells(cells, buckets, cell_seconds, aggregation, target_of, window_start)

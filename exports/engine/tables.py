@@ -104,8 +104,8 @@ def estimate_rows(
         for series in series_stats(item, window, numeric_only=buckets is not None):
             count = series.count
             if buckets is not None:
-                spanned = buckets.index(_micros(series.last)) - buckets.index(_micros(series.first))
-                count = min(count, spanned + 1)
+                spanned = buckets.count_between(_micros(series.first), _micros(series.last))
+                count = min(count, spanned)
             if item.transform:
                 count -= 1
             counts.append(max(count, 0))

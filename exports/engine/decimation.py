@@ -14,8 +14,9 @@ Semantics:
 - each point is stamped with its bucket start; buckets with no data produce no point; a
   bucket cut by the window start aggregates only the in-window data and is stamped at the
   window start (no row carries a time outside its window);
-- float results agree between SQLite and PostgreSQL up to rounding of the sums (~1e-15
-  relative); counts, buckets, min and max are identical.
+- computed results are settled to the digits their inputs vouch for (``numbers``), so the
+  mean of 24.98 and 25.0 is 24.99 and SQLite and PostgreSQL, whose sums round differently in
+  the last bits, write the same text.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from ..vocabulary import Aggregation
 from .buckets import MICROS, Buckets, to_micros
+from .numbers import settled_aggregate
 from .reading import Partial, Point, first_time, read_partials
 from .windows import Window
 
@@ -63,6 +65,11 @@ class _Accumulator:
             self.created = cell.created
 
     def result(self, aggregation: str) -> float | None:
+        """The aggregate, settled to the digits its inputs can vouch for (``numbers``)."""
+        magnitude = max(abs(self.low), abs(self.high))
+        return settled_aggregate(aggregation, self._raw(aggregation), self.count, magnitude)
+
+    def _raw(self, aggregation: str) -> float | None:
         if aggregation == Aggregation.AVG:
             return self.total / self.count
         if aggregation == Aggregation.SUM:
@@ -73,7 +80,7 @@ class _Accumulator:
             return self.high
         if self.count < 2:
             return None  # the sample variance of one point is undefined
-        variance = self.m2 / (self.count - 1)
+        variance = max(self.m2 / (self.count - 1), 0.0)
         if aggregation == Aggregation.VARIANCE:
             return variance
         return math.sqrt(variance)

@@ -77,7 +77,7 @@ class ExportColumnInline(admin.TabularInline):
 class NotificationMessageInline(admin.TabularInline):
     model = NotificationMessage
     extra = 0
-    fields = ("position", "policy", "medium", "target", "title", "text")
+    fields = ("position", "policy", "medium", "target", "title", "text", "skip_empty")
 
 
 class ImportRequestForm(forms.Form):
@@ -156,7 +156,20 @@ class ExportRequestAdmin(admin.ModelAdmin):
     readonly_fields = ("next_run_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("owner", "name", "type", "periodicity", "period_start", "paused")}),
-        ("Format", {"fields": ("extension", "timezone", "template", "csv_delimiter", "filename")}),
+        (
+            "Format",
+            {
+                "fields": (
+                    "extension",
+                    "timezone",
+                    "template",
+                    "csv_delimiter",
+                    "csv_bom",
+                    "decimals",
+                    "filename",
+                )
+            },
+        ),
         ("Schedule", {"fields": ("next_run_at", "created_at", "updated_at")}),
     )
     actions = (download_json, run_now_action)
@@ -368,6 +381,7 @@ class ExportJobAdmin(ReadOnlyAdmin):
         "slot",
         "status",
         "row_count",
+        "empty_reason",
         "file_size",
         "attempts",
         "started_at",

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
+from .engine.reading import metrics_exist
 from .engine.tables import (
     build_report_info,
     build_tables,
@@ -29,6 +30,7 @@ from .naming import export_filename
 from .scheduling import lifecycle
 from .scheduling.dispatch import dispatch_quietly
 from .scheduling.windows import job_windows
+from .vocabulary import EmptyReason
 from .writers import writer_for
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
     finished = lifecycle.finish_job(
         job,
         JobStatus.DONE,
+        empty_reason=empty_reason(request) if result.rows == 0 else "",
         file=job.file.name,
         size=size,
         content_type=result.content_type,
@@ -146,6 +149,14 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
     )
     if not finished:  # reaped meanwhile: this file belongs to no attempt
         job.file.storage.delete(job.file.name)
+
+
+def empty_reason(request: ExportRequest) -> str:
+    """Why a job of ``request`` wrote no rows: none of its metrics has ever been stored
+    (a typo, a device never seen), or they exist but not in the job's windows."""
+    if any(metrics_exist(item) for item in request.items.all()):
+        return EmptyReason.NO_DATA
+    return EmptyReason.NO_METRICS
 
 
 def _record_failure(job: ExportJob, exc: Exception) -> None:

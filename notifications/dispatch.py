@@ -31,7 +31,8 @@ def job_finished(job_id: int) -> int:
     attempt. Each message whose policy matches gets one ``Delivery`` row (the
     unique (job, message) pair makes a second call, a retried job or a second
     worker find the existing row) and a pending row that was never attempted is
-    queued. Returns the number of deliveries queued; 0 for a job in any other
+    queued. A message told to skip empty exports stays silent for a job with no
+    rows. Returns the number of deliveries queued; 0 for a job in any other
     status or one that no longer exists.
     """
     job = ExportJob.objects.select_related("request").filter(pk=job_id).first()
@@ -40,6 +41,8 @@ def job_finished(job_id: int) -> int:
         return 0
     queued = 0
     for message in job.request.messages.filter(policy=policy):
+        if message.is_silent_for(job):  # skipEmpty: no rows, no message
+            continue
         delivery, _ = Delivery.objects.get_or_create(job=job, message=message)
         # Attempted rows are owned by their own retry schedule (or are final).
         if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:

@@ -74,6 +74,16 @@ def item_messages(item, window: TimeWindow) -> models.QuerySet:
     return messages
 
 
+def metrics_exist(item) -> bool:
+    """Whether any message of ``item``'s metrics exists at all, at any time."""
+    messages = Message.objects.filter(
+        channel=item.channel_id, subtopic=item.subtopic, name__in=item.metric_names
+    )
+    if item.publisher:
+        messages = messages.filter(publisher=item.publisher)
+    return messages.exists()
+
+
 def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Iterator[Point]:
     """Every message of ``item`` in ``window`` as a ``Point``, in output order.
 

@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
+from ..vocabulary import EmptyReason
+
 
 class JobStatus(models.TextChoices):
     NOT_PROCESSED = "notProcessed", "not processed"
@@ -32,6 +34,13 @@ class ExportJob(models.Model):
     rows_written = models.BigIntegerField(default=0)
     rows_estimated = models.BigIntegerField(null=True, blank=True)
     row_count = models.BigIntegerField(null=True, blank=True)
+    empty_reason = models.CharField(
+        max_length=16,
+        choices=EmptyReason.choices,
+        blank=True,
+        default="",
+        help_text="Why a finished job wrote no rows.",
+    )
     file = models.FileField(upload_to="exports/%Y/%m/%d/", max_length=500, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
     content_type = models.CharField(max_length=100, blank=True, default="")

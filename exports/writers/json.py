@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from .base import Progress, Table, chunked
 from .bundle import TextWriter
-from .cells import iso_timestamp, plain
+from .cells import fixed, iso_timestamp, plain
 
 
 def json_value(value: Any) -> str:
@@ -63,7 +63,7 @@ class JsonWriter(TextWriter):
     def write_table(self, table: Table, text: TextIO, counter: Progress) -> None:
         """Write ``table`` as ``[`` + one object per line + ``]`` (``[]`` when it has no rows)."""
         keys = object_keys(table.headers)
-        value = json_value
+        value = json_value if self.decimals is None else _fixed_value(self.decimals)
         write = text.write
         write("[")
         separator = "\n"
@@ -78,3 +78,16 @@ class JsonWriter(TextWriter):
             separator = ",\n"
             counter.add(len(chunk))
         write("]\n" if separator == "\n" else "\n]\n")
+
+
+def _fixed_value(decimals: int):
+    """``json_value`` writing every finite number with ``decimals`` decimals (still a JSON
+    number: ``21.50``)."""
+
+    def value(cell: Any) -> str:
+        kind = type(cell)
+        if (kind is float and cell - cell == 0.0) or kind is int:
+            return fixed(cell, decimals)
+        return json_value(cell)
+
+    return value

@@ -1,11 +1,17 @@
-"""XLSX: an Excel workbook streamed with openpyxl's write-only mode (flat memory)."""
+"""XLSX: an Excel workbook streamed with openpyxl's write-only mode (flat memory).
+
+Re-running a slot gives a byte-identical file: the core properties' created/modified times
+and every zip member's date are the slot's, not the wall clock's.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, BinaryIO
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -16,6 +22,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from .base import (
     Progress,
@@ -60,9 +67,11 @@ class XlsxWriter(Writer):
     content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     label = "Excel (XLSX)"
 
-    def __init__(self, *, delimiter: str = ",") -> None:
+    def __init__(
+        self, *, delimiter: str = ",", decimals: int | None = None, bom: bool = True
+    ) -> None:
         """Raise ``ImproperlyConfigured`` when ``EXPORTS_XLSX_MAX_ROWS`` is out of range."""
-        super().__init__(delimiter=delimiter)
+        super().__init__(delimiter=delimiter, decimals=decimals, bom=bom)
         self.max_rows: int = getattr(settings, "EXPORTS_XLSX_MAX_ROWS", EXCEL_MAX_DATA_ROWS)
         if not 1 <= self.max_rows <= EXCEL_MAX_DATA_ROWS:
             raise ImproperlyConfigured(
@@ -86,10 +95,50 @@ class XlsxWriter(Writer):
         workbook.properties.description = f"Times are local to {info.timezone}; {info.window}"
         names = UniqueNames(SHEET_NAME_LIMIT)
         counter = Progress(progress, self.chunk_rows)
+        number_format = None if self.decimals is None else number_format_for(self.decimals)
         for table in found:
-            _SheetSeries(workbook, table, names, info.timezone, self.max_rows).write(counter)
-        workbook.save(stream)
+            sheets = _SheetSeries(workbook, table, names, info.timezone, self.max_rows)
+            sheets.number_format = number_format
+            sheets.write(counter)
+        stamp = info.stamp.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+        workbook.properties.created = workbook.properties.modified = stamp
+        # What ``workbook.save`` does, minus its "modified = now" and zip dates of now.
+        with _DatedZip(stream, stamp) as archive:
+            ExcelWriter(workbook, archive).save()
         return WriteResult(counter.count, self.extension, self.content_type)
+
+
+def number_format_for(decimals: int) -> str:
+    """Excel's number format for ``decimals`` fixed decimals: ``0``, ``0.0``, ``0.00``..."""
+    return "0." + "0" * decimals if decimals else "0"
+
+
+class _DatedZip(ZipFile):
+    """A zip whose members all carry one date (the slot's), for byte-identical re-runs.
+
+    openpyxl writes small parts with ``writestr`` (dated now) and streamed sheets with
+    ``write`` from a temporary file (dated by its mtime).
+    """
+
+    def __init__(self, stream: BinaryIO, stamp: datetime) -> None:
+        super().__init__(stream, "w", ZIP_DEFLATED, allowZip64=True)
+        self.date_time = max(stamp, datetime(1980, 1, 1)).timetuple()[:6]
+
+    def _info(self, name: str) -> ZipInfo:
+        info = ZipInfo(name, self.date_time)
+        info.compress_type = ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        return info
+
+    def writestr(self, zinfo_or_arcname, data, *args, **kwargs) -> None:
+        if isinstance(zinfo_or_arcname, str):
+            zinfo_or_arcname = self._info(zinfo_or_arcname)
+        super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+
+    def write(self, filename, arcname=None, *args, **kwargs) -> None:
+        # Streamed: a sheet's temporary file can be hundreds of megabytes.
+        with open(filename, "rb") as source, self.open(self._info(arcname), "w") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
 
 
 class _SheetSeries:
@@ -105,6 +154,7 @@ class _SheetSeries:
         self.max_rows = max_rows
         self.stem = sheet_name(table.name)
         self.header_font = Font(bold=True)
+        self.number_format: str | None = None  # fixed decimals (format.decimals)
 
     def write(self, counter: Progress) -> None:
         """Write the table's rows, opening a new sheet whenever one is full."""
@@ -148,6 +198,7 @@ class _SheetSeries:
         sheet.append(header)
         self.sheet: WriteOnlyWorksheet = sheet
         self._time_cells: dict[int, WriteOnlyCell] = {}
+        self._number_cells: dict[int, WriteOnlyCell] = {}
 
     def _cells(self, row: Sequence[Any]) -> list[Any]:
         """Return ``row`` as values openpyxl stores with the right cell type.
@@ -162,14 +213,30 @@ class _SheetSeries:
                 cells.append(value if plain_text else xlsx_text(value))
             elif kind is float:
                 # NaN/inf would be written as text in a number cell: Excel calls the file corrupt.
-                cells.append(value if value - value == 0.0 else None)
+                if value - value != 0.0:
+                    cells.append(None)
+                else:
+                    cells.append(
+                        value if self.number_format is None else self._number(index, value)
+                    )
             elif kind is datetime:
                 cells.append(self._time_cell(index, value))
+            elif kind is int and self.number_format is not None:
+                cells.append(self._number(index, value))
             elif kind is int or kind is bool or value is None:
                 cells.append(value)
             else:
                 cells.extend(self._cells((plain(value),)))
         return cells
+
+    def _number(self, index: int, value: float | int) -> WriteOnlyCell:
+        """A number cell keeping the full value, shown with the fixed decimals."""
+        cell = self._number_cells.get(index)
+        if cell is None:
+            cell = self._number_cells[index] = WriteOnlyCell(self.sheet)
+            cell.number_format = self.number_format
+        cell.value = value
+        return cell
 
     def _time_cell(self, index: int, value: datetime) -> WriteOnlyCell:
         """A cell showing ``value``'s local wall time; raises ``ValueError`` if it is naive."""

@@ -85,7 +85,7 @@ def test_a_job_writes_its_file_and_ends_done(alice, readings):
     assert job.row_count == 12 and job.attempts == 1
     assert job.file.name.endswith("Greenhouse_2026-01-10T0200.csv")
     with job.file.open("rb") as fh:
-        rows = list(csv.reader(io.TextIOWrapper(fh, encoding="utf-8")))
+        rows = list(csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig")))
     assert rows[0] == ["Ora", "Metric", "Valore"]
     assert rows[1] == ["2026-01-10T01:00:00.000+01:00", "Temp", "0.0"]
     assert job.size == job.file.size
@@ -160,7 +160,7 @@ def test_exportnow_creates_runs_and_copies_the_file(alice, readings, tmp_path, c
     )
     printed = capsys.readouterr().out.strip()
     assert printed.endswith("Greenhouse_2026-01-10T0100.json")
-    with open(printed, encoding="utf-8") as fh:
+    with open(printed, encoding="utf-8-sig") as fh:
         rows = json.load(fh)
     assert len(rows) == 6 and rows[0]["time"] == "2026-01-10T00:00:00.000+00:00"
     assert ExportJob.objects.get().status == JobStatus.DONE

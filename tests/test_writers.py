@@ -331,18 +331,20 @@ def test_pdf_is_a_paged_report_with_a_title_block_and_the_header_on_every_page()
     first = pages[0]
     for fact in ("Greenhouse report", "Greenhouse", "Europe/Rome", INFO.window):
         assert fact in first
-    assert "2026-03-29T08:00:00+02:00" in first  # generated at, in the request's timezone
+    assert "2026-03-29 08:00" in first  # generated at, in the request's timezone
     assert all("Device" in page and "Valore" in page for page in pages)
     assert f"Page 1 of {len(pages)}" in first
     assert f"Page {len(pages)} of {len(pages)}" in pages[-1]
-    assert "2026-03-29T01:30:00.000+01:00" in first and "dev-1199" in pages[-1]
+    assert "2026-03-29 01:30" in first and "dev-1199" in pages[-1]
+    assert "+01:00" not in first.split("Valore", 1)[1]  # the zone is stated once, above
     assert result.rows == 1200
 
 
 def test_pdf_turns_to_landscape_only_when_the_columns_need_it():
     narrow, _ = write(PdfWriter(), [Table("d", HEADERS, ROWS)])
-    wide_headers = [f"a rather long column label {i}" for i in range(8)]
-    wide, _ = write(PdfWriter(), [Table("d", wide_headers, [tuple(range(8))])])
+    wide_headers = [f"label {i}" for i in range(8)]
+    cells = tuple(f"a rather long text value number {i}" for i in range(8))
+    wide, _ = write(PdfWriter(), [Table("d", wide_headers, [cells])])
     portrait = PdfReader(io.BytesIO(narrow)).pages[0].mediabox
     landscape = PdfReader(io.BytesIO(wide)).pages[0].mediabox
     assert portrait.width < portrait.height
@@ -364,7 +366,7 @@ def test_pdf_cuts_long_text_but_rounds_long_numbers():
     text = pdf_pages(data)[0]
     assert "x" * 20 + "…" in text and "x" * 400 not in text
     assert "0.333333" in text and "123456789012" in text
-    assert "2026-03-29T03:30:00.250+02:00" in text  # times are never cut
+    assert "2026-03-29 03:30:00.250" in text  # times are never cut
 
 
 @pytest.mark.skipif(fonts().regular == "Helvetica", reason="no DejaVu font installed")

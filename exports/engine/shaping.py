@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -91,15 +91,23 @@ class WideLayout:
 
     One column per target, headed by its label; when a target has several publishers in the
     window (and the item does not name one), one column per publisher, headed
-    ``label (publisher)``, so devices are never mixed in one column.
+    ``label (publisher)``, so devices are never mixed in one column. ``display`` holds the
+    same headers for reports, where a full id is too long to read: the device's name from
+    the catalog, else the shortest prefix of its id (8 characters at least) that differs
+    from the other devices' (``temperature (a3c9e0d2)``).
     """
 
     headers: list[str] = field(default_factory=list)
+    display: list[str] = field(default_factory=list)
     by_target: dict[int, int] = field(default_factory=dict)
     by_series: dict[tuple[int, str], int] = field(default_factory=dict)
 
     @classmethod
-    def for_item(cls, item, stats: Iterable[SeriesStats]) -> WideLayout:
+    def for_item(
+        cls, item, stats: Iterable[SeriesStats], names: Mapping[str, str] | None = None
+    ) -> WideLayout:
+        """The layout of ``item`` given its series; ``names`` maps publisher ids to names."""
+        names = names or {}
         publishers: dict[str, list[str]] = {}
         for row in stats:
             publishers.setdefault(row.name, []).append(row.publisher)
@@ -107,14 +115,17 @@ class WideLayout:
         for target, (name, label) in enumerate(
             zip(item.metric_names, item.metric_labels, strict=True)
         ):
-            names = sorted(publishers.get(name, []))
-            if len(names) <= 1:
+            ids = sorted(publishers.get(name, []))
+            if len(ids) <= 1:
                 layout.by_target[target] = len(layout.headers)
                 layout.headers.append(label)
+                layout.display.append(label)
                 continue
-            for publisher in names:
+            short = distinct_prefixes(ids)
+            for publisher in ids:
                 layout.by_series[(target, publisher)] = len(layout.headers)
                 layout.headers.append(f"{label} ({publisher})")
+                layout.display.append(f"{label} ({names.get(publisher) or short[publisher]})")
         return layout
 
     def column(self, point: Point) -> int | None:
@@ -178,6 +189,20 @@ def wide_rows(cells: Iterable[WideCells], tz: zoneinfo.ZoneInfo) -> Iterator[lis
     local_time = LocalTime(tz)
     for time, values in cells:
         yield [local_time(time), *values]
+
+
+def distinct_prefixes(ids: Sequence[str], shortest: int = 8) -> dict[str, str]:
+    """Each id cut to the shortest prefix (``shortest`` characters at least) that no other
+    id of ``ids`` starts with; ids shorter than that stay whole."""
+    result = {}
+    for identifier in ids:
+        length = shortest
+        while length < len(identifier) and any(
+            other != identifier and other.startswith(identifier[:length]) for other in ids
+        ):
+            length += 1
+        result[identifier] = identifier[:length]
+    return result
 
 
 def unique(names: Iterable[str]) -> list[str]:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.utils import timezone as dj_timezone
 
+from ..models import Publisher
 from ..vocabulary import ColumnId, OutputFormat, Template
 from ..writers.base import ReportInfo, Table
 from .buckets import Buckets
@@ -68,12 +69,14 @@ def build_tables(
     columns = selected_columns(request)
     planned = [(item, _window(item, slot, request, windows)) for item in _items(request, items)]
     if (template or request.template) == Template.EXPANDED:
-        names = unique(item.filename or ", ".join(item.metric_labels) for item, _ in planned)
+        names = unique(item.filename or "-".join(item.metric_labels) for item, _ in planned)
         return [
             _item_table(item, window, name, columns, tz)
             for (item, window), name in zip(planned, names, strict=True)
         ]
     stem = request.filename or request.name
+    if len(planned) == 1 and planned[0][0].filename:
+        stem = planned[0][0].filename  # one item: its filename names the sheet or section
     long_items = [plan for plan in planned if plan[0].output_format != OutputFormat.WIDE]
     wide_items = [plan for plan in planned if plan[0].output_format == OutputFormat.WIDE]
     tables = []
@@ -139,6 +142,7 @@ def build_report_info(
         timezone=request.timezone,
         window="; ".join(texts),
         generated_at=(now or dj_timezone.now()).astimezone(tz),
+        slot=slot,
     )
 
 
@@ -182,14 +186,20 @@ def _long_rows_of(plans, columns: Sequence[Column], tz) -> Iterator[list]:
 
 def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
     """A wide table of one or more items; other columns than time do not apply to it."""
+    stats = [series_stats(item, window, numeric_only=bool(item.ds)) for item, window in plans]
+    names = dict(
+        Publisher.objects.filter(publisher_id__in={row.publisher for rows in stats for row in rows})
+        .exclude(name="")
+        .values_list("publisher_id", "name")
+    )
     layouts = [
-        WideLayout.for_item(item, series_stats(item, window, numeric_only=bool(item.ds)))
-        for item, window in plans
+        WideLayout.for_item(item, rows, names) for (item, _), rows in zip(plans, stats, strict=True)
     ]
     headers = unique([time_label(columns), *(h for layout in layouts for h in layout.headers)])
+    display = unique([time_label(columns), *(h for layout in layouts for h in layout.display)])
     streams = [
         (wide_cells(item_points(item, window, tz, with_created=False), layout), len(layout.headers))
         for (item, window), layout in zip(plans, layouts, strict=True)
     ]
     cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
-    return Table(name, headers, wide_rows(cells, tz))
+    return Table(name, headers, wide_rows(cells, tz), display_headers=display)

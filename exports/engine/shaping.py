@@ -93,8 +93,8 @@ class WideLayout:
     window (and the item does not name one), one column per publisher, headed
     ``label (publisher)``, so devices are never mixed in one column. ``display`` holds the
     same headers for reports, where a full id is too long to read: the device's name from
-    the catalog, else the shortest prefix of its id (8 characters at least) that differs
-    from the other devices' (``temperature (a3c9e0d2)``).
+    the catalog, else the shortest part of its id that differs from the other devices'
+    (``temperature (a3c9e0d2)``, ``temperature (…00000002)``).
     """
 
     headers: list[str] = field(default_factory=list)
@@ -121,7 +121,7 @@ class WideLayout:
                 layout.headers.append(label)
                 layout.display.append(label)
                 continue
-            short = distinct_prefixes(ids)
+            short = short_ids(ids)
             for publisher in ids:
                 layout.by_series[(target, publisher)] = len(layout.headers)
                 layout.headers.append(f"{label} ({publisher})")
@@ -191,17 +191,22 @@ def wide_rows(cells: Iterable[WideCells], tz: zoneinfo.ZoneInfo) -> Iterator[lis
         yield [local_time(time), *values]
 
 
-def distinct_prefixes(ids: Sequence[str], shortest: int = 8) -> dict[str, str]:
-    """Each id cut to the shortest prefix (``shortest`` characters at least) that no other
-    id of ``ids`` starts with; ids shorter than that stay whole."""
+def short_ids(ids: Sequence[str], shortest: int = 8) -> dict[str, str]:
+    """Each id as its shortest part that tells it from the other ``ids``: a prefix of
+    ``shortest`` characters or more (``a3c9e0d2``), else a suffix (``…00000002``) for ids
+    that differ only at the end; ids no longer than ``shortest`` stay whole."""
     result = {}
     for identifier in ids:
-        length = shortest
-        while length < len(identifier) and any(
-            other != identifier and other.startswith(identifier[:length]) for other in ids
-        ):
-            length += 1
-        result[identifier] = identifier[:length]
+        others = [other for other in ids if other != identifier]
+        result[identifier] = identifier
+        for length in range(shortest, len(identifier)):
+            head, tail = identifier[:length], identifier[-length:]
+            if not any(other.startswith(head) for other in others):
+                result[identifier] = head
+                break
+            if not any(other.endswith(tail) for other in others):
+                result[identifier] = "…" + tail
+                break
     return result
 
 

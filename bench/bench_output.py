@@ -113,7 +113,18 @@ def prepare(url: str, rows: int) -> None:
         conn.commit()
         conn.execute("ANALYZE")
         conn.close()
-        return
+    else:
+        _prepare_postgresql(url, rows)
+    # The series catalog, as ingestion keeps it (the export reads it for its row estimate).
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "rebuildcatalog"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+
+
+def _prepare_postgresql(url: str, rows: int) -> None:
     import psycopg
 
     with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
@@ -391,6 +402,9 @@ def child(args) -> None:
         # A worker has Django loaded already: start the clock after setup, as for baselines.
         django_setup(args.url)
         from django.db import connection
+
+        import exports.jobs  # noqa: F401 - a worker has the export code imported already
+        import exports.management.commands.ingest  # noqa: F401
 
         connection.ensure_connection()
     began = time.perf_counter()

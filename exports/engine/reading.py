@@ -1,7 +1,10 @@
 """Reading an item's messages: raw points streamed in time order, or per-cell partial aggregates.
 
-Nothing here loads a whole result: raw points come through ``QuerySet.iterator()`` and partial
-aggregates through Django's chunked cursor, both server-side cursors on PostgreSQL.
+Nothing here loads a whole result: rows come through Django's chunked cursor (a server-side
+cursor on PostgreSQL) in chunks of ``CHUNK_SIZE``. The SQL is the ORM's, compiled once; rows
+are read from the cursor without the ORM's per-value converters, which cost a fifth of a 1M-row
+export: times already leave the database as integers (``sql.EpochMicros``), and the only value
+that needs a conversion (SQLite's 0/1 booleans) is converted here.
 """
 
 from __future__ import annotations
@@ -124,12 +127,36 @@ def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Itera
             "unit",
             "created_us",
         )
-        .iterator(chunk_size=CHUNK_SIZE)
     )
-    for time_us, name, publisher, value, string, boolean, data, unit, created_us in rows:
-        if value is None:
-            value = string if string is not None else boolean if boolean is not None else data
-        yield Point(time_us, target_of[name], publisher, value, unit, created_us)
+    point = tuple.__new__  # Point(...) without NamedTuple.__new__'s keyword handling
+    for chunk in raw_chunks(rows):
+        for time_us, name, publisher, value, string, boolean, data, unit, created_us in chunk:
+            if value is None:
+                if string is not None:
+                    value = string
+                elif boolean is not None:
+                    value = bool(boolean)  # SQLite returns 0/1
+                else:
+                    value = data
+            yield point(Point, (time_us, target_of[name], publisher, value, unit, created_us))
+
+
+def raw_chunks(queryset: models.QuerySet) -> Iterator[list[tuple]]:
+    """The rows of ``queryset`` (a ``values_list``) as the driver returns them, in chunks.
+
+    A server-side cursor on PostgreSQL (unless the database disables them), so memory stays
+    flat; no ORM converters run, so only use it for columns whose driver values are final.
+    """
+    sql, params = queryset.query.sql_with_params()
+    connection = connections[queryset.db]
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        cursor = connection.cursor()
+    else:
+        cursor = connection.chunked_cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK_SIZE):
+            yield rows
 
 
 def read_partials(

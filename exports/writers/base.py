@@ -133,9 +133,10 @@ def chunked(rows: Iterable[Sequence[Any]], size: int, width: int) -> Iterator[li
     """
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
-        for row in chunk:
-            if len(row) != width:
-                raise ValueError(f"a row has {len(row)} values for {width} headers: {row!r}")
+        if set(map(len, chunk)) != {width}:  # one C-level pass; find the culprit only if needed
+            for row in chunk:
+                if len(row) != width:
+                    raise ValueError(f"a row has {len(row)} values for {width} headers: {row!r}")
         yield chunk
 
 

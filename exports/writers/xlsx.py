@@ -7,9 +7,11 @@ and every zip member's date are the slot's, not the wall clock's.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, islice
+from operator import attrgetter
 from typing import Any, BinaryIO
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
@@ -35,13 +37,15 @@ from .base import (
     chunked,
 )
 from .cells import FORMULA_PREFIXES, neutralise, plain
+from .columns import are_finite, by_distinct, columns_of, is_plain_text
 from .names import SHEET_NAME_LIMIT, UniqueNames, sheet_name
 
 # 1,048,576 rows per sheet, one of them the header. openpyxl does not enforce it and
 # would write a file Excel refuses to open.
 EXCEL_MAX_DATA_ROWS = 1_048_575
 
-# Excel has no time zones: cells hold the local wall time, shown to the millisecond.
+# Excel has no time zones: cells hold the local wall time; times with fractions of a second
+# are shown to the millisecond.
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
 DATETIME_WIDTH = 24
 MIN_WIDTH, MAX_WIDTH = 10, 60
@@ -113,6 +117,13 @@ def number_format_for(decimals: int) -> str:
     return "0." + "0" * decimals if decimals else "0"
 
 
+def _wall_time(value: datetime) -> datetime:
+    """``value``'s local wall time, naive (Excel has no time zones); it must be aware."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: rows must carry the timezone")
+    return value.replace(tzinfo=None)
+
+
 class _DatedZip(ZipFile):
     """A zip whose members all carry one date (the slot's), for byte-identical re-runs.
 
@@ -166,14 +177,39 @@ class _SheetSeries:
         in_sheet, part = 0, 1
         pending = rows if first is None else chain((first,), rows)
         for chunk in chunked(pending, counter.every, len(self.table.headers)):
-            for row in chunk:
+            rows = self._rows(chunk)
+            left = len(chunk)
+            while left:
                 if in_sheet == self.max_rows:
                     part += 1
                     self._open_sheet(part, sample)
                     in_sheet = 0
-                self.sheet.append(self._cells(row))
-                in_sheet += 1
+                fit = min(left, self.max_rows - in_sheet)
+                # A C-level loop over append: no bytecode of ours per row.
+                deque(map(self.sheet.append, islice(rows, fit)), maxlen=0)
+                in_sheet += fit
+                left -= fit
             counter.add(len(chunk))
+
+    def _rows(self, chunk: list[Sequence[Any]]) -> Iterator[tuple]:
+        """The chunk's rows as openpyxl should store them, converted column by column.
+
+        A column of finite numbers or of plain text goes as it is; a column of times becomes
+        one styled cell per distinct time (series share timestamps); any other column, and
+        numbers with fixed decimals, cell by cell (``_cell``).
+        """
+        converted = []
+        for values in columns_of(chunk):
+            kinds = set(map(type, values))
+            if kinds == {datetime}:
+                converted.append(self._times(values))
+            elif self.number_format is None and kinds <= {float, int, type(None)}:
+                converted.append(values if are_finite(values) else list(map(self._cell, values)))
+            elif kinds == {str} and all(map(str.isprintable, values)) and is_plain_text(values):
+                converted.append(values)
+            else:
+                converted.append(list(map(self._cell, values)))
+        return zip(*converted, strict=True)
 
     def _open_sheet(self, part: int, sample: Sequence[Any]) -> None:
         """Start the next sheet with column widths, a frozen bold header and time notes."""
@@ -197,57 +233,48 @@ class _SheetSeries:
         sheet.freeze_panes = "A2"
         sheet.append(header)
         self.sheet: WriteOnlyWorksheet = sheet
-        self._time_cells: dict[int, WriteOnlyCell] = {}
-        self._number_cells: dict[int, WriteOnlyCell] = {}
 
-    def _cells(self, row: Sequence[Any]) -> list[Any]:
-        """Return ``row`` as values openpyxl stores with the right cell type.
+    def _times(self, values: tuple) -> list:
+        """A column of times: plain wall-clock datetimes, which openpyxl shows as
+        ``yyyy-mm-dd h:mm:ss``; a chunk holding fractions of a second gets styled cells showing
+        milliseconds instead (a cell object costs openpyxl a fifth more per row)."""
+        distinct = set(values)
+        if not any(map(attrgetter("microsecond"), distinct)):
+            return by_distinct(values, _wall_time)
+        return by_distinct(values, self._time_cell)
+
+    def _cell(self, value: Any) -> Any:
+        """``value`` as openpyxl stores it with the right cell type: safe text, a finite
+        number (NaN and infinities would make Excel call the file corrupt), a styled time.
 
         Raises ``ValueError`` for a naive datetime, ``TypeError`` as ``plain`` does.
         """
-        cells: list[Any] = []
-        for index, value in enumerate(row):
-            kind = type(value)
-            if kind is str:
-                plain_text = value.isprintable() and not (value and value[0] in FORMULA_PREFIXES)
-                cells.append(value if plain_text else xlsx_text(value))
-            elif kind is float:
-                # NaN/inf would be written as text in a number cell: Excel calls the file corrupt.
-                if value - value != 0.0:
-                    cells.append(None)
-                else:
-                    cells.append(
-                        value if self.number_format is None else self._number(index, value)
-                    )
-            elif kind is datetime:
-                cells.append(self._time_cell(index, value))
-            elif kind is int and self.number_format is not None:
-                cells.append(self._number(index, value))
-            elif kind is int or kind is bool or value is None:
-                cells.append(value)
-            else:
-                cells.extend(self._cells((plain(value),)))
-        return cells
+        kind = type(value)
+        if kind is str:
+            plain_text = value.isprintable() and not (value and value[0] in FORMULA_PREFIXES)
+            return value if plain_text else xlsx_text(value)
+        if kind is float:
+            if value - value != 0.0:
+                return None
+            return value if self.number_format is None else self._number(value)
+        if kind is datetime:
+            return self._time_cell(value)
+        if kind is int:
+            return value if self.number_format is None else self._number(value)
+        if kind is bool or value is None:
+            return value
+        return self._cell(plain(value))
 
-    def _number(self, index: int, value: float | int) -> WriteOnlyCell:
+    def _number(self, value: float | int) -> WriteOnlyCell:
         """A number cell keeping the full value, shown with the fixed decimals."""
-        cell = self._number_cells.get(index)
-        if cell is None:
-            cell = self._number_cells[index] = WriteOnlyCell(self.sheet)
-            cell.number_format = self.number_format
-        cell.value = value
+        cell = WriteOnlyCell(self.sheet, value=value)
+        cell.number_format = self.number_format
         return cell
 
-    def _time_cell(self, index: int, value: datetime) -> WriteOnlyCell:
+    def _time_cell(self, value: datetime) -> WriteOnlyCell:
         """A cell showing ``value``'s local wall time; raises ``ValueError`` if it is naive."""
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: rows must carry the timezone")
-        # A write-only sheet serialises a row inside append(), so one styled cell per column
-        # can carry every row's value: a new cell and style lookup per value would cost a
-        # fifth of the writing time.
-        cell = self._time_cells.get(index)
-        if cell is None:
-            cell = self._time_cells[index] = WriteOnlyCell(self.sheet)
-            cell.number_format = DATETIME_FORMAT
-        cell.value = value.replace(tzinfo=None)
+        cell = WriteOnlyCell(self.sheet, value=value.replace(tzinfo=None))
+        cell.number_format = DATETIME_FORMAT
         return cell

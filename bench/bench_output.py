@@ -421,7 +421,7 @@ def child(args) -> None:
     print(json.dumps({"rows": count, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}))
 
 
-def bench_database(label: str, url: str, rows: int, double: bool, tmp: str) -> list[tuple]:
+def bench_database(label: str, url: str, rows: int, double: list[str], tmp: str) -> list[tuple]:
     began = time.perf_counter()
     prepare(url, rows)
     print(f"{label}: {rows:,} messages ready in {time.perf_counter() - began:.0f} s", flush=True)
@@ -433,10 +433,12 @@ def bench_database(label: str, url: str, rows: int, double: bool, tmp: str) -> l
     doubled = {}
     if double:
         prepare(url, 2 * rows)
-        for name in ("csv", "json", "xlsx", "decimation"):
-            doubled[name] = run_case(name, url, 2 * rows)
-        doubled["ingest"] = run_case("ingest", url, 2 * rows, senml_file(2 * rows, tmp))
-        clear_ingested(url)
+        for name in double:
+            if name == "ingest":
+                doubled[name] = run_case(name, url, 2 * rows, senml_file(2 * rows, tmp))
+                clear_ingested(url)
+            else:
+                doubled[name] = run_case(name, url, 2 * rows)
         prepare(url, rows)  # leave the database as the next run expects it
     lines = []
     for name, result in results.items():
@@ -481,6 +483,11 @@ def main() -> None:
         default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/h9"),
     )
     parser.add_argument("--no-double", action="store_true", help="skip the 2x-rows memory runs")
+    parser.add_argument(
+        "--double-cases",
+        default="csv,json,xlsx,decimation,ingest",
+        help="the project cases run again at 2x rows (comma list)",
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -498,7 +505,8 @@ def main() -> None:
                 url = args.pg_url
             else:
                 raise SystemExit(f"unknown database {database!r}: sqlite or postgresql")
-            lines += bench_database(database, url, args.rows, not args.no_double, tmp)
+            doubled = [] if args.no_double else args.double_cases.split(",")
+            lines += bench_database(database, url, args.rows, doubled, tmp)
 
     print()
     header = (

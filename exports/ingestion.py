@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from datetime import datetime
 from itertools import islice
+from operator import attrgetter
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from .catalog import record_messages
@@ -24,6 +26,17 @@ def store_messages(messages: list[Message]) -> None:
         record_messages(messages)
 
 
+class _Stored(NamedTuple):
+    """What the catalog reads of a stored message (``record_messages`` duck-types on it)."""
+
+    channel: str
+    subtopic: str
+    publisher: str
+    name: str
+    unit: str
+    time: datetime
+
+
 def store_records(
     records: Iterable[NormalisedRecord],
     origin: dict[str, str],
@@ -37,17 +50,46 @@ def store_records(
 
     ``on_batch`` is called with the running total after each batch. Any exception raised
     while iterating ``records`` rolls everything back.
+
+    Rows go in with one ``executemany`` INSERT per batch of plain values: building a model
+    instance per record and letting ``bulk_create`` prepare every field costs four times
+    the insert itself (1M records: minutes instead of seconds). Each batch also updates the
+    series catalog, in the same transaction.
     """
     created = created or timezone.now()
+    database = router.db_for_write(Message)
+    connection = connections[database]
+    quote = connection.ops.quote_name
+    names = [*origin, *RECORD_FIELDS, "created"]
+    columns = ", ".join(quote(Message._meta.get_field(name).column) for name in names)
+    sql = (
+        f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(names))})"
+    )
+    adapt_time = connection.ops.adapt_datetimefield_value
+    fixed = tuple(origin.values())
+    stamp = adapt_time(created)
+    fields = attrgetter(*RECORD_FIELDS)
+    time_at = RECORD_FIELDS.index("time")
     stored = 0
-    with transaction.atomic():
+    with transaction.atomic(using=database):
         for batch in _batches(records, batch_size):
-            store_messages(
+            rows = []
+            for record in batch:
+                values = list(fields(record))
+                values[time_at] = adapt_time(values[time_at])
+                rows.append((*fixed, *values, stamp))
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, rows)
+            record_messages(
                 [
-                    Message(
-                        **origin,
-                        created=created,
-                        **{name: getattr(record, name) for name in RECORD_FIELDS},
+                    _Stored(
+                        origin["channel"],
+                        origin["subtopic"],
+                        origin["publisher"],
+                        record.name,
+                        record.unit,
+                        record.time,
                     )
                     for record in batch
                 ]

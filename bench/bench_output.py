@@ -439,7 +439,6 @@ def bench_database(label: str, url: str, rows: int, double: list[str], tmp: str)
                 clear_ingested(url)
             else:
                 doubled[name] = run_case(name, url, 2 * rows)
-        prepare(url, rows)  # leave the database as the next run expects it
     lines = []
     for name, result in results.items():
         rate = result["rows"] / result["seconds"]

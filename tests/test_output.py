@@ -303,3 +303,31 @@ def test_a_message_told_to_skip_empty_exports_stays_silent_and_others_say_no_dat
     with django_capture_on_commit_callbacks(execute=True):
         job_finished(full.pk)
     assert Delivery.objects.filter(job=full).count() == 2
+
+
+# --- XLSX times and row estimates ---------------------------------------------------------
+
+
+def test_xlsx_times_are_real_datetimes_with_milliseconds_only_when_they_have_some(alice, readings):
+    job = run(export(alice, "xlsx", columns=[{"id": "time", "label": "t"}]))
+    sheet = load_workbook(io.BytesIO(content(job))).worksheets[0]
+    first = next(sheet.iter_rows(min_row=2, max_row=2))[0]
+    assert first.value == datetime(2026, 1, 2, 5, 30)  # local wall time in Kolkata
+    assert ".000" not in first.number_format and "yy" in first.number_format
+
+
+def test_the_row_estimate_comes_from_the_catalog_and_matches_the_rows(alice):
+    from exports.engine.tables import estimate_rows
+    from exports.ingestion import store_records
+    from exports.senml import NormalisedRecord
+
+    records = [
+        NormalisedRecord(name="temperature", unit="Cel", time=START + timedelta(minutes=i), value=i)
+        for i in range(240)
+    ]
+    store_records(
+        records, {"channel": CHANNEL, "subtopic": "s", "publisher": DEVICES[0], "protocol": "senml"}
+    )
+    request = export(alice)
+    Message.objects.filter(channel=CHANNEL).delete()  # the estimate must not scan messages
+    assert abs(estimate_rows(request, SLOT) - 180) <= 2  # [00:00, 03:00) of 4 h of minutes

@@ -33,6 +33,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
+	$(BIN)/python bench/bench_output.py
 	$(BIN)/python bench/bench_export.py
 
 clean:

@@ -175,4 +175,4 @@ def test_the_preview_json_has_the_api_shape(alice, readings):
         "rows",
         "unknownMetrics",
     }
-    assert shape["items"][0]["estimatedRows"] == 144
+    assert shape["items"][0]["estimatedRows"] == 288  # 2 metrics × 2 devices × 72

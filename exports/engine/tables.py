@@ -62,8 +62,9 @@ def build_tables(
 
     ``items`` defaults to the request's items in order; ``template`` to the request's;
     ``windows`` (item pk → ``Window``, as pinned on the job) overrides the windows computed
-    from ``slot``; ``columns`` (unsaved ``ExportColumn`` instances) the saved columns. Only wide headers need a query now (which publishers each target has);
-    every row query runs when its table's rows are iterated.
+    from ``slot``; ``columns`` (unsaved ``ExportColumn`` instances) the saved columns. Only
+    wide headers need a query now (which publishers each target has); every row query runs
+    when its table's rows are iterated.
     """
     tz = zoneinfo.ZoneInfo(request.timezone)
     columns = selected_columns(request, columns)

@@ -20,6 +20,7 @@ from notifications.targets import describe_target
 from ..access import get_request_for_user, visible_requests
 from ..forms import RequestEditor
 from ..models import ExportJob, ExportRequest, JobStatus
+from ..preview import preview_spec
 from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
@@ -103,12 +104,17 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
     """Save a valid posted editor and go to its request, or (re-)render the form.
 
     Invalid input comes back with its errors and status 422; a full queue with 429.
-    Either way nothing was saved.
+    "Preview" and metrics the catalog never saw (until confirmed) re-render the page with
+    the preview or the warning, status 200. Nothing is saved in any of these cases.
     """
-    status, refusal = 200, ""
+    status, refusal, preview, unknown = 200, "", None, []
     if request.method == "POST":
         if not editor.is_valid():
             status = 422
+        elif "preview" in request.POST:
+            preview = preview_spec(editor.spec())
+        elif unknown := _unconfirmed(request, editor):
+            pass
         else:
             try:
                 with transaction.atomic():
@@ -127,9 +133,18 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
             "export": None if editor.is_new else editor.instance,
             "invalid": status != 200,
             "refusal": refusal,
+            "preview": preview,
+            "unknown": unknown,
         },
         status=status,
     )
+
+
+def _unconfirmed(request: HttpRequest, editor: RequestEditor) -> list:
+    """Metrics with no data yet that the user has not confirmed (for exactly these names)."""
+    confirmed = set(request.POST.getlist("confirm_unknown"))
+    unknown = editor.unknown_metrics()
+    return [] if {group.confirmation for group in unknown} <= confirmed else unknown
 
 
 @login_required

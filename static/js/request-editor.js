@@ -146,7 +146,9 @@
 
     const typed = debounce(() => load(field === "name" ? input.value : input.value.trim()), 150);
     input.addEventListener("input", typed);
-    input.addEventListener("focus", () => load(field === "name" ? input.value : ""));
+    const open = () => load(field === "name" ? input.value : "");
+    input.addEventListener("focus", open);
+    input.addEventListener("click", () => list.hidden && open()); // focused already, list closed
     input.addEventListener("blur", close);
     input.addEventListener("keydown", (event) => {
       if (event.key === "ArrowDown" || event.key === "ArrowUp") {

@@ -362,6 +362,16 @@ def test_preview_shows_the_first_rows_and_saves_nothing(alice_client, readings):
     assert not IamEvent.objects.exists() and not ExportJob.objects.exists()
 
 
+def test_preview_of_a_recurring_request_reads_the_next_runs_window_only(alice_client, readings):
+    # Daily with neither period nor from/to: the next job reads [previous slot, slot), which
+    # holds none of the January readings (all history would hold 30 rows).
+    response = create(alice_client, type="recurring", schedule="daily", preview="1")
+    [item] = response.context["preview"].items
+    assert (item.rows, item.estimated_rows) == ([], 0)
+    assert "No rows in this window" in response.text
+    assert response.context["preview"].is_next_run
+
+
 def test_preview_of_an_edited_request_leaves_it_as_stored(alice_client, alice, readings):
     export = ExportRequest.objects.create(owner=alice, name="Stored")
     item = ExportItem.objects.create(

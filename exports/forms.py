@@ -309,7 +309,7 @@ class ItemForm(forms.ModelForm):
         _explain_local_time(self, ["from_time", "to_time"], zone)
         # Picked metrics may be the only ones: "at least one" is checked in clean().
         self.fields["target_value"].required = False
-        chosen = {key: str(self[name].value() or "") for name, key in PICKED.items()}
+        chosen = {key: self._current(name) for name, key in PICKED.items()}
         self.pickers = []
         for name, key in PICKED.items():
             list_id = f"{self.prefix}-{key}-options"
@@ -317,10 +317,29 @@ class ItemForm(forms.ModelForm):
                 {"list": list_id, "autocomplete": "off", "data-picker": key}
             )
             self.pickers.append(PickerList(list_id, pickers.options(key, **chosen)))
+        # Under an id, the name people know it by (the input holds the id that is stored).
+        for name, display in (
+            ("channel_id", catalog.channel_display),
+            ("publisher", catalog.publisher_display),
+        ):
+            value = chosen[PICKED[name]]
+            shown = display(value) if value else ""
+            self.fields[name].help_text = (
+                shown if shown != value else "Choose from the list, or type an id."
+            )
         self.fields["metrics"].choices = [
             (option.value, f"{option.label} — {option.detail}")
             for option in pickers.options("name", tz_name=zone, **chosen)
         ]
+
+    def _current(self, name: str) -> str:
+        """What the field holds now (posted, else initial), read without creating its
+        BoundField: that would freeze its help text before __init__ sets it."""
+        if self.is_bound:
+            value = self.data.get(self.add_prefix(name))
+        else:
+            value = self.get_initial_for_field(self.fields[name], name)
+        return str(value or "").strip()
 
     def clean(self) -> dict:
         cleaned = super().clean()

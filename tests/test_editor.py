@@ -127,6 +127,7 @@ def test_it_narrows_subtopics_publishers_and_metrics_by_the_items_channel(
     )
     form = alice_client.get(reverse("exports:edit", args=[export.pk])).context["editor"]
     item = form.items.forms[0]
+    assert item["channel_id"].help_text == "Greenhouse north (6b1f0f3a)"  # under the id
     lists = {picker.id: [o.value for o in picker.options] for picker in item.pickers}
     assert lists["items-0-subtopic-options"] == ["events.data"]  # not other.data
     assert [o.label for o in item.pickers[2].options] == ["Sensor 1 (a3c9e0d2)"]

@@ -198,6 +198,9 @@
       if (input && !input.closest(".picker")) {
         combobox(input, field, (option) => {
           input.value = option.value;
+          // Under the stored id, the name people know it by.
+          const help = document.getElementById(`${input.id}_helptext`);
+          if (help && option.label !== option.value) help.textContent = option.label;
           input.dispatchEvent(new Event("change", { bubbles: true }));
         });
       }

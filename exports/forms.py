@@ -634,6 +634,8 @@ class RequestEditor:
             for message in formset.non_form_errors():
                 links.append(ErrorLink("", f"{legend}s", message))
             for number, form in enumerate(formset.forms, start=1):
+                if getattr(form, "cleaned_data", {}).get("DELETE"):
+                    continue  # a removed row's errors do not stop the save
                 add_form(form, f"{legend} {number}")
         return links
 

@@ -428,3 +428,11 @@ def test_the_time_zone_is_a_timezone_field_that_keeps_the_iana_name(alice_client
     assert export.timezone == "America/New_York"
     bad = create(alice_client, timezone="Mars/Olympus")
     assert bad.status_code == 422 and "Select a valid choice" in bad.text
+
+
+def test_a_removed_rows_errors_are_not_in_the_summary(alice_client, readings):
+    data = post_data(name="", **{"items-TOTAL_FORMS": "2", "items-1-DELETE": "on"})
+    data["items-1-output_format"] = "long"
+    response = alice_client.post(reverse("exports:create"), data)
+    assert response.status_code == 422
+    assert [link.where for link in response.context["editor"].error_summary()] == ["Name"]

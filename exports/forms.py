@@ -230,19 +230,22 @@ class ExportRequestForm(forms.ModelForm):
         )
 
     def schedule_words(self) -> str:
-        """The schedule in words ("Every day at 08:00 (Europe/Rome)"), or "" when one-time."""
-        if self.is_bound:
-            if not hasattr(self, "cleaned_data") or self.errors:
-                return ""
-            data = self.cleaned_data
-            if data.get("type") != RequestType.RECURRING:
-                return ""
-            start = data.get("period_start") or dj_timezone.now()
-            return describe_schedule(data["periodicity"], start, str(data["timezone"]))
-        request = self.instance
-        if request.is_recurring and request.periodicity:
-            return describe_schedule(request.periodicity, request.period_start, request.timezone)
-        return ""
+        """The schedule in words ("Every day at 08:00 (Europe/Rome)"); "" when one-time or
+        when the schedule fields have errors (errors elsewhere do not matter here)."""
+        if not self.is_bound:
+            request = self.instance
+            if request.is_recurring and request.periodicity:
+                return describe_schedule(
+                    request.periodicity, request.period_start, request.timezone
+                )
+            return ""
+        if not hasattr(self, "cleaned_data") or any(n in self.errors for n in SCHEDULE_FIELDS):
+            return ""
+        data = self.cleaned_data
+        if data.get("type") != RequestType.RECURRING or not data.get("periodicity"):
+            return ""
+        start = data.get("period_start") or dj_timezone.now()
+        return describe_schedule(data["periodicity"], start, str(data.get("timezone") or self.zone))
 
 
 # The editable fields of an item, in form order (the pages and the admin inline).

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from exports.ingestion import store_messages
 from exports.models import Channel, ExportRequest, Message, Publisher
@@ -71,6 +72,11 @@ def test_a_new_user_builds_an_export_with_pickers_previews_and_saves(
     page.get_by_label("Repeat").select_option("weekly")
     assert page.get_by_label("On:", exact=True).is_visible()
     assert not page.get_by_label("Periodicity").is_visible()
+    page.get_by_label("On:", exact=True).select_option("Wednesday")
+    page.get_by_label("At:", exact=True).fill("08:30")
+    words = page.locator("#schedule-words")
+    expect(words).to_contain_text("Every week on Wednesday at 08:30 (UTC)")
+    expect(words).to_contain_text("stored as P1W")
     page.get_by_label("Type").select_option("oneTime")
 
     pick(page, "items-0-channel_id", "Greenhouse north (6b1f0f3a)")

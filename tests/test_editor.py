@@ -342,7 +342,7 @@ def test_a_one_time_request_ignores_whatever_schedule_was_posted(alice_client, r
     assert export.periodicity == "" and not export.is_recurring
     page = alice_client.get(reverse("exports:edit", args=[export.pk])).text
     assert "data-schedule" in page  # the block the stylesheet hides for one-time exports
-    assert "Runs:" not in page
+    assert '<p class="schedule-words" id="schedule-words" aria-live="polite" hidden>' in page
 
 
 # --- preview ------------------------------------------------------------------------------
@@ -436,3 +436,19 @@ def test_a_removed_rows_errors_are_not_in_the_summary(alice_client, readings):
     response = alice_client.post(reverse("exports:create"), data)
     assert response.status_code == 422
     assert [link.where for link in response.context["editor"].error_summary()] == ["Name"]
+
+
+def test_the_schedule_words_follow_the_fields_without_saving(alice_client):
+    url = reverse("exports:schedule-words")
+    fields = {"type": "recurring", "schedule": "monthly", "day": "31", "at_time": "06:00"}
+    answer = alice_client.get(url, {**fields, "timezone": "Europe/Rome"}).json()
+    assert answer == {
+        "words": "Monthly on day 31 at 06:00, the last day in shorter months (Europe/Rome)",
+        "periodicity": "P1M",
+    }
+    custom = {"type": "recurring", "schedule": "custom", "periodicity": "PT15M"}
+    custom["period_start"] = "2026-01-01T00:00"
+    assert alice_client.get(url, custom).json()["words"] == "Every 15 minutes"
+    assert alice_client.get(url, {**fields, "at_time": ""}).json()["words"] == ""
+    assert alice_client.get(url, {**fields, "type": "oneTime"}).json()["words"] == ""
+    assert not ExportRequest.objects.exists()

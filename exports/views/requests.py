@@ -6,13 +6,16 @@ Every view finds its request through ``exports.access``; every change goes throu
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone as dj_timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from notifications.targets import describe_target
@@ -145,6 +148,23 @@ def _unconfirmed(request: HttpRequest, editor: RequestEditor) -> list:
     confirmed = set(request.POST.getlist("confirm_unknown"))
     unknown = editor.unknown_metrics()
     return [] if {group.confirmation for group in unknown} <= confirmed else unknown
+
+
+@login_required
+@require_safe
+def schedule_words(request: HttpRequest) -> HttpResponse:
+    """The schedule the editor's fields describe, in words: the page's live hint.
+
+    Takes the editor's own field names (``type``, ``schedule``, ``every``, ``at_time``, ...,
+    ``periodicity``, ``period_start``, ``timezone``); ``{"words": ""}`` when one-time or
+    incomplete. Read-only: nothing is saved.
+    """
+    editor = RequestEditor(request.GET, owner=request.user)
+    with dj_timezone.override(zoneinfo.ZoneInfo(editor.zone)):
+        editor.form.is_valid()
+    words = editor.form.schedule_words()
+    periodicity = editor.form.cleaned_data.get("periodicity", "") if words else ""
+    return JsonResponse({"words": words, "periodicity": periodicity})
 
 
 @login_required

@@ -209,6 +209,41 @@
     if (select && !select.disabled) enhanceMetrics(select);
   }
 
+  // The schedule in words, asked of the server (the one function that words schedules)
+  // whenever a field that shapes the schedule changes.
+  function liveScheduleWords() {
+    const box = document.getElementById("schedule-words");
+    const url = form.dataset.wordsUrl;
+    if (!box || !url) return;
+    const names = ["type", "schedule", "every", "at_minute", "at_time", "weekday", "day",
+      "periodicity", "period_start", "timezone"];
+    let asked = 0;
+    const update = debounce(async () => {
+      const params = new URLSearchParams();
+      names.forEach((name) => {
+        const field = form.elements.namedItem(name);
+        if (field) params.set(name, field.value);
+      });
+      const mine = ++asked;
+      try {
+        const response = await fetch(`${url}?${params}`, { headers: { Accept: "application/json" } });
+        if (!response.ok || mine !== asked) return;
+        const answer = await response.json();
+        box.querySelector("[data-words]").textContent = answer.words;
+        box.querySelector("[data-periodicity]").textContent = answer.periodicity;
+        box.hidden = !answer.words;
+      } catch (error) {
+        // offline: the words shown stay those of the last answer
+      }
+    }, 250);
+    names.forEach((name) => {
+      const field = form.elements.namedItem(name);
+      if (!field) return;
+      field.addEventListener("change", update);
+      field.addEventListener("input", update);
+    });
+  }
+
   const items = form.querySelector('[data-formset="items"] [data-formset-list]');
   if (items && catalogUrl) {
     items.querySelectorAll("[data-formset-row]").forEach(enhanceRow);
@@ -219,5 +254,6 @@
       }));
     }).observe(items, { childList: true });
   }
+  liveScheduleWords();
   focusOnLoad();
 })();

@@ -138,3 +138,33 @@ def test_on_a_phone_the_editor_fits_and_focus_goes_to_the_error_summary(
     page.get_by_role("button", name="Preview").click()
     page.locator("#preview tbody tr").first.wait_for()
     assert fits_the_screen(page)  # the rows scroll inside their own box
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_javascript_the_page_serves_the_choices_and_saves(
+    live_server, chromium_page, redis_conn
+):
+    seed()
+    page = chromium_page.context.browser.new_context(java_script_enabled=False).new_page()
+    sign_in(page, live_server)
+    page.goto(live_server.url + reverse("exports:create"))
+    page.get_by_role("button", name="Create export").click()  # nothing filled in
+    assert page.evaluate("document.activeElement.id") == "form-errors"  # autofocus
+
+    assert not page.get_by_label("Periodicity").is_visible()  # one-time: no schedule
+    page.get_by_role("textbox", name="Name:", exact=True).fill("No script")
+    offered = page.locator('#items-0-channel-options option[label="Greenhouse north (6b1f0f3a)"]')
+    page.fill('[name="items-0-channel_id"]', offered.get_attribute("value"))
+    page.fill('[name="items-0-subtopic"]', "events.data")
+    page.fill('[name="items-0-target_value"]', "")
+    page.get_by_role("button", name="Preview").click()  # the page comes back narrowed
+    metrics = page.locator('[name="items-0-metrics"]')
+    assert metrics.locator("option").all_inner_texts() == [
+        "humidity — %RH · last 2026-01-10 03:15 UTC · 40 points",
+        "temperature — Cel · last 2026-01-10 03:15 UTC · 40 points",
+    ]
+    metrics.select_option(["temperature"])
+    page.get_by_role("button", name="Create export").click()
+    export = ExportRequest.objects.get()
+    page.wait_for_url(live_server.url + export.get_absolute_url())
+    assert export.items.get().target_value == "temperature"

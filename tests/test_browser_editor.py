@@ -91,9 +91,11 @@ def test_a_new_user_builds_an_export_with_pickers_previews_and_saves(
     page.get_by_role("option", name="humidity %RH").click()
     assert page.input_value('[name="items-0-target_value"]') == "temperature,humidity"
 
+    page.evaluate("window.sameDocument = true")
     page.get_by_role("button", name="Preview").click()
     preview = page.locator("#preview")
     preview.wait_for()
+    assert page.evaluate("window.sameDocument === true")  # swapped in, not reloaded
     assert page.evaluate("document.activeElement.id") == "preview"
     assert "about 80" in preview.locator(".estimated-rows").inner_text()
     assert preview.locator("tbody tr").count() == 20

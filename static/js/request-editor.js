@@ -244,6 +244,41 @@
     });
   }
 
+  // "Preview" asks the same view (it saves nothing) and swaps the preview in, keeping what is
+  // typed and where the page is. Anything but a preview (field errors) submits normally, so
+  // the server shows its errors exactly as without this script.
+  function inlinePreview() {
+    const button = form.querySelector('button[name="preview"]');
+    if (!button || !window.fetch || !window.DOMParser) return;
+    button.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const body = new FormData(form);
+      body.set("preview", "1");
+      button.disabled = true;
+      let page;
+      try {
+        const response = await fetch(form.action || window.location.href, { method: "POST", body });
+        page = response.status === 200 ? await response.text() : null;
+      } catch (error) {
+        page = null;
+      }
+      button.disabled = false;
+      const answer = page && new DOMParser().parseFromString(page, "text/html");
+      const fresh = answer && answer.getElementById("preview");
+      if (!fresh) {
+        form.requestSubmit(button);
+        return;
+      }
+      const summary = document.getElementById("form-errors");
+      if (summary && !answer.getElementById("form-errors")) summary.remove(); // it is valid now
+      const old = document.getElementById("preview");
+      if (old) old.replaceWith(fresh);
+      else form.after(fresh);
+      fresh.focus();
+      fresh.scrollIntoView({ block: "start" });
+    });
+  }
+
   const items = form.querySelector('[data-formset="items"] [data-formset-list]');
   if (items && catalogUrl) {
     items.querySelectorAll("[data-formset-row]").forEach(enhanceRow);
@@ -255,5 +290,6 @@
     }).observe(items, { childList: true });
   }
   liveScheduleWords();
+  inlinePreview();
   focusOnLoad();
 })();

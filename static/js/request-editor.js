@@ -269,8 +269,12 @@
         form.requestSubmit(button);
         return;
       }
+      // A preview is only made of a valid form: errors from an earlier submit are stale.
       const summary = document.getElementById("form-errors");
-      if (summary && !answer.getElementById("form-errors")) summary.remove(); // it is valid now
+      if (summary) summary.remove();
+      form.querySelectorAll(".errors, .errorlist").forEach((node) => node.remove());
+      form.querySelectorAll(".has-error").forEach((node) => node.classList.remove("has-error"));
+      form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
       const old = document.getElementById("preview");
       if (old) old.replaceWith(fresh);
       else form.after(fresh);

@@ -307,9 +307,11 @@ class ItemForm(forms.ModelForm):
         labels = {"filename": "File name (expanded template)"}
         widgets = {"from_time": LocalDateTimeInput(), "to_time": LocalDateTimeInput()}
 
-    def __init__(self, *args, zone: str = "UTC", **kwargs):
+    def __init__(self, *args, zone: str = "UTC", options_cache: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         _explain_local_time(self, ["from_time", "to_time"], zone)
+        # Rows of one page share their lookups (items often read the same channel).
+        self._cache = {} if options_cache is None else options_cache
         # Picked metrics may be the only ones: "at least one" is checked in clean().
         self.fields["target_value"].required = False
         chosen = {key: self._current(name) for name, key in PICKED.items()}
@@ -319,21 +321,30 @@ class ItemForm(forms.ModelForm):
             self.fields[name].widget.attrs.update(
                 {"list": list_id, "autocomplete": "off", "data-picker": key}
             )
-            self.pickers.append(PickerList(list_id, pickers.options(key, **chosen)))
+            self.pickers.append(PickerList(list_id, self._options(key, **chosen)))
         # Under an id, the name people know it by (the input holds the id that is stored).
         for name, display in (
             ("channel_id", catalog.channel_display),
             ("publisher", catalog.publisher_display),
         ):
             value = chosen[PICKED[name]]
-            shown = display(value) if value else ""
+            shown = self._cached((name, value), functools.partial(display, value)) if value else ""
             self.fields[name].help_text = (
                 shown if shown != value else "Choose from the list, or type an id."
             )
         self.fields["metrics"].choices = [
             (option.value, f"{option.label} — {option.detail}")
-            for option in pickers.options("name", tz_name=zone, **chosen)
+            for option in self._options("name", tz_name=zone, **chosen)
         ]
+
+    def _cached(self, key: tuple, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def _options(self, field: str, **narrowed: str) -> list[pickers.Option]:
+        key = ("options", field, *sorted(narrowed.items()))
+        return self._cached(key, lambda: pickers.options(field, **narrowed))
 
     def _current(self, name: str) -> str:
         """What the field holds now (posted, else initial), read without creating its
@@ -576,7 +587,10 @@ class RequestEditor:
 
         self.form = ExportRequestForm(data, instance=self.instance, zone=self.zone)
         self.items = ItemFormSet(
-            data, instance=self.instance, prefix="items", form_kwargs={"zone": self.zone}
+            data,
+            instance=self.instance,
+            prefix="items",
+            form_kwargs={"zone": self.zone, "options_cache": {}},
         )
         self.messages = MessageFormSet(data, instance=self.instance, prefix="messages")
         self.columns = ColumnFormSet(

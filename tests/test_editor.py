@@ -4,6 +4,8 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from timezone_field import TimeZoneField, TimeZoneFormField
 
@@ -452,3 +454,21 @@ def test_the_schedule_words_follow_the_fields_without_saving(alice_client):
     assert alice_client.get(url, {**fields, "at_time": ""}).json()["words"] == ""
     assert alice_client.get(url, {**fields, "type": "oneTime"}).json()["words"] == ""
     assert not ExportRequest.objects.exists()
+
+
+def test_the_pickers_of_many_items_cost_no_more_queries_than_one(alice_client, alice, readings):
+    def queries_for(count):
+        export = ExportRequest.objects.create(owner=alice, name=f"{count} items")
+        for position in range(count):
+            ExportItem.objects.create(
+                request=export,
+                position=position,
+                target_value="temperature",
+                channel_id=NORTH,
+                subtopic="events.data",
+            )
+        with CaptureQueriesContext(connection) as queries:
+            alice_client.get(reverse("exports:edit", args=[export.pk]))
+        return len(queries)
+
+    assert queries_for(1) == queries_for(30)

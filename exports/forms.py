@@ -628,6 +628,14 @@ class RequestEditor:
             self._save_columns(export_request)
         return export_request
 
+    def schedule_words(self) -> tuple[str, str]:
+        """The schedule in words and its periodicity, validating the request form only
+        (the live hint of the page); ``("", "")`` when one-time or incomplete."""
+        with dj_timezone.override(zoneinfo.ZoneInfo(self.zone)):
+            self.form.is_valid()
+        words = self.form.schedule_words()
+        return words, (self.form.cleaned_data.get("periodicity", "") if words else "")
+
     def error_summary(self) -> list[ErrorLink]:
         """Every error of the page, in page order, each linking to its field where it has one."""
         links: list[ErrorLink] = []

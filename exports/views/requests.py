@@ -6,8 +6,6 @@ Every view finds its request through ``exports.access``; every change goes throu
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,7 +13,6 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone as dj_timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from notifications.targets import describe_target
@@ -116,9 +113,7 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
             status = 422
         elif "preview" in request.POST:
             preview = preview_spec(editor.spec())
-        elif unknown := _unconfirmed(request, editor):
-            pass
-        else:
+        elif not (unknown := _unconfirmed(request, editor)):
             try:
                 with transaction.atomic():
                     export = editor.save()
@@ -159,11 +154,7 @@ def schedule_words(request: HttpRequest) -> HttpResponse:
     ``periodicity``, ``period_start``, ``timezone``); ``{"words": ""}`` when one-time or
     incomplete. Read-only: nothing is saved.
     """
-    editor = RequestEditor(request.GET, owner=request.user)
-    with dj_timezone.override(zoneinfo.ZoneInfo(editor.zone)):
-        editor.form.is_valid()
-    words = editor.form.schedule_words()
-    periodicity = editor.form.cleaned_data.get("periodicity", "") if words else ""
+    words, periodicity = RequestEditor(request.GET, owner=request.user).schedule_words()
     return JsonResponse({"words": words, "periodicity": periodicity})
 
 

@@ -166,6 +166,9 @@ def test_without_javascript_the_page_serves_the_choices_and_saves(
         "temperature — Cel · last 2026-01-10 03:15 UTC · 40 points",
     ]
     metrics.select_option(["temperature"])
+    page.get_by_role("button", name="Preview").click()
+    page.locator("#preview tbody tr").first.wait_for()
+    assert page.evaluate("document.activeElement.id") == "preview"  # autofocus, no script
     page.get_by_role("button", name="Create export").click()
     export = ExportRequest.objects.get()
     page.wait_for_url(live_server.url + export.get_absolute_url())

@@ -11,7 +11,6 @@ from ..validation import (
     validate_ds,
     validate_duration,
     validate_target_value,
-    validate_timezone,
 )
 from ..vocabulary import (
     MAX_DECIMALS,
@@ -25,6 +24,7 @@ from ..vocabulary import (
     Template,
     Transform,
 )
+from .fields import ZoneNameField
 from .jobs import JobStatus
 
 
@@ -54,7 +54,7 @@ class ExportRequest(models.Model):
     paused = models.BooleanField(default=False)
 
     extension = models.CharField(max_length=8, choices=Extension.choices, default=Extension.CSV)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    timezone = ZoneNameField(default="UTC")
     template = models.CharField(max_length=16, choices=Template.choices, default=Template.TABULAR)
     csv_delimiter = models.CharField(max_length=1, default=",", validators=[validate_delimiter])
     csv_bom = models.BooleanField(

@@ -331,3 +331,31 @@ def test_the_row_estimate_comes_from_the_catalog_and_matches_the_rows(alice):
     request = export(alice)
     Message.objects.filter(channel=CHANNEL).delete()  # the estimate must not scan messages
     assert abs(estimate_rows(request, SLOT) - 180) <= 2  # [00:00, 03:00) of 4 h of minutes
+
+
+# --- the pages ------------------------------------------------------------------------------
+
+
+def test_the_page_saves_decimals_the_bom_switch_and_skip_empty(client, alice, redis_conn):
+    from django.urls import reverse
+
+    from exports.catalog import record_messages
+    from exports.models import ExportRequest
+    from tests.test_views import form_data
+
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    record_messages(
+        [Message(channel="c1", subtopic="events.data", publisher="p", name="temperature", time=at)]
+    )
+    client.force_login(alice)
+    new = client.get(reverse("exports:create")).content.decode()
+    assert 'name="decimals"' in new and 'name="csv_bom"' in new and "checked" in new
+    data = form_data(decimals="3", **{"messages-0-skip_empty": "on"})  # csv_bom left unticked
+    response = client.post(reverse("exports:create"), data)
+    assert response.status_code == 302
+    export = ExportRequest.objects.get()
+    assert (export.decimals, export.csv_bom) == (3, False)
+    assert export.messages.get().skip_empty is True
+    bad = client.post(reverse("exports:create"), form_data(name="Other", decimals="11"))
+    assert bad.status_code == 422 and ExportRequest.objects.count() == 1
+    assert "less than or equal to 10" in bad.content.decode()

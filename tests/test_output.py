@@ -359,3 +359,18 @@ def test_the_page_saves_decimals_the_bom_switch_and_skip_empty(client, alice, re
     bad = client.post(reverse("exports:create"), form_data(name="Other", decimals="11"))
     assert bad.status_code == 422 and ExportRequest.objects.count() == 1
     assert "less than or equal to 10" in bad.content.decode()
+
+
+def test_the_admin_edits_the_output_options_and_lists_why_a_job_was_empty(
+    client, admin_user, alice, readings
+):
+    from django.urls import reverse
+
+    request = export(alice, items=[empty_item("temprature")])
+    run(request, START + timedelta(days=30))
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:exports_exportrequest_change", args=[request.pk]))
+    text = page.content.decode()
+    assert 'name="decimals"' in text and 'name="csv_bom"' in text and "skip_empty" in text
+    jobs = client.get(reverse("admin:exports_exportjob_changelist")).content.decode()
+    assert "none of the metrics exist" in jobs

@@ -16,13 +16,17 @@ one device, one reading of each every 2 s. Each case runs in its own process, so
   project's ``1h avg`` export (target: at most 2× the time, i.e. ratio ≥ 0.5×);
 - ``base-ingest``: ``json.loads`` per line + ``executemany`` INSERT (no COPY, on both
   databases) of a SenML JSON-lines file of ``--rows`` records; ``ingest`` the project's
-  ``manage.py ingest`` of the same file, catalog included (target ≥ 0.5×);
+  ``manage.py ingest`` of the same file, SenML resolution and catalog included (it uses COPY
+  on PostgreSQL, executemany on SQLite) (target ≥ 0.5×);
 - every case's peak RSS must stay under 200 MB; unless ``--no-double``, the project's cases
   run again at twice the rows and the table shows that peak too (flat = memory does not grow
   with the rows).
 
 Ratios are rows/s of the case over rows/s of its baseline (1.00× = as fast). The machine is
-shared: absolute figures move from run to run, ratios within one run are what count.
+shared: absolute figures move from run to run, ratios within one run are what count; each case
+runs ``--repeat`` times (default 2, interleaved with its baseline; XLSX once) and the fastest
+run is kept, the least disturbed by other work. CPU seconds of the case's process are shown
+too (the database server's are not, on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -421,15 +425,37 @@ def child(args) -> None:
     print(json.dumps({"rows": count, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}))
 
 
-def bench_database(label: str, url: str, rows: int, double: list[str], tmp: str) -> list[tuple]:
+def bench_database(
+    label: str, url: str, rows: int, double: list[str], tmp: str, repeat: int
+) -> list[tuple]:
     began = time.perf_counter()
     prepare(url, rows)
     print(f"{label}: {rows:,} messages ready in {time.perf_counter() - began:.0f} s", flush=True)
-    results = {name: run_case(name, url, rows) for name in CASES}
+    results: dict[str, dict] = {}
+
+    def keep(name: str, result: dict) -> None:
+        # Best of the repeats: on a shared machine the fastest run is the least disturbed.
+        best = results.get(name)
+        if best is None or result["seconds"] < best["seconds"]:
+            if best is not None:
+                result["peak_mb"] = max(result["peak_mb"], best["peak_mb"])
+            results[name] = result
+        elif result["peak_mb"] > best["peak_mb"]:
+            best["peak_mb"] = result["peak_mb"]
+        print(
+            f"  {label} {name}: {result['seconds']:.2f} s, {result['peak_mb']:.0f} MB", flush=True
+        )
+
+    for round_ in range(repeat):
+        for name in CASES:
+            if round_ and name in ("base-xlsx", "xlsx"):
+                continue  # minutes each, and steady: one run
+            keep(name, run_case(name, url, rows))
     path = senml_file(rows, tmp)
-    for name in INGEST_CASES:
-        results[name] = run_case(name, url, rows, path)
-        clear_ingested(url)
+    for _ in range(repeat):
+        for name in INGEST_CASES:
+            keep(name, run_case(name, url, rows, path))
+            clear_ingested(url)
     doubled = {}
     if double:
         prepare(url, 2 * rows)
@@ -468,6 +494,7 @@ def bench_database(label: str, url: str, rows: int, double: list[str], tmp: str)
                 result["peak_mb"],
                 twice["peak_mb"] if twice else None,
                 verdict,
+                result.get("cpu", 0.0),
             )
         )
     return lines
@@ -487,6 +514,9 @@ def main() -> None:
         default="csv,json,xlsx,decimation,ingest",
         help="the project cases run again at 2x rows (comma list)",
     )
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per case, the fastest kept (XLSX: one)"
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -505,25 +535,26 @@ def main() -> None:
             else:
                 raise SystemExit(f"unknown database {database!r}: sqlite or postgresql")
             doubled = [] if args.no_double else args.double_cases.split(",")
-            lines += bench_database(database, url, args.rows, doubled, tmp)
+            lines += bench_database(database, url, args.rows, doubled, tmp, args.repeat)
 
     print()
     header = (
-        f"{'database':<10} {'case':<13} {'rows':>10} {'seconds':>8} {'rows/s':>9} "
+        f"{'database':<10} {'case':<13} {'rows':>10} {'seconds':>8} {'cpu s':>7} {'rows/s':>9} "
         f"{'ratio':>6} {'target':>7} {'peak MB':>8} {'2x rows':>8}  verdict"
     )
     print(header)
     print("-" * len(header))
-    for label, name, rows, seconds, rate, ratio, target, peak, twice, verdict in lines:
+    for label, name, rows, seconds, rate, ratio, target, peak, twice, verdict, cpu in lines:
         doubled = f"{twice:>8.0f}" if twice is not None else f"{'':>8}"
         print(
-            f"{label:<10} {name:<13} {rows:>10,} {seconds:>8.2f} {rate:>9,.0f} "
+            f"{label:<10} {name:<13} {rows:>10,} {seconds:>8.2f} {cpu:>7.2f} {rate:>9,.0f} "
             f"{ratio:>6} {target:>7} {peak:>8.0f} {doubled}  {verdict}"
         )
     print(
         f"\nratio = rows/s of the case / rows/s of its baseline in this run; peak MB = the "
         f"case process's max RSS (limit {RSS_LIMIT_MB} MB); ingest baseline = executemany "
-        "(no COPY) on both databases."
+        "(no COPY) on both databases; the project's ingest uses COPY on PostgreSQL, "
+        "executemany on SQLite."
     )
 
 

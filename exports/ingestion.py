@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from operator import attrgetter
 from typing import NamedTuple
@@ -51,10 +51,11 @@ def store_records(
     ``on_batch`` is called with the running total after each batch. Any exception raised
     while iterating ``records`` rolls everything back.
 
-    Rows go in with one ``executemany`` INSERT per batch of plain values: building a model
-    instance per record and letting ``bulk_create`` prepare every field costs four times
-    the insert itself (1M records: minutes instead of seconds). Each batch also updates the
-    series catalog, in the same transaction.
+    Rows go in as plain values, a batch at a time: ``COPY`` on PostgreSQL, one
+    ``executemany`` INSERT elsewhere. Building a model instance per record and letting
+    ``bulk_create`` prepare every field costs four times the insert itself (1M records:
+    minutes instead of seconds). Each batch also updates the series catalog, in the same
+    transaction.
     """
     created = created or timezone.now()
     database = router.db_for_write(Message)
@@ -62,11 +63,9 @@ def store_records(
     quote = connection.ops.quote_name
     names = [*origin, *RECORD_FIELDS, "created"]
     columns = ", ".join(quote(Message._meta.get_field(name).column) for name in names)
-    sql = (
-        f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) "
-        f"VALUES ({', '.join(['%s'] * len(names))})"
-    )
-    adapt_time = connection.ops.adapt_datetimefield_value
+    table = quote(Message._meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+    adapt_time = _time_adapter(connection)
     fixed = tuple(origin.values())
     stamp = adapt_time(created)
     fields = attrgetter(*RECORD_FIELDS)
@@ -79,8 +78,7 @@ def store_records(
                 values = list(fields(record))
                 values[time_at] = adapt_time(values[time_at])
                 rows.append((*fixed, *values, stamp))
-            with connection.cursor() as cursor:
-                cursor.executemany(sql, rows)
+            _insert(connection, table, columns, sql, rows)
             record_messages(
                 [
                     _Stored(
@@ -98,6 +96,30 @@ def store_records(
             if on_batch is not None:
                 on_batch(stored)
     return stored
+
+
+def _time_adapter(connection) -> Callable[[datetime], object]:
+    """How a datetime goes to the database: Django's own adapter, or on SQLite in UTC the
+    same text (``str`` of the naive UTC time) three times faster."""
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+
+        def adapt(value: datetime) -> str:
+            return str(value.astimezone(UTC).replace(tzinfo=None))
+
+        return adapt
+    return connection.ops.adapt_datetimefield_value
+
+
+def _insert(connection, table: str, columns: str, sql: str, rows: list[tuple]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY streams the batch in one round trip; psycopg adapts each value as for
+            # a query parameter, so the stored values are the same as the INSERT's.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(sql, rows)
 
 
 def _batches(records: Iterable[NormalisedRecord], size: int) -> Iterator[list[NormalisedRecord]]:

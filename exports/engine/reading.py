@@ -167,7 +167,13 @@ def raw_chunks(queryset: models.QuerySet) -> Iterator[list[tuple]]:
     flat; no ORM converters run, so only use it for columns whose driver values are final.
     """
     sql, params = queryset.query.sql_with_params()
-    connection = connections[queryset.db]
+    return sql_chunks(queryset.db, sql, params)
+
+
+def sql_chunks(database: str, sql: str, params) -> Iterator[list[tuple]]:
+    """The rows of ``sql`` in chunks of ``CHUNK_SIZE``, through a server-side cursor on
+    PostgreSQL (unless the database disables them)."""
+    connection = connections[database]
     if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
         cursor = connection.cursor()
     else:
@@ -213,15 +219,9 @@ def read_partials(
         f'MAX("value"), MAX("unit"), {created}, {m2} FROM ({inner_sql}) cells '
         'GROUP BY "cell", "name", "publisher" ORDER BY "cell", "name", "publisher"'
     )
-    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
-        cursor = connection.cursor()
-    else:
-        cursor = connection.chunked_cursor()
-    with cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(CHUNK_SIZE):
-            for row in rows:
-                yield Partial(*row)
+    for rows in sql_chunks(numeric.db, sql, params):
+        for row in rows:
+            yield Partial(*row)
 
 
 def series_stats(item, window: TimeWindow, *, numeric_only: bool = False) -> list[SeriesStats]:

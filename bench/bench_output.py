@@ -426,7 +426,7 @@ def child(args) -> None:
 
 
 def bench_database(
-    label: str, url: str, rows: int, double: list[str], tmp: str, repeat: int
+    label: str, url: str, rows: int, double: list[str], tmp: str, repeat: int, only: set[str]
 ) -> list[tuple]:
     began = time.perf_counter()
     prepare(url, rows)
@@ -448,14 +448,17 @@ def bench_database(
 
     for round_ in range(repeat):
         for name in CASES:
+            if name not in only:
+                continue
             if round_ and name in ("base-xlsx", "xlsx"):
                 continue  # minutes each, and steady: one run
             keep(name, run_case(name, url, rows))
-    path = senml_file(rows, tmp)
+    path = senml_file(rows, tmp) if "ingest" in only else ""
     for _ in range(repeat):
         for name in INGEST_CASES:
-            keep(name, run_case(name, url, rows, path))
-            clear_ingested(url)
+            if name in only:
+                keep(name, run_case(name, url, rows, path))
+                clear_ingested(url)
     doubled = {}
     if double:
         prepare(url, 2 * rows)
@@ -470,7 +473,7 @@ def bench_database(
         rate = result["rows"] / result["seconds"]
         base = BASELINES.get(name)
         ratio = target = verdict = ""
-        if base:
+        if base in results:
             base_rate = results[base]["rows"] / results[base]["seconds"]
             value = rate / base_rate
             ratio = f"{value:.2f}x"
@@ -517,6 +520,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=2, help="runs per case, the fastest kept (XLSX: one)"
     )
+    parser.add_argument("--cases", default="", help="only these cases (comma list; default all)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -535,7 +539,8 @@ def main() -> None:
             else:
                 raise SystemExit(f"unknown database {database!r}: sqlite or postgresql")
             doubled = [] if args.no_double else args.double_cases.split(",")
-            lines += bench_database(database, url, args.rows, doubled, tmp, args.repeat)
+            only = set(args.cases.split(",")) if args.cases else {*CASES, *INGEST_CASES}
+            lines += bench_database(database, url, args.rows, doubled, tmp, args.repeat, only)
 
     print()
     header = (

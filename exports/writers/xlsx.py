@@ -238,8 +238,7 @@ class _SheetSeries:
         """A column of times: plain wall-clock datetimes, which openpyxl shows as
         ``yyyy-mm-dd h:mm:ss``; a chunk holding fractions of a second gets styled cells showing
         milliseconds instead (a cell object costs openpyxl a fifth more per row)."""
-        distinct = set(values)
-        if not any(map(attrgetter("microsecond"), distinct)):
+        if not any(map(attrgetter("microsecond"), values)):
             return by_distinct(values, _wall_time)
         return by_distinct(values, self._time_cell)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import jobs, requests
+from .views import jobs, requests, tokens
 
 app_name = "exports"
 
@@ -18,4 +18,6 @@ urlpatterns = [
         jobs.job_download,
         name="job-download",
     ),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
 ]

@@ -12,6 +12,7 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 for queue in RQ_QUEUES.values():
     queue["URL"] = TEST_REDIS_URL
 REDIS_URL = TEST_REDIS_URL
+CACHES["api-throttle"]["LOCATION"] = TEST_REDIS_URL  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

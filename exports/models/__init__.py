@@ -1,10 +1,13 @@
 from .catalog import Channel, Publisher, Series
 from .events import IamEvent
-from .jobs import ExportJob, JobStatus
+from .jobs import ExportJob, JobStatus, last_job_status
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from .tokens import ApiToken, ChannelGrant
 
 __all__ = [
+    "ApiToken",
+    "ChannelGrant",
     "Channel",
     "ExportColumn",
     "ExportItem",
@@ -16,4 +19,5 @@ __all__ = [
     "NotificationMessage",
     "Publisher",
     "Series",
+    "last_job_status",
 ]

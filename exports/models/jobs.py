@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 
@@ -67,3 +68,9 @@ class ExportJob(models.Model):
     @property
     def is_downloadable(self) -> bool:
         return self.status == JobStatus.DONE and bool(self.file)
+
+
+def last_job_status() -> Subquery:
+    """The status of a request's latest job (by slot), to annotate a request queryset."""
+    latest = ExportJob.objects.filter(request=OuterRef("pk")).order_by("-slot", "-id")
+    return Subquery(latest.values("status")[:1])

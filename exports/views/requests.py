@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -19,8 +18,8 @@ from notifications.targets import describe_target
 
 from ..access import get_request_for_user, visible_requests
 from ..forms import RequestEditor
-from ..models import ExportJob, ExportRequest, JobStatus
-from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
+from ..models import ExportRequest, JobStatus, last_job_status
+from ..scheduling.ondemand import QueueFull, run_now, set_paused, start_if_due
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
 from .jobs import job_rows
@@ -33,13 +32,10 @@ RUNNING = {JobStatus.NOT_PROCESSED, JobStatus.IN_PROGRESS}
 @require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
     """The user's requests (all of them for staff), newest first, with their last job's status."""
-    last_status = (
-        ExportJob.objects.filter(request=OuterRef("pk")).order_by("-slot", "-id").values("status")
-    )
     requests = (
         visible_requests(request.user)
         .select_related("owner")
-        .annotate(last_job_status=Subquery(last_status[:1]))
+        .annotate(last_job_status=last_job_status())
     )
     page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -79,16 +75,6 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _start_one_time(export: ExportRequest) -> None:
-    """Queue the job of a one-time request that is due to run and has none yet.
-
-    Call it inside the transaction that saved the request: a ``QueueFull`` then undoes
-    the save too. Recurring requests get their jobs from the scheduler.
-    """
-    if not export.is_recurring and not export.paused and not export.jobs.exists():
-        enqueue_one_time(export)
-
-
 def _queue_full(request: HttpRequest, export: ExportRequest, exc: QueueFull) -> HttpResponse:
     context = {
         "title": exc.message,
@@ -113,7 +99,7 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
             try:
                 with transaction.atomic():
                     export = editor.save()
-                    _start_one_time(export)
+                    start_if_due(export)
             except QueueFull as exc:
                 status, refusal = 429, exc.detail
             else:
@@ -165,11 +151,7 @@ def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
     export = get_request_for_user(request.user, pk)
     try:
-        with transaction.atomic():
-            if export.paused != paused:
-                export.paused = paused
-                export.save(update_fields=["paused", "updated_at"])
-            _start_one_time(export)  # a one-time request created paused runs when resumed
+        set_paused(export, paused)
     except QueueFull as exc:
         return _queue_full(request, export, exc)
     messages.success(request, f"Export “{export.name}” {'paused' if paused else 'resumed'}.")

@@ -1,0 +1,76 @@
+"""Bodies of the ingest endpoint: a SenML pack (JSON) or SenML JSON lines, size-capped.
+
+Each parser reads at most ``INGEST_MAX_BYTES`` + 1 bytes, so a body without (or lying about)
+its ``Content-Length`` is refused with 413 before it is held in memory whole.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
+
+from .errors import Problem
+
+
+@dataclass
+class SenMLBody:
+    """A decoded body: ``pack`` (the JSON value) or ``lines`` (the text, one value a line)."""
+
+    kind: str
+    content: Any
+
+
+def too_large() -> Problem:
+    limit = settings.INGEST_MAX_BYTES
+    return Problem(413, f"The body is larger than INGEST_MAX_BYTES ({limit} bytes).")
+
+
+def _read_text(stream) -> str:
+    limit = settings.INGEST_MAX_BYTES
+    body = stream.read(limit + 1) if stream is not None else b""
+    if len(body) > limit:
+        raise too_large()
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("The body is not UTF-8 text.") from None
+
+
+class SenMLPackParser(BaseParser):
+    media_type = "application/senml+json"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> SenMLBody:
+        text = _read_text(stream)
+        try:
+            return SenMLBody("pack", json.loads(text))
+        except json.JSONDecodeError as exc:
+            hint = " (one JSON value per line? send application/x-ndjson)"
+            raise ParseError(
+                f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+                + (hint if exc.msg == "Extra data" else "")
+                + "."
+            ) from None
+
+
+class JSONPackParser(SenMLPackParser):
+    media_type = "application/json"
+
+
+class SenMLLinesParser(BaseParser):
+    media_type = "application/x-ndjson"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> SenMLBody:
+        return SenMLBody("lines", _read_text(stream))
+
+
+class JSONLinesParser(SenMLLinesParser):
+    media_type = "application/jsonl"
+
+
+PARSERS = [SenMLPackParser, JSONPackParser, SenMLLinesParser, JSONLinesParser]
+MEDIA_TYPES = [parser.media_type for parser in PARSERS]

@@ -47,6 +47,9 @@ def _flatten(detail: Any, path: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         rows = []
         for key, value in detail.items():
+            if isinstance(key, int):  # a list field's errors come keyed by index
+                rows += _flatten(value, f"{path}[{key}]")
+                continue
             key = "" if key in ("detail", "non_field_errors") else str(key)
             rows += _flatten(value, f"{path}.{key}" if path and key else path or key)
         return rows

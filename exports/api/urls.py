@@ -1,6 +1,6 @@
 """Routes of the JSON API, mounted under ``/api/``."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
@@ -37,4 +37,6 @@ urlpatterns = [
         ),
         name="docs",
     ),
+    # Anything else under /api/ is a JSON 404, never the site's HTML page.
+    re_path(r"^[\s\S]*$", catalog.no_such_endpoint),
 ]

@@ -57,6 +57,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
+    database=None,  # nothing kept on disk between runs
 )
 def test_every_operation_answers_as_documented_and_never_500(case, alice_secret):
     case.call_and_validate(headers={"Authorization": f"Bearer {alice_secret}"}, checks=CHECKS)

@@ -553,6 +553,20 @@ def test_downloads_stream_the_file_with_the_pages_name_and_headers(alice_api, al
         assert response["Content-Type"] == from_page["Content-Type"]
 
 
+def test_a_download_is_recorded_as_an_iam_event_like_the_pages_one(alice_api, alice, done_job):
+    page = Client()
+    page.force_login(alice)
+    page.get(reverse("exports:job-download", args=[done_job.request_id, done_job.pk]))
+    alice_api.get(f"/api/jobs/{done_job.pk}/download")
+    alice_api.head(f"/api/jobs/{done_job.pk}/download")  # a HEAD downloads nothing
+    events = IamEvent.objects.filter(action="exporter:exports:download").order_by("id")
+    assert [(e.actor, e.resource, e.snapshot["via"]) for e in events] == [
+        (alice, f"exporter:exports:{done_job.request_id}", "page"),
+        (alice, f"exporter:exports:{done_job.request_id}", "api"),
+    ]
+    assert events[0].snapshot["job"] == done_job.pk
+
+
 def test_an_expired_file_is_a_410(alice_api, done_job):
     ExportJob.objects.filter(pk=done_job.pk).update(status=JobStatus.EXPIRED)
     for url in (

@@ -17,6 +17,7 @@ from notifications.facts import format_window
 
 from ..access import get_job_for_user
 from ..downloads import file_response
+from ..iam import record_download
 from ..models import ExportJob, JobStatus
 
 
@@ -103,6 +104,9 @@ def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResp
     if not job.file:
         return _unavailable(request, job, 410, missing)
     try:
-        return file_response(job)
+        response = file_response(job)
     except OSError:  # deleted between the status check and the open (retention, an operator)
         return _unavailable(request, job, 410, missing)
+    if request.method == "GET":  # a HEAD downloads nothing
+        record_download(job, request.user, via="page")
+    return response

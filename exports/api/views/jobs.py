@@ -18,6 +18,7 @@ from notifications.models import Delivery
 
 from ...access import get_any_job_for_user, get_request_for_user
 from ...downloads import file_response
+from ...iam import record_download
 from ...models import ExportJob, JobStatus
 from ..errors import Problem, documented
 from ..paging import page_of, read_query
@@ -30,8 +31,11 @@ FILE_RESPONSES = {
 }
 
 
-def serve_file(job: ExportJob) -> HttpResponse:
-    """The job's file, or a ``Problem``: 410 when expired or gone, 404 when it has none."""
+def serve_file(request: Request, job: ExportJob) -> HttpResponse:
+    """The job's file, or a ``Problem``: 410 when expired or gone, 404 when it has none.
+
+    A served GET is recorded as an IAM download event, as the pages record theirs.
+    """
     if job.status == JobStatus.EXPIRED:
         raise Problem(410, "This file has expired: retention deleted it. Run the export again.")
     if job.status != JobStatus.DONE:
@@ -40,9 +44,12 @@ def serve_file(job: ExportJob) -> HttpResponse:
     if not job.file:
         raise Problem(410, missing)
     try:
-        return file_response(job)
+        response = file_response(job)
     except OSError:  # deleted between the status check and the open (retention, an operator)
         raise Problem(410, missing) from None
+    if request.method == "GET":  # a HEAD downloads nothing
+        record_download(job, request.user, via="api")
+    return response
 
 
 class ExportJobsView(APIView):
@@ -85,7 +92,7 @@ class JobDownloadView(APIView):
         responses=FILE_RESPONSES,
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        return serve_file(get_any_job_for_user(request.user, pk))
+        return serve_file(request, get_any_job_for_user(request.user, pk))
 
 
 class ExportDownloadView(APIView):
@@ -101,4 +108,4 @@ class ExportDownloadView(APIView):
         if job is None:
             raise Problem(404, "This export has no finished file yet.")
         job.request = export
-        return serve_file(job)
+        return serve_file(request, job)

@@ -9,7 +9,9 @@ import json
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,7 +31,21 @@ CHECKS = [
 
 
 @pytest.fixture
-def alice_secret(alice, redis_conn):
+def keep_test_connection():
+    """Keep the test's database connection open across requests, as Django's test client does.
+
+    The WSGI handler closes connections when a request finishes; on PostgreSQL that would
+    end the test's transaction after the first generated request.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def alice_secret(alice, redis_conn, keep_test_connection):
     ChannelGrant.objects.create(user=alice, channel_id="c1")
     # A few of alice's requests, so generated small ids find real objects too.
     for index in range(3):
@@ -53,7 +69,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 @schema.parametrize()
 @settings(
-    max_examples=12,
+    max_examples=10,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,

@@ -416,3 +416,4 @@ class ChannelGrantAdmin(admin.ModelAdmin):
     list_display = ("channel_id", "user", "created_at")
     search_fields = ("=channel_id", "user__username")
     autocomplete_fields = ("user",)
+    readonly_fields = ("created_at",)

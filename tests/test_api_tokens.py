@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from exports.models import ApiToken
+from exports.models import ApiToken, ChannelGrant
 from exports.models.tokens import hash_secret
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +129,21 @@ def test_a_person_creates_copies_and_revokes_a_token_in_the_browser(
     page.click("text=Revoke")
     page.wait_for_selector("text=revoked")
     assert ApiToken.objects.get().is_revoked
+
+
+def test_staff_grant_channels_and_see_tokens_but_no_secret_in_the_admin(client, admin_user, alice):
+    token, secret = ApiToken.objects.issue(alice, "gateway")
+    ChannelGrant.objects.create(user=alice, channel_id="c1")
+    client.force_login(admin_user)
+    tokens = client.get(reverse("admin:exports_apitoken_changelist"))
+    assert tokens.status_code == 200 and "gateway" in tokens.content.decode()
+    change = client.get(reverse("admin:exports_apitoken_change", args=[token.pk])).content.decode()
+    assert secret not in change and token.secret_hash not in change
+    assert client.get(reverse("admin:exports_apitoken_add")).status_code == 403
+    grants = client.get(reverse("admin:exports_channelgrant_changelist")).content.decode()
+    assert "c1" in grants
+    added = client.post(
+        reverse("admin:exports_channelgrant_add"), {"user": alice.pk, "channel_id": "c2"}
+    )
+    assert added.status_code == 302
+    assert set(ChannelGrant.objects.values_list("channel_id", flat=True)) == {"c1", "c2"}

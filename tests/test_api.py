@@ -401,6 +401,10 @@ def test_patch_merges_objects_and_replaces_lists(alice_api):
     assert body["format"]["columns"] == RICH["format"]["columns"]
     assert "notification" not in body
     assert len(body["items"]) == 2
+    as_merge_patch = send(
+        alice_api, "patch", f"/api/exports/{pk}", {"name": "B"}, "application/merge-patch+json"
+    )
+    assert as_merge_patch.status_code == 200 and as_merge_patch.json()["name"] == "B"
 
 
 # --- errors --------------------------------------------------------------------------------

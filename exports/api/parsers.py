@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser
+from rest_framework.parsers import BaseParser, JSONParser
 
 from .errors import Problem
 
@@ -70,6 +70,12 @@ class SenMLLinesParser(BaseParser):
 
 class JSONLinesParser(SenMLLinesParser):
     media_type = "application/jsonl"
+
+
+class MergePatchParser(JSONParser):
+    """``application/merge-patch+json`` (RFC 7396), the media type of a JSON Merge Patch."""
+
+    media_type = "application/merge-patch+json"
 
 
 PARSERS = [SenMLPackParser, JSONPackParser, SenMLLinesParser, JSONLinesParser]

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +25,7 @@ from ...scheduling.ondemand import run_now, set_paused, start_if_due
 from ...schema import dump_request, parse_request, save_spec
 from ..errors import Problem, documented
 from ..paging import page_of, read_query
+from ..parsers import MergePatchParser
 from ..serializers import (
     SORT_KEYS,
     ExportListQuerySerializer,
@@ -120,6 +122,8 @@ class ExportListView(APIView):
 
 
 class ExportDetailView(APIView):
+    parser_classes = [JSONParser, MergePatchParser]
+
     @extend_schema(
         operation_id="exports_retrieve",
         summary="Read an export request",

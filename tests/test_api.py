@@ -653,3 +653,10 @@ def test_the_schema_and_its_docs_are_served_from_the_packages_own_files(client):
     docs = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs
     assert "//cdn" not in docs and "https://" not in docs
+
+
+@pytest.mark.parametrize("path", ["/api/nothing", "/api/exports/abc", "/api/jobs/1/x\ny"])
+def test_an_unknown_api_path_is_a_json_404(alice_api, path):
+    response = alice_api.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"errors": [{"path": "", "message": "No such API endpoint."}]}

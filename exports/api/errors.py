@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+)
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -85,3 +93,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 def documented(*codes: int) -> dict[int, Any]:
     """Error answers for ``extend_schema(responses=...)``: each code with the error shape."""
     return {code: ErrorsSerializer for code in codes}
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+@throttle_classes([])
+def no_such_endpoint(request: Request) -> Response:
+    """Any path under /api/ that names no endpoint (or an id that is not a number): a JSON 404."""
+    raise NotFound("No such API endpoint.")

@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from .errors import no_such_endpoint
 from .views import catalog, ingest, jobs, requests
 
 app_name = "api"
@@ -38,5 +39,5 @@ urlpatterns = [
         name="docs",
     ),
     # Anything else under /api/ is a JSON 404, never the site's HTML page.
-    re_path(r"^[\s\S]*$", catalog.no_such_endpoint),
+    re_path(r"^[\s\S]*$", no_such_endpoint),
 ]

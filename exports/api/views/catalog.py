@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.decorators import (
-    api_view,
-    authentication_classes,
-    permission_classes,
-    throttle_classes,
-)
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,13 +61,3 @@ class PreviewView(APIView):
     )
     def post(self, request: Request) -> Response:
         return Response(preview_request(request.data, request.user).as_json())
-
-
-@extend_schema(exclude=True)
-@api_view(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-@authentication_classes([])
-@permission_classes([])
-@throttle_classes([])
-def no_such_endpoint(request: Request) -> Response:
-    """Any path under /api/ that names no endpoint (or an id that is not a number)."""
-    raise NotFound("No such API endpoint.")

@@ -443,6 +443,14 @@ def test_a_body_that_is_not_a_json_request_is_a_clear_error(alice_api, body, con
     assert response.json()["errors"][0]["message"]
 
 
+def test_a_request_body_over_djangos_upload_limit_is_a_413(alice_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = send(alice_api, "post", "/api/exports", RICH)
+    assert response.status_code == 413
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE (100 bytes)" in response.json()["errors"][0]["message"]
+    assert not ExportRequest.objects.exists()
+
+
 def test_bad_query_parameters_are_a_400_naming_the_parameter(alice_api):
     response = alice_api.get("/api/exports?page=0&pageSize=1000&status=bogus&sort=owner")
     assert response.status_code == 400

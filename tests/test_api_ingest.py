@@ -186,3 +186,9 @@ def test_an_origin_the_store_cannot_hold_is_a_400_naming_it(alice_api):
     response = post(alice_api, PACK, query="?publisher=" + "p" * 300)
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "publisher"
+
+
+def test_ingest_is_capped_by_its_own_limit_not_djangos_form_limit(alice_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    assert len(json.dumps(PACK)) > 100
+    assert post(alice_api, PACK).status_code == 202

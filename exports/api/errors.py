@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import (
@@ -17,24 +19,15 @@ from rest_framework.decorators import (
     permission_classes,
     throttle_classes,
 )
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..scheduling.ondemand import QueueFull
 from ..schema import RequestSchemaError
+from .problems import Problem
 from .serializers import ErrorsSerializer
-
-
-class Problem(APIException):
-    """An error answer with an explicit status, message and optional JSON path."""
-
-    def __init__(self, status_code: int, message: str, path: str = "", **extra: Any) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.errors = [{"path": path, "message": message}]
-        self.extra = extra
 
 
 def error_body(errors: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
@@ -75,6 +68,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, plus the domain's errors, answering in the one error shape."""
     if isinstance(exc, RequestSchemaError):
         return Response(error_body(schema_errors(exc)), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):  # Django's own cap on JSON bodies
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE ({limit} bytes)."
+        return Response(
+            error_body([{"path": "", "message": message}]),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, QueueFull):
         return Response(
             error_body([{"path": "", "message": exc.message}], detail=exc.detail),

@@ -1,7 +1,8 @@
-"""Bodies of the ingest endpoint: a SenML pack (JSON) or SenML JSON lines, size-capped.
+"""Request bodies: SenML packs or JSON lines for ingest, and JSON Merge Patch.
 
-Each parser reads at most ``INGEST_MAX_BYTES`` + 1 bytes, so a body without (or lying about)
-its ``Content-Length`` is refused with 413 before it is held in memory whole.
+The ingest parsers read at most ``INGEST_MAX_BYTES`` + 1 bytes, so an oversized body is
+refused with 413 before it is held in memory whole, whatever its ``Content-Length`` says.
+JSON bodies are capped by Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (see ``errors``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 
-from .errors import Problem
+from .problems import Problem
 
 
 @dataclass
@@ -25,16 +26,21 @@ class SenMLBody:
     content: Any
 
 
-def too_large() -> Problem:
-    limit = settings.INGEST_MAX_BYTES
-    return Problem(413, f"The body is larger than INGEST_MAX_BYTES ({limit} bytes).")
+def too_large(setting: str = "INGEST_MAX_BYTES") -> Problem:
+    limit = getattr(settings, setting)
+    return Problem(413, f"The body is larger than {setting} ({limit} bytes).")
+
+
+def _read(stream, setting: str) -> bytes:
+    limit = getattr(settings, setting)
+    body = stream.read(limit + 1) if stream is not None else b""
+    if len(body) > limit:
+        raise too_large(setting)
+    return body
 
 
 def _read_text(stream) -> str:
-    limit = settings.INGEST_MAX_BYTES
-    body = stream.read(limit + 1) if stream is not None else b""
-    if len(body) > limit:
-        raise too_large()
+    body = _read(stream, "INGEST_MAX_BYTES")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

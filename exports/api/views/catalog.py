@@ -57,7 +57,7 @@ class PreviewView(APIView):
         description="Per item: the first rows as the file will hold them and the estimated "
         "row count, for the slot the next run would use. Validated like creation.",
         request=ExportRequestSerializer,
-        responses={200: PreviewSerializer, **documented(400, 401, 415, 429)},
+        responses={200: PreviewSerializer, **documented(400, 401, 413, 415, 429)},
     )
     def post(self, request: Request) -> Response:
         return Response(preview_request(request.data, request.user).as_json())

@@ -21,9 +21,10 @@ from rest_framework.views import APIView
 from ...access import can_ingest
 from ...ingestion import checked_records, origin_problems, store_records
 from ...senml import SenMLError, iter_json_lines, parse_pack
-from ..errors import Problem, documented
+from ..errors import documented
 from ..paging import read_query
 from ..parsers import MEDIA_TYPES, PARSERS, SenMLBody, too_large
+from ..problems import Problem
 from ..serializers import IngestQuerySerializer, IngestResultSerializer
 
 PACK_EXAMPLE = [

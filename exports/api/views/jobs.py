@@ -20,8 +20,9 @@ from ...access import get_any_job_for_user, get_request_for_user
 from ...downloads import file_response
 from ...iam import record_download
 from ...models import ExportJob, JobStatus
-from ..errors import Problem, documented
+from ..errors import documented
 from ..paging import page_of, read_query
+from ..problems import Problem
 from ..serializers import JobPageSerializer, JobSerializer, PageQuerySerializer
 
 DELIVERIES = Prefetch("deliveries", queryset=Delivery.objects.select_related("message"))

@@ -23,9 +23,10 @@ from ...iam import acting_as
 from ...models import ExportRequest, last_job_status
 from ...scheduling.ondemand import run_now, set_paused, start_if_due
 from ...schema import dump_request, parse_request, save_spec
-from ..errors import Problem, documented
+from ..errors import documented
 from ..paging import page_of, read_query
 from ..parsers import MergePatchParser
+from ..problems import Problem
 from ..serializers import (
     SORT_KEYS,
     ExportListQuerySerializer,
@@ -110,7 +111,7 @@ class ExportListView(APIView):
         description="Validated like every other interface; a one-time request is queued at "
         "once (429 when you already have the maximum of waiting exports; nothing is saved).",
         request=ExportRequestSerializer,
-        responses={201: StoredExportRequestSerializer, **documented(400, 401, 415, 429)},
+        responses={201: StoredExportRequestSerializer, **documented(400, 401, 413, 415, 429)},
         examples=[OpenApiExample("A one-time CSV of yesterday", value=EXAMPLE, request_only=True)],
     )
     def post(self, request: Request) -> Response:
@@ -137,7 +138,7 @@ class ExportDetailView(APIView):
         summary="Replace an export request",
         description="The body is a whole request, validated as on creation; the owner stays.",
         request=ExportRequestSerializer,
-        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 415, 429)},
+        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 413, 415, 429)},
     )
     def put(self, request: Request, pk: int) -> Response:
         export = get_request_for_user(request.user, pk)
@@ -149,7 +150,7 @@ class ExportDetailView(APIView):
         description="A JSON Merge Patch (RFC 7396) over the stored request: objects merge, "
         "null removes a key, arrays (items, columns, messages) are replaced whole.",
         request=ExportRequestSerializer,
-        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 415, 429)},
+        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 413, 415, 429)},
     )
     def patch(self, request: Request, pk: int) -> Response:
         export = get_request_for_user(request.user, pk)

@@ -326,6 +326,7 @@ class _FormFields(HTMLParser):
         self.fields: list[tuple[str, str]] = []
         self._select: str | None = None
         self._options: list[tuple[str, bool]] = []
+        self._multiple = False
         self._textarea: str | None = None
         self._text = ""
 
@@ -344,7 +345,7 @@ class _FormFields(HTMLParser):
             elif kind not in ("submit", "button", "reset", "file"):
                 self.fields.append((name, attrs.get("value") or ""))
         elif tag == "select" and name:
-            self._select, self._options = name, []
+            self._select, self._options, self._multiple = name, [], "multiple" in attrs
         elif tag == "option" and self._select is not None:
             self._options.append((attrs.get("value", ""), "selected" in attrs))
         elif tag == "textarea" and name:
@@ -359,7 +360,9 @@ class _FormFields(HTMLParser):
             self.inside = False
         elif tag == "select" and self._select is not None:
             chosen = [value for value, selected in self._options if selected]
-            self.fields.append((self._select, (chosen or [self._options[0][0]])[0]))
+            if not chosen and not self._multiple and self._options:
+                chosen = [self._options[0][0]]  # a single select submits its first option
+            self.fields += [(self._select, value) for value in chosen]
             self._select = None
         elif tag == "textarea" and self._textarea is not None:
             # Browsers drop the one newline that follows <textarea>.

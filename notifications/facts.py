@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import zoneinfo
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from exports.display import format_time, format_window
 from exports.models import ExportJob, ExportRequest, JobStatus
 
 ERROR_SUMMARY_LENGTH = 300
@@ -80,28 +80,6 @@ def sample_facts(request: ExportRequest, link: str, *, success: bool) -> ExportF
     )
 
 
-def format_time(moment: datetime, zone: zoneinfo.ZoneInfo) -> str:
-    """``2025-01-02 00:00 CET``; seconds only when there are some."""
-    local = moment.astimezone(zone)
-    pattern = "%Y-%m-%d %H:%M:%S %Z" if local.second else "%Y-%m-%d %H:%M %Z"
-    return local.strftime(pattern)
-
-
-def format_window(windows: list[dict], zone: zoneinfo.ZoneInfo) -> str:
-    """The span covered by a job's per-item windows: earliest start – latest end.
-
-    An item without a start reads from the beginning of the data.
-    """
-    starts = [_parse(window.get("start")) for window in windows]
-    ends = [end for end in (_parse(window.get("end")) for window in windows) if end]
-    if not ends:
-        return ""
-    end = format_time(max(ends), zone)
-    if any(start is None for start in starts):
-        return f"until {end}"
-    return f"{format_time(min(starts), zone)} – {end}"
-
-
 def format_size(size: int) -> str:
     """``512 B``, ``1.2 KB``, ``3.4 MB``... (binary multiples, as file managers show)."""
     if size < 1024:
@@ -122,5 +100,3 @@ def _zone(request: ExportRequest) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(request.timezone or "UTC")
 
 
-def _parse(value: str | None) -> datetime | None:
-    return parse_datetime(value) if value else None

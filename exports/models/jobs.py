@@ -11,6 +11,32 @@ class JobStatus(models.TextChoices):
     SKIPPED = "skipped", "skipped"
 
 
+# What people read for each stored status (pages, admin, messages); the stored values stay
+# the platform's. "Done — no data" and "Running 42%" are refinements made by status_words.
+STATUS_WORDS = {
+    JobStatus.NOT_PROCESSED: "Waiting",
+    JobStatus.IN_PROGRESS: "Running",
+    JobStatus.DONE: "Done",
+    JobStatus.FAILED: "Failed",
+    JobStatus.EXPIRED: "Expired",
+    JobStatus.SKIPPED: "Skipped",
+}
+NO_DATA_WORDS = "Done — no data"
+
+
+def status_words(status: str, row_count: int | None = None, percent: int | None = None) -> str:
+    """A job status as people read it: "Waiting", "Running 42%", "Done — no data", ...
+
+    ``row_count`` 0 on a done job means it found no data; ``percent`` is the progress of a
+    running job when its total is known. An unknown stored value is shown as it is.
+    """
+    if status == JobStatus.DONE and row_count == 0:
+        return NO_DATA_WORDS
+    if status == JobStatus.IN_PROGRESS and percent is not None:
+        return f"Running {percent}%"
+    return STATUS_WORDS.get(status, status)
+
+
 class ExportJob(models.Model):
     """One execution of a request for one scheduled slot.
 
@@ -67,3 +93,25 @@ class ExportJob(models.Model):
     @property
     def is_downloadable(self) -> bool:
         return self.status == JobStatus.DONE and bool(self.file)
+
+    @property
+    def has_no_data(self) -> bool:
+        """A done job whose file holds no rows (a typo in a metric, a quiet device)."""
+        return self.status == JobStatus.DONE and self.row_count == 0
+
+    @property
+    def progress_percent(self) -> int | None:
+        """Progress of a running job, 0–100; None when not running or the total is unknown."""
+        if self.status != JobStatus.IN_PROGRESS or not self.rows_estimated:
+            return None
+        return min(100, int(self.rows_written * 100 / self.rows_estimated))
+
+    @property
+    def status_label(self) -> str:
+        """The status in words: Waiting, Running 42%, Done, Done — no data, Failed, ..."""
+        return status_words(self.status, self.row_count, self.progress_percent)
+
+    @property
+    def status_class(self) -> str:
+        """The CSS class of the status badge (``no-data`` is a done job with no rows)."""
+        return "no-data" if self.has_no_data else self.status

@@ -98,5 +98,3 @@ def error_summary(error: str) -> str:
 
 def _zone(request: ExportRequest) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(request.timezone or "UTC")
-
-

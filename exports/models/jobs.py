@@ -3,24 +3,17 @@ from django.utils import timezone
 
 
 class JobStatus(models.TextChoices):
-    NOT_PROCESSED = "notProcessed", "not processed"
-    IN_PROGRESS = "inProgress", "in progress"
-    DONE = "done", "done"
-    FAILED = "failed", "failed"
-    EXPIRED = "expired", "expired"
-    SKIPPED = "skipped", "skipped"
+    """The platform's stored values, labelled with the words people read (pages, admin)."""
+
+    NOT_PROCESSED = "notProcessed", "Waiting"
+    IN_PROGRESS = "inProgress", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+    SKIPPED = "skipped", "Skipped"
 
 
-# What people read for each stored status (pages, admin, messages); the stored values stay
-# the platform's. "Done — no data" and "Running 42%" are refinements made by status_words.
-STATUS_WORDS = {
-    JobStatus.NOT_PROCESSED: "Waiting",
-    JobStatus.IN_PROGRESS: "Running",
-    JobStatus.DONE: "Done",
-    JobStatus.FAILED: "Failed",
-    JobStatus.EXPIRED: "Expired",
-    JobStatus.SKIPPED: "Skipped",
-}
+# A done job without rows reads apart from one with a file worth opening.
 NO_DATA_WORDS = "Done — no data"
 
 
@@ -34,7 +27,7 @@ def status_words(status: str, row_count: int | None = None, percent: int | None 
         return NO_DATA_WORDS
     if status == JobStatus.IN_PROGRESS and percent is not None:
         return f"Running {percent}%"
-    return STATUS_WORDS.get(status, status)
+    return JobStatus(status).label if status in JobStatus.values else status
 
 
 class ExportJob(models.Model):

@@ -29,7 +29,7 @@ from ..listing import (
 )
 from ..models import ExportRequest
 from ..models.catalog import display_name
-from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
+from ..scheduling.ondemand import QueueFull, run_now, start_one_time
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
 from .jobs import jobs_context
@@ -108,16 +108,6 @@ def _item_rows(export: ExportRequest) -> list[tuple]:
     ]
 
 
-def _start_one_time(export: ExportRequest) -> None:
-    """Queue the job of a one-time request that is due to run and has none yet.
-
-    Call it inside the transaction that saved the request: a ``QueueFull`` then undoes
-    the save too. Recurring requests get their jobs from the scheduler.
-    """
-    if not export.is_recurring and not export.paused and not export.jobs.exists():
-        enqueue_one_time(export)
-
-
 def _queue_full(request: HttpRequest, export: ExportRequest, exc: QueueFull) -> HttpResponse:
     context = {
         "title": exc.message,
@@ -142,7 +132,7 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
             try:
                 with transaction.atomic():
                     export = editor.save()
-                    _start_one_time(export)
+                    start_one_time(export)
             except QueueFull as exc:
                 status, refusal = 429, exc.detail
             else:
@@ -198,7 +188,7 @@ def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
             if export.paused != paused:
                 export.paused = paused
                 export.save(update_fields=["paused", "updated_at"])
-            _start_one_time(export)  # a one-time request created paused runs when resumed
+            start_one_time(export)  # a one-time request created paused runs when resumed
     except QueueFull as exc:
         return _queue_full(request, export, exc)
     messages.success(request, f"Export “{export.name}” {'paused' if paused else 'resumed'}.")

@@ -23,7 +23,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from .display import format_time
-from .forms import ITEM_FIELDS
 from .models import (
     Channel,
     ExportColumn,
@@ -59,11 +58,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --- export requests -------------------------------------------------------------------------
 
 
-class ExportItemInline(admin.TabularInline):
+class ExportItemInline(admin.StackedInline):
+    """Items stacked, a few fields a line: thirteen fields in a table row do not fit 1280 px."""
+
     model = ExportItem
     extra = 0
     min_num = 1  # the JSON schema requires at least one item too
-    fields = ("position", *ITEM_FIELDS)
+    fields = (
+        ("target_value", "target_label"),
+        ("channel_id", "subtopic", "publisher"),
+        ("period", "from_time", "to_time"),
+        ("ds", "dsf", "transform"),
+        ("output_format", "filename", "position"),
+    )
 
     def get_formset(self, request, obj=None, **kwargs):
         # min_num alone only shows a blank form; validate_min refuses a request left empty.
@@ -155,17 +162,17 @@ class ExportRequestAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
     inlines = (ExportItemInline, ExportColumnInline, NotificationMessageInline)
-    readonly_fields = ("next_run_at", "created_at", "updated_at")
+    readonly_fields = ("schedule", "next_run", "created", "updated")
     fieldsets = (
         (None, {"fields": ("owner", "name", "type", "periodicity", "period_start", "paused")}),
         ("Format", {"fields": ("extension", "timezone", "template", "csv_delimiter", "filename")}),
-        ("Schedule", {"fields": ("next_run_at", "created_at", "updated_at")}),
+        ("Schedule", {"fields": ("schedule", "next_run", "created", "updated")}),
     )
     actions = (download_json, run_now_action)
 
     @admin.display(description="schedule", ordering="periodicity")
     def schedule(self, export: ExportRequest) -> str:
-        return describe_request_schedule(export)
+        return describe_request_schedule(export) if export.pk else "–"
 
     @admin.display(description="next run", ordering="next_run_at")
     def next_run(self, export: ExportRequest) -> str:
@@ -174,6 +181,10 @@ class ExportRequestAdmin(admin.ModelAdmin):
     @admin.display(description="created", ordering="created_at")
     def created(self, export: ExportRequest) -> str:
         return format_time(export.created_at, export.timezone)
+
+    @admin.display(description="updated")
+    def updated(self, export: ExportRequest) -> str:
+        return format_time(export.updated_at, export.timezone)
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)

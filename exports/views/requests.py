@@ -45,7 +45,9 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
     An invalid filter value is a 400 with the form's errors, never a silently wider list.
     """
-    form = RequestListForm(request.GET)
+    query = request.GET.copy()
+    query.setdefault("sort", DEFAULT_SORT)  # so the form shows the order the list is in
+    form = RequestListForm(query)
     valid = form.is_valid()
     requests = with_last_job(visible_requests(request.user).select_related("owner"))
     requests = filter_requests(requests, form.cleaned_data) if valid else requests.none()

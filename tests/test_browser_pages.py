@@ -208,7 +208,15 @@ def test_login_list_and_detail_fit_a_phone_and_show_statuses_in_words(
     )  # waiting
 
     page.set_viewport_size(PHONE)
+    page.goto(live_server.url + "/d/" + "A" * 43)
+    shoot(page, "link-invalid-390")
+    assert fits_the_width(page)
+    expect(page.locator(".site-header")).to_be_visible()
     page.goto(live_server.url + reverse("login"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".form-errors")).to_be_focused()  # the error summary, read first
     shoot(page, "login-390")
     assert fits_the_width(page)
     sign_in(page, live_server, "alice", "alice-pass-123")

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from exports.display import format_time, format_window
 from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.scheduling.words import describe_request_schedule
 
 ERROR_SUMMARY_LENGTH = 300
 
@@ -33,6 +34,7 @@ class ExportFacts:
     link: str
     error: str
     is_success: bool
+    schedule: str = ""  # "Every day at 08:00 (Europe/Rome)" or "Once"
 
     def values(self) -> dict[str, str]:
         """The placeholder values (every field but ``is_success``)."""
@@ -57,6 +59,7 @@ def facts_for_job(job: ExportJob, link: str) -> ExportFacts:
         link=link,
         error=error_summary(job.error) if job.status != JobStatus.DONE else "",
         is_success=job.status == JobStatus.DONE,
+        schedule=describe_request_schedule(request),
     )
 
 
@@ -77,6 +80,7 @@ def sample_facts(request: ExportRequest, link: str, *, success: bool) -> ExportF
         link=link,
         error="" if success else "Sample error: this is a test notification.",
         is_success=success,
+        schedule=describe_request_schedule(request),
     )
 
 

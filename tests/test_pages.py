@@ -445,3 +445,21 @@ def test_an_admin_import_beyond_the_queue_cap_saves_nothing(admin_client, alice,
 )
 def test_site_url_follows_the_address_make_run_serves_on(addr, site_url):
     assert site_url_for(addr) == site_url
+
+
+def test_messages_can_say_the_schedule_in_words(alice):
+    from notifications.facts import facts_for_job
+    from notifications.placeholders import render
+
+    export = make_request(
+        alice,
+        type="recurring",
+        periodicity="P1D",
+        timezone="Europe/Rome",
+        period_start=datetime(2025, 2, 28, 23, 0, tzinfo=UTC),
+    )
+    job = make_job(export, slot=datetime(2025, 3, 1, 23, 0, tzinfo=UTC), row_count=1)
+    facts = facts_for_job(job, "https://example.test/d/x")
+    assert render("Runs {schedule}.", facts.values(), str) == (
+        "Runs Every day at 00:00 (Europe/Rome)."
+    )

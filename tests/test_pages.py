@@ -19,6 +19,7 @@ from exports.models import (
     ExportJob,
     ExportRequest,
     JobStatus,
+    NotificationMessage,
     status_words,
 )
 from exports.scheduling.ondemand import start_one_time
@@ -278,6 +279,30 @@ def test_the_job_table_pages_like_the_detail_page(alice_client, alice):
     assert 'data-next-refresh="10"' in fragment  # nothing running: look again less often
     detail = alice_client.get(reverse("exports:detail", args=[export.pk]), {"page": 2}).text
     assert f'data-url="{reverse("exports:jobs", args=[export.pk])}?page=2"' in detail
+
+
+def test_the_polled_job_table_costs_the_same_queries_for_a_full_page(
+    alice_client, alice, django_assert_max_num_queries
+):
+    from notifications.models import Delivery
+
+    export = make_request(alice)
+    message = NotificationMessage.objects.create(request=export, medium="email")
+
+    def add_jobs(days):
+        for day in days:
+            job = make_job(export, slot=datetime(2025, 3, day, tzinfo=UTC), row_count=1)
+            Delivery.objects.create(job=job, message=message)
+            create_link(job)
+
+    add_jobs(range(1, 3))
+    url = reverse("exports:jobs", args=[export.pk])
+    with django_assert_max_num_queries(12) as few:
+        alice_client.get(url)
+    add_jobs(range(3, 28))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = alice_client.get(url)
+    assert response.text.count("Revoke 1 download link") == 25
 
 
 def test_the_detail_page_says_the_schedule_in_words_and_times_in_its_zone(alice_client, alice):

@@ -14,6 +14,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from notifications.templatetags.notifications import with_job_deliveries
+
 from ..access import get_job_for_user, get_request_for_user
 from ..display import describe_no_data, format_window, metrics_looked_for
 from ..downloads import file_response
@@ -62,7 +64,8 @@ def job_rows(jobs: Iterable[ExportJob], export: ExportRequest) -> list[JobRow]:
 def jobs_context(request: HttpRequest, export: ExportRequest) -> dict:
     """The job table of ``export``: one page of jobs (``?page=``), their rows, and how soon
     the open page should ask again."""
-    page = Paginator(export.jobs.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    jobs = with_job_deliveries(export.jobs.all())
+    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = job_rows(page.object_list, export)
     active = any(row.job.status in RUNNING for row in rows)
     return {

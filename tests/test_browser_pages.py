@@ -266,3 +266,40 @@ def test_the_admin_change_page_of_a_request_fits_a_laptop(live_server, chromium_
     page.goto(live_server.url + reverse("admin:exports_exportrequest_change", args=[export.pk]))
     shoot(page, "admin-change-1280")
     assert fits_the_width(page)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hidden_tab_does_not_poll_and_catches_up_when_shown(
+    live_server, chromium_page, alice_user
+):
+    export = make_request(alice_user, "Waiting export")
+    ExportJob.objects.create(request=export, slot=datetime(2026, 11, 1, tzinfo=UTC))
+    page = chromium_page
+    sign_in(page, live_server, "alice", "alice-pass-123")
+    polls = []
+    page.on(
+        "request",
+        lambda request: polls.append(request.url) if "/jobs/" in request.url else None,
+    )
+    page.goto(live_server.url + export.get_absolute_url())
+    page.wait_for_timeout(2500)  # a waiting job: the table asks every 2 s
+    assert len(polls) >= 1
+    page.evaluate(
+        """() => {
+        Object.defineProperty(document, "hidden", { value: true, configurable: true });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    )
+    page.wait_for_timeout(300)
+    polls.clear()
+    page.wait_for_timeout(4500)
+    assert polls == []  # nothing asked while hidden
+    ExportJob.objects.update(status=JobStatus.FAILED, error="Boom")
+    page.evaluate(
+        """() => {
+        Object.defineProperty(document, "hidden", { value: false, configurable: true });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    )
+    expect(page.locator("#jobs tbody tr .status")).to_have_text("Failed", timeout=3000)
+    assert len(polls) >= 1

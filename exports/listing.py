@@ -21,6 +21,7 @@ from .models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus
 from .vocabulary import Extension, RequestType
 
 PAGE_SIZE = 25
+FILTER_KEYS = ("q", "type", "status", "format", "paused")  # the sort and page are not filters
 
 # Last-job status filter: the stored statuses in words, "no data" (a done job without rows)
 # and "never" (no job yet). The values are the platform's, so bookmarks stay stable.

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -21,6 +22,7 @@ from ..catalog import channel_names, publisher_names
 from ..forms import RequestEditor
 from ..listing import (
     DEFAULT_SORT,
+    FILTER_KEYS,
     PAGE_SIZE,
     RequestListForm,
     filter_requests,
@@ -33,8 +35,6 @@ from ..scheduling.ondemand import QueueFull, run_now, start_one_time
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
 from .jobs import jobs_context
-
-FILTER_KEYS = ("q", "type", "status", "format", "paused")
 
 
 @login_required
@@ -74,6 +74,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One request: its settings, items, columns, notifications and (paginated) jobs."""
     export = get_request_for_user(request.user, pk)
+    prefetch_related_objects([export], "items", "columns", "messages")
     columns = [(c.column_id, c.label) for c in export.columns.all()]
     return render(
         request,

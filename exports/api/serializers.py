@@ -13,9 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from notifications.facts import format_window
 from notifications.models import DeliveryStatus
 
+from ..display import format_window
 from ..models import ExportJob, JobStatus
 from ..vocabulary import (
     Aggregation,

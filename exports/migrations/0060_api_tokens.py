@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0050_timezone_field'),
+        ('exports', '0070_pages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

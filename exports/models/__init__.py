@@ -1,6 +1,6 @@
 from .catalog import Channel, Publisher, Series
 from .events import IamEvent
-from .jobs import ExportJob, JobStatus, last_job_status
+from .jobs import ExportJob, JobStatus, status_words
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from .tokens import ApiToken, ChannelGrant
@@ -19,5 +19,5 @@ __all__ = [
     "NotificationMessage",
     "Publisher",
     "Series",
-    "last_job_status",
+    "status_words",
 ]

@@ -1,7 +1,7 @@
 """Export requests over HTTP: list, create, read, replace, patch, delete, run, pause, resume.
 
 The same functions as the pages: ``parse_request``/``save_spec``/``dump_request`` for the JSON,
-``exports.access`` for who sees what (another user's request is a 404), ``start_if_due`` and
+``exports.access`` for who sees what (another user's request is a 404), ``start_one_time`` and
 ``run_now`` for queuing (429 at the cap), ``set_paused``. Changes run in one transaction acting
 as the caller, so each emits the pages' IAM event with the token's user as actor.
 """
@@ -20,8 +20,9 @@ from rest_framework.views import APIView
 
 from ...access import get_request_for_user, visible_requests
 from ...iam import acting_as
-from ...models import ExportRequest, last_job_status
-from ...scheduling.ondemand import run_now, set_paused, start_if_due
+from ...listing import with_last_job
+from ...models import ExportRequest
+from ...scheduling.ondemand import run_now, set_paused, start_one_time
 from ...schema import dump_request, parse_request, save_spec
 from ..errors import documented
 from ..paging import page_of, read_query
@@ -64,7 +65,7 @@ def _replace(request: Request, export: ExportRequest, data: Any) -> Response:
     spec = parse_request(data, owner=export.owner)
     with acting_as(request.user), transaction.atomic():
         save_spec(spec, export)
-        start_if_due(export)  # a one-time request with no job yet (e.g. un-paused) runs now
+        start_one_time(export)  # a one-time request with no job yet (e.g. un-paused) runs now
     return Response(_stored(export))
 
 
@@ -92,9 +93,9 @@ class ExportListView(APIView):
     )
     def get(self, request: Request) -> Response:
         query = read_query(ExportListQuerySerializer, request)
-        requests = visible_requests(request.user).annotate(status=last_job_status())
+        requests = with_last_job(visible_requests(request.user))  # as the pages' list does
         if query.get("status"):
-            requests = requests.filter(status__in=query["status"])
+            requests = requests.filter(last_job_status__in=query["status"])
         if query.get("type"):
             requests = requests.filter(type=query["type"])
         sort = query["sort"]
@@ -102,7 +103,7 @@ class ExportListView(APIView):
         requests = requests.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
         requests = requests.prefetch_related("items", "columns", "messages")
         found, page = page_of(requests, query)
-        results = [{**dump_request(export), "status": export.status} for export in found]
+        results = [{**dump_request(e), "status": e.last_job_status} for e in found]
         return Response({"results": results, **page})
 
     @extend_schema(
@@ -118,7 +119,7 @@ class ExportListView(APIView):
         spec = parse_request(request.data, owner=request.user)
         with acting_as(request.user), transaction.atomic():
             export = save_spec(spec)
-            start_if_due(export)
+            start_one_time(export)
         return Response(_stored(export), status=status.HTTP_201_CREATED)
 
 

@@ -245,11 +245,7 @@ class JobSerializer(serializers.Serializer):
     @extend_schema_field({"type": "integer", "nullable": True, "minimum": 0, "maximum": 100})
     def get_progress(self, job: ExportJob) -> int | None:
         """Percent done of a running job with a known total; 100 when done."""
-        if job.status == JobStatus.DONE:
-            return 100
-        if job.status != JobStatus.IN_PROGRESS or not job.rows_estimated:
-            return None
-        return min(100, int(job.rows_written * 100 / job.rows_estimated))
+        return 100 if job.status == JobStatus.DONE else job.progress_percent
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_window(self, job: ExportJob) -> str:

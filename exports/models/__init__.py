@@ -1,4 +1,5 @@
 from .events import IamEvent
+from .installation import Installation
 from .jobs import ExportJob, JobStatus
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
@@ -9,6 +10,7 @@ __all__ = [
     "ExportJob",
     "ExportRequest",
     "IamEvent",
+    "Installation",
     "JobStatus",
     "Message",
     "NotificationMessage",

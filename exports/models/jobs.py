@@ -44,6 +44,9 @@ class ExportJob(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the deliveries of a final status were recorded; a done/failed job without it is
+    # picked up by the scheduler tick (the worker died between finishing and notifying).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-slot", "-id"]

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from rq import get_current_job
 
 from .engine.tables import (
@@ -151,6 +151,10 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
 
 def _record_failure(job: ExportJob, exc: Exception) -> None:
     error = describe_error(exc)
+    if not connection.in_atomic_block:
+        # A connection the database dropped (server restart, pg_terminate_backend) cannot
+        # record anything; Django reopens one on the next query once this one is closed.
+        connection.close_if_unusable_or_obsolete()
     retry = (
         not isinstance(exc, PermanentExportError)
         and is_transient(exc)

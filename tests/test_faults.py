@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +27,7 @@ from django_rq.settings import QUEUES
 from rq import SimpleWorker
 
 from exports.jobs import create_job, run_job
+from exports.management.commands.runstack import start_redis
 from exports.models import ExportJob, JobStatus, Message
 from exports.scheduling.dispatch import dispatch
 from exports.scheduling.ondemand import run_now
@@ -181,28 +182,19 @@ def test_a_worker_killed_mid_export_leaves_a_job_that_ends_done_with_the_same_by
 
 
 @contextmanager
-def own_redis(monkeypatch) -> Iterator[callable]:
-    """A Redis server of this test's own on a free port, and a function restarting it empty."""
+def own_redis(monkeypatch) -> Iterator[Callable[[], None]]:
+    """A Redis server of this test's own on a free port (no persistence), pointed at by every
+    queue, and a function restarting it empty."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"redis://127.0.0.1:{port}/0"
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-            + ["--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for(lambda: _answers(port), 10, "redis-server to answer")
-        return process
-
-    server = [start()]
+    server = [start_redis(url)]
 
     def restart_empty() -> None:
         server[0].terminate()
         server[0].wait(timeout=10)
-        server[0] = start()
+        server[0] = start_redis(url)
 
     for config in QUEUES.values():
         monkeypatch.setitem(config, "URL", url)
@@ -211,15 +203,6 @@ def own_redis(monkeypatch) -> Iterator[callable]:
     finally:
         server[0].terminate()
         server[0].wait(timeout=10)
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def test_redis_restarted_empty_loses_no_job_and_no_delivery_and_doubles_none(

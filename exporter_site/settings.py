@@ -125,6 +125,8 @@ RQ_QUEUES = {
     "exports": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EXPORTS_JOB_TIMEOUT},
 }
 RQ_SHOW_ADMIN_LINK = True
+# Imports the job code before forking, so each job does not import it again.
+RQ = {"WORKER_CLASS": "exports.worker.PreloadingWorker"}
 
 IAM_EVENTS_STREAM = env_str("IAM_EVENTS_STREAM", "exporter.iam")
 IAM_EVENTS_STREAM_MAXLEN = env_int("IAM_EVENTS_STREAM_MAXLEN", 10000, minimum=1)

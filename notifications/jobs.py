@@ -48,6 +48,10 @@ def deliver(delivery_id: int) -> str:
     try:
         transport = transport_for(delivery.message)
         delivery.recipient = transport.recipient[:300]
+        # Stored before sending: if the worker dies mid-send, the "unknown" row says to whom.
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            recipient=delivery.recipient
+        )
         link_url, link = message_link(delivery.job)
         response = transport.notify(facts_for_job(delivery.job, link_url))
     except TransportError as exc:

@@ -340,3 +340,34 @@ def test_runscheduler_once_prunes_and_hands_over_deliveries(
     assert "Retention: 1 job(s) expired past retention" in out
     assert "Deliveries: 1 handed to the queue" in out
     assert len(django_rq.get_queue("notifications").job_ids) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resend_in_a_real_browser_sends_an_unknown_delivery_once(
+    live_server, chromium_page, chat, redis_conn, alice
+):
+    request = make_request(alice)
+    add_message(request, Medium.SLACK, f"{chat.base_url}/hook")
+    job_finished(make_job(request).pk)
+    Delivery.objects.update(
+        status=DeliveryStatus.UNKNOWN, attempts=1, last_error="The worker stopped while sending."
+    )
+    redis_conn.flushdb()  # the hand-over job_finished enqueued: not what this test is about
+    page = chromium_page
+    page.goto(live_server.url + reverse("login"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-pass-123")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(live_server.url + request.get_absolute_url())
+    block = page.locator(".delivery-unknown")
+    assert "Outcome unknown: The worker stopped while sending." in block.inner_text()
+    page.screenshot(path="/tmp/h11a-resend-before.png", full_page=True)
+    block.get_by_role("button", name="Resend").click()
+    page.wait_for_url(live_server.url + request.get_absolute_url())
+    assert "The notification will be sent again." in page.locator(".messages").inner_text()
+    assert page.locator(".delivery-unknown").count() == 0
+    work()
+    page.reload()
+    page.screenshot(path="/tmp/h11a-resend-after.png", full_page=True)
+    assert "sent" in page.locator(".delivery-sent").inner_text()
+    assert len(chat.requests) == 1

@@ -1,3 +1,4 @@
+from .catalog import Channel, Publisher, Series
 from .events import IamEvent
 from .installation import Installation
 from .jobs import ExportJob, JobStatus
@@ -5,6 +6,7 @@ from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 
 __all__ = [
+    "Channel",
     "ExportColumn",
     "ExportItem",
     "ExportJob",
@@ -14,4 +16,6 @@ __all__ = [
     "JobStatus",
     "Message",
     "NotificationMessage",
+    "Publisher",
+    "Series",
 ]

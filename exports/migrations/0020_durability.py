@@ -16,7 +16,7 @@ def mark_finished_jobs_notified(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0001_initial'),
+        ('exports', '0002_catalog'),
     ]
 
     operations = [

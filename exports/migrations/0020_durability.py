@@ -33,5 +33,9 @@ class Migration(migrations.Migration):
             name='notified_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
+        migrations.AddIndex(
+            model_name='exportjob',
+            index=models.Index(condition=models.Q(('notified_at__isnull', True)), fields=['finished_at'], name='job_not_notified'),
+        ),
         migrations.RunPython(mark_finished_jobs_notified, migrations.RunPython.noop),
     ]

@@ -56,6 +56,13 @@ class ExportJob(models.Model):
         indexes = [
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
             models.Index(fields=["status", "finished_at"], name="job_status_finished"),
+            # The scheduler looks for finished jobs without notifications every tick: a
+            # partial index holds only those few rows, however many jobs are kept.
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(notified_at__isnull=True),
+                name="job_not_notified",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ def mark_finished_jobs_notified(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0002_catalog'),
+        ('exports', '0050_timezone_field'),
     ]
 
     operations = [

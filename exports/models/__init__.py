@@ -1,6 +1,11 @@
 from .catalog import Channel, Publisher, Series
 from .events import IamEvent
+<<<<<<< HEAD
 from .jobs import ExportJob, JobStatus, status_words
+=======
+from .installation import Installation
+from .jobs import ExportJob, JobStatus
+>>>>>>> h11a
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 
@@ -11,6 +16,7 @@ __all__ = [
     "ExportJob",
     "ExportRequest",
     "IamEvent",
+    "Installation",
     "JobStatus",
     "Message",
     "NotificationMessage",

@@ -36,7 +36,14 @@ def _get_message_for_user(request: HttpRequest, message_id: int) -> Notification
     return get_object_or_404(messages_, pk=message_id)
 
 
-<<<<<<< HEAD
+def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> Delivery:
+    """The delivery if the user may see its job's request (owner or staff); 404 otherwise."""
+    deliveries = Delivery.objects.select_related("job").filter(
+        job__request__in=visible_requests(request.user)
+    )
+    return get_object_or_404(deliveries, pk=delivery_id)
+
+
 # Why a capability link does not work, and who can do what about it. A sign-in link is
 # offered only where signing in helps: the export's owner can then download a file that is
 # still kept, or run the export again. An invalid token has no owner to sign in as.
@@ -90,22 +97,6 @@ def _unavailable(request: HttpRequest, problem: str, job: ExportJob | None = Non
         "offer_sign_in": sign_in_helps and not request.user.is_authenticated,
     }
     response = render(request, "notifications/link_unavailable.html", context, status=status)
-=======
-def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> Delivery:
-    """The delivery if the user may see its job's request (owner or staff); 404 otherwise."""
-    deliveries = Delivery.objects.select_related("job").filter(
-        job__request__in=visible_requests(request.user)
-    )
-    return get_object_or_404(deliveries, pk=delivery_id)
-
-
-def _unavailable(request: HttpRequest, status: int, reason: str) -> HttpResponse:
-    # The same page for every failure, naming only the reason: nothing about the
-    # job, the request or its owner is revealed to whoever holds the token.
-    response = render(
-        request, "notifications/link_unavailable.html", {"reason": reason}, status=status
-    )
->>>>>>> h11a
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -1,11 +1,7 @@
 from .catalog import Channel, Publisher, Series
 from .events import IamEvent
-<<<<<<< HEAD
-from .jobs import ExportJob, JobStatus, status_words
-=======
 from .installation import Installation
-from .jobs import ExportJob, JobStatus
->>>>>>> h11a
+from .jobs import ExportJob, JobStatus, status_words
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 

@@ -25,6 +25,8 @@ atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 IAM_EVENTS_STREAM = "test.exporter.iam"
+# One fixed namespace for the suite: worker subprocesses see the same one as the test process.
+EXPORTS_INSTANCE = "test"
 # Token ids repeat from test to test, so throttle counters would carry over: tests that check
 # throttling set their own rate and flush Redis.
 API_THROTTLE_RATE = "100000/minute"

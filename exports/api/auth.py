@@ -16,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import SimpleRateThrottle
 
 from ..models import ApiToken
+from ..scheduling.namespace import redis_key
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class TokenRateThrottle(SimpleRateThrottle):
             ident = f"user:{request.user.pk}"
         else:
             ident = f"ip:{self.get_ident(request)}"
-        return f"throttle:{self.scope}:{ident}"
+        # Namespaced like every Redis key of ours: installations may share one Redis.
+        return redis_key(f"throttle:{self.scope}:{ident}")
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

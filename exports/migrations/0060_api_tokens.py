@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0070_pages'),
+        ('exports', '0080_durability'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

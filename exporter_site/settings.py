@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "exports",
     "notifications",
 ]
@@ -125,6 +128,8 @@ RQ_QUEUES = {
     "exports": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EXPORTS_JOB_TIMEOUT},
 }
 RQ_SHOW_ADMIN_LINK = True
+# Imports the job code before forking, so each job does not import it again.
+RQ = {"WORKER_CLASS": "exports.worker.PreloadingWorker"}
 
 IAM_EVENTS_STREAM = env_str("IAM_EVENTS_STREAM", "exporter.iam")
 IAM_EVENTS_STREAM_MAXLEN = env_int("IAM_EVENTS_STREAM_MAXLEN", 10000, minimum=1)
@@ -141,6 +146,12 @@ EXPORTS_HEARTBEAT_TIMEOUT = env_int("EXPORTS_HEARTBEAT_TIMEOUT", 60, minimum=5)
 # Jobs handed to RQ but not started yet; empty = 2 per running exports worker (at least 2).
 EXPORTS_DISPATCH_BACKLOG = env_int("EXPORTS_DISPATCH_BACKLOG", 0, minimum=0) or None
 EXPORTS_SCHEDULER_INTERVAL = env_int("EXPORTS_SCHEDULER_INTERVAL", 5, minimum=1)
+# Namespace of our RQ job ids and Redis keys; empty = a random id stored in the database.
+EXPORTS_INSTANCE = env_str("EXPORTS_INSTANCE", "")
+# Seconds after a hand-over to RQ before a job/delivery missing from Redis is handed over again.
+EXPORTS_REQUEUE_AFTER = env_int("EXPORTS_REQUEUE_AFTER", 30, minimum=1)
+# The scheduler runs retention (pruneexports) at most this often; P0D = never by itself.
+EXPORTS_PRUNE_INTERVAL = env_duration("EXPORTS_PRUNE_INTERVAL", "PT1H")
 
 # Email (Django's own names) for notifications.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -162,8 +173,53 @@ NOTIFICATIONS_RETRY_BACKOFF = [
     for step, default in enumerate((30, 120, 600), start=1)
 ]
 NOTIFICATIONS_MAX_RETRY_AFTER = env_int("NOTIFICATIONS_MAX_RETRY_AFTER", 3600, minimum=0)
+# Seconds a delivery may stay "sending" before it is marked "unknown" (never resent by itself).
+NOTIFICATIONS_SENDING_TIMEOUT = env_int("NOTIFICATIONS_SENDING_TIMEOUT", 300, minimum=30)
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")
+
+# The JSON API (exports/api): bearer tokens or the session, one error shape, per-token throttling.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")  # per token (or session user)
+API_ANON_THROTTLE_RATE = env_str("API_ANON_THROTTLE_RATE", "60/minute")  # schema/docs, per IP
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "exports.api.auth.BearerTokenAuthentication",
+        # The pages' own fetches; unsafe methods need the CSRF token.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["exports.api.auth.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE, "anon": API_ANON_THROTTLE_RATE},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "exports.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Exporter API",
+    "DESCRIPTION": "Export requests, jobs, downloads, preview, the series catalog and ingest.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads Swagger UI from the package's static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "exports.models.jobs.JobStatus",
+        "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
+    },
+}
+# Throttle counters live in Redis so every web process counts the same requests.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api-throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    },
+}
 
 LOGGING = {
     "version": 1,

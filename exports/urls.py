@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import catalog, jobs, requests
+from .views import catalog, jobs, requests, tokens
 
 app_name = "exports"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("exports/<int:pk>/pause/", requests.request_pause, name="pause"),
     path("exports/<int:pk>/resume/", requests.request_resume, name="resume"),
     path("exports/<int:pk>/run/", requests.request_run, name="run"),
+    path("exports/<int:pk>/jobs/", jobs.request_jobs, name="jobs"),
     path("exports/schedule/words.json", requests.schedule_words, name="schedule-words"),
     path("exports/catalog/series.json", catalog.catalog_series, name="catalog-series"),
     path(
@@ -20,4 +21,6 @@ urlpatterns = [
         jobs.job_download,
         name="job-download",
     ),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
 ]

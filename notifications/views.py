@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from exports.access import visible_requests
-from exports.downloads import file_response
+from exports.downloads import StorageUnavailable, file_response
 from exports.models import ExportJob, NotificationMessage
 
 from .errors import TransportError
@@ -62,6 +62,8 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         return _unavailable(request, 410, "The file is no longer available.")
     try:
         response = file_response(job)
+    except StorageUnavailable:  # an OSError too, but the file may well be there
+        return _unavailable(request, 503, "File storage is unreachable right now. Try again soon.")
     except OSError:  # retention deleted the file between the check and the open
         return _unavailable(request, 410, "The file is no longer available.")
     if request.method == "GET":  # a HEAD downloads nothing

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_safe
 from notifications.facts import format_window
 
 from ..access import get_job_for_user
-from ..downloads import file_response
+from ..downloads import StorageUnavailable, file_response
 from ..models import ExportJob, JobStatus
 
 
@@ -104,5 +104,9 @@ def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResp
         return _unavailable(request, job, 410, missing)
     try:
         return file_response(job)
+    except StorageUnavailable:  # an OSError too, but the file may well be there
+        return _unavailable(
+            request, job, 503, "File storage is unreachable right now. Try again in a minute."
+        )
     except OSError:  # deleted between the status check and the open (retention, an operator)
         return _unavailable(request, job, 410, missing)

@@ -332,3 +332,16 @@ def test_the_endpoint_dying_mid_upload_is_transient_and_the_retry_completes(
     content = bucket.read(job.file.name)
     assert len(content) == job.size and job.row_count == 8000
     assert content.count(b"\n") == 8001
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+def test_healthz_checks_the_bucket(bucket, proxy, client, settings, redis_conn):
+    store_exports_in(settings, bucket, proxy.url)
+    assert client.get("/healthz").json()["checks"]["storage"] == {"ok": True}
+    proxy.stop()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["storage"] == {"ok": False, "error": "StorageUnavailable"}
+    assert bucket.name not in response.content.decode()

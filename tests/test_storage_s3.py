@@ -175,7 +175,7 @@ def test_it_stores_a_finished_export_as_one_object_in_the_bucket(done_job, bucke
     assert len(content) == done_job.size and done_job.row_count == 12
     assert b",2026-01-10T01:00:00.000+01:00,0.0," in content.splitlines()[1]  # Rome time
     assert done_job.file.name.endswith("/Boiler_room_2026-01-11T0100.csv")
-    assert not list(Path(settings.MEDIA_ROOT).rglob("*.csv"))  # nothing left on local disk
+    assert not list(Path(settings.MEDIA_ROOT).rglob("Boiler_room_*"))  # nothing on local disk
 
 
 def test_a_rerun_of_the_same_slot_gets_an_object_of_its_own(done_job, bucket, alice):

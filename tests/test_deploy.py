@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -131,7 +132,7 @@ def gunicorn_site(tmp_path):
             time.sleep(0.2)
     yield {"port": port, "static_root": tmp_path / "static", "process": process}
     if process.poll() is None:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
         process.communicate(timeout=30)
 
 
@@ -165,7 +166,7 @@ def test_with_json_logs_gunicorn_and_the_app_log_one_json_object_per_line(gunico
     get(gunicorn_site["port"], "/healthz")
     get(gunicorn_site["port"], "/accounts/login/", **{"X-Forwarded-Proto": "https"})
     process = gunicorn_site["process"]
-    process.terminate()
+    process.send_signal(signal.SIGINT)
     log = process.communicate(timeout=30)[1]
     entries = [json.loads(line) for line in log.splitlines() if line.strip()]
     loggers = {entry["logger"] for entry in entries}

@@ -155,9 +155,10 @@ def run_in_worker(job: ExportJob, max_jobs: int | None = None) -> ExportJob:
 
 
 @pytest.fixture
-def done_job(alice, bucket, redis_conn, transactional_db):
+def done_job(alice, bucket, db):
+    """A job run by ``run_job``, the code a worker runs (the first test uses a real worker)."""
     add_readings(12)
-    job = run_in_worker(create_job(make_request(alice), SLOT))
+    job = run_job(create_job(make_request(alice), SLOT).pk)
     assert job.status == JobStatus.DONE, job.error
     return job
 
@@ -169,7 +170,12 @@ def download_path(job: ExportJob) -> str:
 # --- storing ---------------------------------------------------------------------------------
 
 
-def test_it_stores_a_finished_export_as_one_object_in_the_bucket(done_job, bucket, settings):
+def test_a_worker_stores_a_finished_export_as_one_object_in_the_bucket(
+    alice, bucket, settings, redis_conn, transactional_db
+):
+    add_readings(12)
+    done_job = run_in_worker(create_job(make_request(alice), SLOT))
+    assert done_job.status == JobStatus.DONE, done_job.error
     assert bucket.keys() == [done_job.file.name]
     content = bucket.read(done_job.file.name)
     assert len(content) == done_job.size and done_job.row_count == 12

@@ -16,6 +16,7 @@ import boto3
 import django_rq
 import pytest
 from botocore.exceptions import ClientError
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
@@ -191,6 +192,12 @@ def test_a_rerun_of_the_same_slot_gets_an_object_of_its_own(done_job, bucket, al
     assert again.status == JobStatus.DONE
     assert again.file.name != done_job.file.name
     assert sorted(bucket.keys()) == sorted([done_job.file.name, again.file.name])
+
+
+def test_runexport_copies_the_file_out_of_the_bucket(done_job, bucket, tmp_path, capsys):
+    call_command("runexport", str(done_job.request_id), slot=SLOT.isoformat(), out=str(tmp_path))
+    copied = Path(capsys.readouterr().out.strip())
+    assert copied.read_bytes() == bucket.read(done_job.file.name)
 
 
 # --- downloading -----------------------------------------------------------------------------

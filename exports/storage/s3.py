@@ -50,14 +50,18 @@ class ExportS3Storage(S3Storage):
     """django-storages' S3 backend with the export-storage additions (see the package doc).
 
     Defaults that differ from django-storages': a file is never overwritten (a retried
-    attempt gets a name of its own, so a stale attempt cannot delete the new file), and
-    the client gives up after a few seconds and three tries so that a job fails over to
-    its own retry instead of hanging on an unreachable endpoint.
+    attempt gets a name of its own, so a stale attempt cannot delete the new file); the
+    client gives up after a few seconds and three tries so that a job fails over to its
+    own retry instead of hanging on an unreachable endpoint; ``open()`` buffers at most
+    8 MiB in memory, the rest on disk.
     """
 
     def get_default_settings(self) -> dict:
         defaults = super().get_default_settings()
         defaults["file_overwrite"] = getattr(settings, "AWS_S3_FILE_OVERWRITE", False)
+        # open() copies the object into a spooled buffer; django-storages' 0 means "never
+        # spill to disk", which would hold a whole multi-GB export in memory.
+        defaults["max_memory_size"] = getattr(settings, "AWS_S3_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
         if defaults["client_config"] is None:
             defaults["client_config"] = Config(
                 s3={"addressing_style": defaults["addressing_style"]},

@@ -18,6 +18,10 @@ from .storage import StorageUnavailable
 
 __all__ = ["StorageUnavailable", "download_filename", "file_response"]
 
+# Bytes per read while streaming. FileResponse's 4 KiB makes a bucket download a third as
+# fast as boto3 reading 64 KiB at a time (bench/bench_storage.py).
+STREAM_CHUNK = 64 * 1024
+
 
 def download_filename(job: ExportJob) -> str:
     """``<filename or request name>_<slot in local time>.<ext>``.
@@ -51,4 +55,5 @@ def file_response(job: ExportJob) -> HttpResponse:
     )
     # A bucket's body cannot seek, so FileResponse cannot measure it; the store can.
     response["Content-Length"] = str(size)
+    response.block_size = STREAM_CHUNK
     return response

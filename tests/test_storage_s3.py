@@ -7,6 +7,9 @@ away (a proxy in front of it is cut) is a transient failure that is retried.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -358,3 +361,42 @@ def test_healthz_checks_the_bucket(bucket, proxy, client, settings, redis_conn):
     assert response.status_code == 503
     assert response.json()["checks"]["storage"] == {"ok": False, "error": "StorageUnavailable"}
     assert bucket.name not in response.content.decode()
+
+
+# --- configuration from the environment --------------------------------------------------------
+
+
+def test_the_environment_alone_configures_the_bucket(s3_server, tmp_path):
+    """EXPORTS_STORAGE=s3 and django-storages' own variable names, in a fresh process."""
+    bucket = Bucket(s3_server)
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "exporter_site.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "EXPORTS_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": bucket.name,
+        "AWS_S3_ENDPOINT_URL": s3_server.url,
+        "AWS_S3_REGION_NAME": REGION,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    script = (
+        "from django.core.files.base import ContentFile\n"
+        "from exports.models import ExportJob\n"
+        "storage = ExportJob._meta.get_field('file').storage\n"
+        "name = storage.save('exports/from-env.csv', ContentFile(b'a,b\\n1,2\\n'))\n"
+        "print(type(storage._wrapped).__name__, name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    backend, name = result.stdout.split()
+    assert (backend, name) == ("ExportS3Storage", "exports/from-env.csv")
+    assert bucket.read(name) == b"a,b\n1,2\n"

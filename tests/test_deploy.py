@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -78,6 +79,42 @@ def test_s3_storage_refuses_to_start_without_a_bucket():
     assert "AWS_STORAGE_BUCKET_NAME must be set when EXPORTS_STORAGE=s3" in result.stderr
 
 
+def unit_command(unit: str) -> list[str]:
+    """The ExecStart of a deploy/ unit, with /opt/exporter/.venv/bin/ mapped to this venv."""
+    for line in (ROOT / "deploy" / unit).read_text().splitlines():
+        if line.startswith("ExecStart="):
+            program, *args = shlex.split(line.removeprefix("ExecStart="))
+            assert program.startswith("/opt/exporter/.venv/bin/"), program
+            return [str(Path(sys.executable).with_name(Path(program).name)), *args]
+    raise AssertionError(f"{unit} has no ExecStart")
+
+
+def test_the_worker_unit_runs_a_real_worker(redis_conn, tmp_path):
+    env = process_env(
+        REDIS_URL=django_settings.REDIS_URL,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        EXPORTS_STORAGE="local",
+    )
+    command = unit_command("exporter-worker@.service")
+    assert command[1:] == [
+        "manage.py", "rqworker", "exports", "notifications", "default", "--with-scheduler"
+    ]  # fmt: skip
+    result = subprocess.run(
+        [*command, "--burst"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Listening on exports, notifications, default" in result.stdout + result.stderr
+
+
+def test_the_scheduler_unit_runs_the_scheduler_command():
+    command = unit_command("exporter-scheduler.service")
+    assert command[1:] == ["manage.py", "runscheduler"]
+    result = subprocess.run(
+        [*command, "--help"], cwd=ROOT, env=process_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--once" in result.stdout
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -112,9 +149,8 @@ def gunicorn_site(tmp_path):
     )
     collected = manage("collectstatic", "--noinput", env=env)
     assert collected.returncode == 0, collected.stderr
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "-c", "deploy/gunicorn.conf.py", "exporter_site.wsgi"],
+        unit_command("exporter-web.service"),  # exactly what systemd runs
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

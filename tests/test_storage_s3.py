@@ -317,6 +317,27 @@ def test_retention_keeps_the_job_when_the_bucket_is_down_and_deletes_it_later(
     assert not bucket.exists(job.file.name)
 
 
+def test_deleting_a_request_deletes_its_objects_after_commit(
+    done_job, bucket, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        done_job.request.delete()
+    assert bucket.keys() == []
+
+
+def test_deleting_a_request_while_the_bucket_is_down_still_deletes_the_request(
+    alice, bucket, proxy, settings, django_capture_on_commit_callbacks
+):
+    store_exports_in(settings, bucket, proxy.url)
+    add_readings(3)
+    job = run_job(create_job(make_request(alice), SLOT).pk)
+    proxy.stop()
+    with django_capture_on_commit_callbacks(execute=True):
+        job.request.delete()  # the object stays behind (logged); the deletion is not an error
+    assert not ExportJob.objects.filter(pk=job.pk).exists()
+    assert bucket.keys() == [job.file.name]
+
+
 # --- the endpoint going away mid-upload --------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -113,6 +114,38 @@ def test_the_scheduler_unit_runs_the_scheduler_command():
         [*command, "--help"], cwd=ROOT, env=process_env(), capture_output=True, text=True
     )
     assert result.returncode == 0 and "--once" in result.stdout
+
+
+def test_the_systemd_units_are_valid(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    venv_bin = str(Path(sys.executable).parent) + "/"
+    units = []
+    for unit in sorted((ROOT / "deploy").glob("*.service")):
+        text = unit.read_text().replace("/opt/exporter/.venv/bin/", venv_bin)
+        # A template is checked as one of its instances.
+        target = tmp_path / unit.name.replace("@.service", "@1.service")
+        target.write_text(text.replace("/opt/exporter", str(ROOT)))
+        units.append(str(target))
+    assert len(units) == 3
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *units], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of text, json, got 'xml'"),
+        ("EXPORTS_STORAGE", "gcs", "EXPORTS_STORAGE must be one of local, s3, got 'gcs'"),
+        ("SECURE_HSTS_SECONDS", "a year", "SECURE_HSTS_SECONDS must be an integer"),
+    ],
+)
+def test_a_setting_that_does_not_parse_stops_start_up_with_its_name(variable, value, message):
+    result = manage("check", env=process_env(**{variable: value}))
+    assert result.returncode != 0 and message in result.stderr
 
 
 def free_port() -> int:

@@ -27,6 +27,7 @@ PROBE_TIMEOUT = 2  # seconds; a probe that waits longer than the balancer is use
 
 
 def check_database() -> None:
+    """``SELECT 1`` on the default database."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
@@ -47,6 +48,7 @@ def check_redis() -> None:
 
 
 def check_storage() -> None:
+    """The export-file store answers (bucket ``HEAD``) or its directory is writable."""
     from .storage import export_storage
 
     export_storage().check()
@@ -74,6 +76,7 @@ def run_checks() -> tuple[bool, dict[str, dict]]:
 
 
 def health_response() -> HttpResponse:
+    """The JSON answer of ``/healthz``: 200 when every check passed, 503 otherwise."""
     healthy, results = run_checks()
     response = JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results},

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from typing import IO
 
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
 
 class StorageUnavailable(OSError):
@@ -54,6 +54,6 @@ class ExportFileSystemStorage(FileSystemStorage):
             raise StorageUnavailable("the storage directory is not writable")
 
 
-def export_storage():
+def export_storage() -> Storage:
     """The storage holding export files (the default storage, as ``ExportJob.file`` uses)."""
     return default_storage

@@ -1,6 +1,6 @@
 from .catalog import Channel, Publisher, Series
 from .events import IamEvent
-from .jobs import ExportJob, JobStatus
+from .jobs import ExportJob, JobStatus, status_words
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 
@@ -16,4 +16,5 @@ __all__ = [
     "NotificationMessage",
     "Publisher",
     "Series",
+    "status_words",
 ]

@@ -10,7 +10,6 @@ from ..validation import (
     validate_ds,
     validate_duration,
     validate_target_value,
-    validate_timezone,
 )
 from ..vocabulary import (
     Aggregation,
@@ -23,6 +22,7 @@ from ..vocabulary import (
     Template,
     Transform,
 )
+from .fields import ZoneNameField
 
 
 class ExportRequest(models.Model):
@@ -51,7 +51,7 @@ class ExportRequest(models.Model):
     paused = models.BooleanField(default=False)
 
     extension = models.CharField(max_length=8, choices=Extension.choices, default=Extension.CSV)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    timezone = ZoneNameField(default="UTC")
     template = models.CharField(max_length=16, choices=Template.choices, default=Template.TABULAR)
     csv_delimiter = models.CharField(max_length=1, default=",", validators=[validate_delimiter])
     filename = models.CharField(max_length=200, blank=True, default="")

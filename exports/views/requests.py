@@ -10,42 +10,63 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.db.models import prefetch_related_objects
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from notifications.targets import describe_target
 
 from ..access import get_request_for_user, visible_requests
+from ..catalog import channel_names, publisher_names
 from ..forms import RequestEditor
-from ..models import ExportJob, ExportRequest, JobStatus
-from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
+from ..listing import (
+    DEFAULT_SORT,
+    FILTER_KEYS,
+    PAGE_SIZE,
+    RequestListForm,
+    filter_requests,
+    list_rows,
+    with_last_job,
+)
+from ..models import ExportRequest
+from ..models.catalog import display_name
+from ..preview import preview_spec
+from ..scheduling.ondemand import QueueFull, run_now, start_one_time
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
-from .jobs import job_rows
-
-PAGE_SIZE = 25
-RUNNING = {JobStatus.NOT_PROCESSED, JobStatus.IN_PROGRESS}
+from .jobs import jobs_context
 
 
 @login_required
 @require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
-    """The user's requests (all of them for staff), newest first, with their last job's status."""
-    last_status = (
-        ExportJob.objects.filter(request=OuterRef("pk")).order_by("-slot", "-id").values("status")
+    """The user's requests (all of them for staff), searched, filtered and sorted by the query
+    string, 25 a page, each with its schedule in words, last job and latest file.
+
+    An invalid filter value is a 400 with the form's errors, never a silently wider list.
+    """
+    query = request.GET.copy()
+    query.setdefault("sort", DEFAULT_SORT)  # so the form shows the order the list is in
+    form = RequestListForm(query)
+    valid = form.is_valid()
+    requests = with_last_job(visible_requests(request.user).select_related("owner"))
+    requests = filter_requests(requests, form.cleaned_data) if valid else requests.none()
+    page = Paginator(requests.prefetch_related("items"), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
-    requests = (
-        visible_requests(request.user)
-        .select_related("owner")
-        .annotate(last_job_status=Subquery(last_status[:1]))
-    )
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "exports/request_list.html",
-        {"page": page, "show_owner": request.user.is_staff},
+        {
+            "form": form,
+            "page": page,
+            "rows": list_rows(page.object_list),
+            "show_owner": request.user.is_staff,
+            "is_filtered": any(request.GET.get(key) for key in FILTER_KEYS),
+            "sort": form.cleaned_data["sort"] if valid else DEFAULT_SORT,
+        },
+        status=200 if valid else 400,
     )
 
 
@@ -54,15 +75,14 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One request: its settings, items, columns, notifications and (paginated) jobs."""
     export = get_request_for_user(request.user, pk)
-    page = Paginator(export.jobs.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    prefetch_related_objects([export], "items", "columns", "messages")
     columns = [(c.column_id, c.label) for c in export.columns.all()]
-    rows = job_rows(page.object_list, export.timezone)
     return render(
         request,
         "exports/request_detail.html",
         {
-            "export": export,
-            "items": export.items.all(),
+            **jobs_context(request, export),
+            "item_rows": _item_rows(export),
             "columns": columns or [(column_id, column_id) for column_id in DEFAULT_COLUMNS],
             "default_columns": not columns,
             # Webhook URLs are credentials: the page names only their host.
@@ -71,22 +91,25 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for message in export.messages.all()
             ],
             "upcoming": upcoming_slots(export, n=5),
-            "page": page,
-            "job_rows": rows,
-            # The page refreshes its job table while a job on it may still change.
-            "jobs_running": any(row.job.status in RUNNING for row in rows),
         },
     )
 
 
-def _start_one_time(export: ExportRequest) -> None:
-    """Queue the job of a one-time request that is due to run and has none yet.
-
-    Call it inside the transaction that saved the request: a ``QueueFull`` then undoes
-    the save too. Recurring requests get their jobs from the scheduler.
-    """
-    if not export.is_recurring and not export.paused and not export.jobs.exists():
-        enqueue_one_time(export)
+def _item_rows(export: ExportRequest) -> list[tuple]:
+    """Each item with its channel and publisher as "name (short id)" (two catalog reads)."""
+    items = list(export.items.all())
+    channels = channel_names(item.channel_id for item in items)
+    publishers = publisher_names(item.publisher for item in items if item.publisher)
+    return [
+        (
+            item,
+            display_name(channels.get(item.channel_id, ""), item.channel_id),
+            display_name(publishers.get(item.publisher, ""), item.publisher)
+            if item.publisher
+            else "",
+        )
+        for item in items
+    ]
 
 
 def _queue_full(request: HttpRequest, export: ExportRequest, exc: QueueFull) -> HttpResponse:
@@ -103,17 +126,20 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
     """Save a valid posted editor and go to its request, or (re-)render the form.
 
     Invalid input comes back with its errors and status 422; a full queue with 429.
-    Either way nothing was saved.
+    "Preview" and metrics the catalog never saw (until confirmed) re-render the page with
+    the preview or the warning, status 200. Nothing is saved in any of these cases.
     """
-    status, refusal = 200, ""
+    status, refusal, preview, unknown = 200, "", None, []
     if request.method == "POST":
         if not editor.is_valid():
             status = 422
-        else:
+        elif "preview" in request.POST:
+            preview = preview_spec(editor.spec())
+        elif not (unknown := _unconfirmed(request, editor)):
             try:
                 with transaction.atomic():
                     export = editor.save()
-                    _start_one_time(export)
+                    start_one_time(export)
             except QueueFull as exc:
                 status, refusal = 429, exc.detail
             else:
@@ -127,9 +153,31 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
             "export": None if editor.is_new else editor.instance,
             "invalid": status != 200,
             "refusal": refusal,
+            "preview": preview,
+            "unknown": unknown,
         },
         status=status,
     )
+
+
+def _unconfirmed(request: HttpRequest, editor: RequestEditor) -> list:
+    """Metrics with no data yet that the user has not confirmed (for exactly these names)."""
+    confirmed = set(request.POST.getlist("confirm_unknown"))
+    unknown = editor.unknown_metrics()
+    return [] if {group.confirmation for group in unknown} <= confirmed else unknown
+
+
+@login_required
+@require_safe
+def schedule_words(request: HttpRequest) -> HttpResponse:
+    """The schedule the editor's fields describe, in words: the page's live hint.
+
+    Takes the editor's own field names (``type``, ``schedule``, ``every``, ``at_time``, ...,
+    ``periodicity``, ``period_start``, ``timezone``); ``{"words": ""}`` when one-time or
+    incomplete. Read-only: nothing is saved.
+    """
+    words, periodicity = RequestEditor(request.GET, owner=request.user).schedule_words()
+    return JsonResponse({"words": words, "periodicity": periodicity})
 
 
 @login_required
@@ -169,7 +217,7 @@ def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
             if export.paused != paused:
                 export.paused = paused
                 export.save(update_fields=["paused", "updated_at"])
-            _start_one_time(export)  # a one-time request created paused runs when resumed
+            start_one_time(export)  # a one-time request created paused runs when resumed
     except QueueFull as exc:
         return _queue_full(request, export, exc)
     messages.success(request, f"Export “{export.name}” {'paused' if paused else 'resumed'}.")

@@ -70,6 +70,13 @@ LINK_PROBLEMS = {
         "if the export is yours.",
         True,
     ),
+    "storage": (
+        503,
+        "File storage is unreachable right now.",
+        "The file is kept, but it cannot be fetched at the moment. Try the link again in a "
+        "few minutes.",
+        False,
+    ),
 }
 
 
@@ -110,7 +117,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     try:
         response = file_response(job)
     except StorageUnavailable:  # an OSError too, but the file may well be there
-        return _unavailable(request, 503, "File storage is unreachable right now. Try again soon.")
+        return _unavailable(request, "storage", job)
     except OSError:  # retention deleted the file between the check and the open
         return _unavailable(request, "gone", job)
     if request.method == "GET":  # a HEAD downloads nothing

@@ -283,7 +283,9 @@ def test_an_unreachable_bucket_is_a_503_not_a_missing_file(alice, bucket, proxy,
     response = client.get(download_path(job))
     assert response.status_code == 503
     assert b"unreachable right now" in response.content
-    assert client.get(reverse("notifications:download", args=[token])).status_code == 503
+    link_response = client.get(reverse("notifications:download", args=[token]))
+    assert link_response.status_code == 503
+    assert b"File storage is unreachable right now." in link_response.content
     settings.EXPORTS_DOWNLOAD_REDIRECT = True
     assert client.get(download_path(job)).status_code == 503
 

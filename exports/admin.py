@@ -396,6 +396,7 @@ def retry_jobs(modeladmin, request, queryset) -> None:
         started_at=None,
         finished_at=None,
         heartbeat_at=None,
+        notified_at=None,
     )
     dispatch_quietly()
     modeladmin.message_user(request, f"Queued {retried} failed job(s) again.", messages.SUCCESS)

@@ -13,9 +13,10 @@ from exports.access import visible_requests
 from exports.downloads import StorageUnavailable, file_response
 from exports.models import ExportJob, NotificationMessage
 
+from .dispatch import hand_over
 from .errors import TransportError
 from .links import find_link, revoke_links
-from .models import DownloadLog
+from .models import Delivery, DownloadLog
 from .samples import send_sample
 
 
@@ -33,6 +34,14 @@ def _get_message_for_user(request: HttpRequest, message_id: int) -> Notification
         request__in=visible_requests(request.user)
     )
     return get_object_or_404(messages_, pk=message_id)
+
+
+def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> Delivery:
+    """The delivery if the user may see its job's request (owner or staff); 404 otherwise."""
+    deliveries = Delivery.objects.select_related("job").filter(
+        job__request__in=visible_requests(request.user)
+    )
+    return get_object_or_404(deliveries, pk=delivery_id)
 
 
 # Why a capability link does not work, and who can do what about it. A sign-in link is
@@ -158,3 +167,16 @@ def test_send(request: HttpRequest, message_id: int) -> HttpResponse:
     else:
         messages.success(request, f"The {label} was sent.")
     return redirect("exports:detail", message.request_id)
+
+
+@login_required
+@require_POST
+def resend_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """Send again a delivery whose outcome is unknown (owner or staff): the "Resend" button."""
+    delivery = _get_delivery_for_user(request, delivery_id)
+    if delivery.resend():
+        hand_over(delivery.pk)
+        messages.success(request, "The notification will be sent again.")
+    else:
+        messages.info(request, f"This notification is {delivery.status}; it was not resent.")
+    return redirect("exports:detail", delivery.job.request_id)

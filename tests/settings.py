@@ -24,3 +24,5 @@ atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 IAM_EVENTS_STREAM = "test.exporter.iam"
+# One fixed namespace for the suite: worker subprocesses see the same one as the test process.
+EXPORTS_INSTANCE = "test"

@@ -1,5 +1,6 @@
 from .catalog import Channel, Publisher, Series
 from .events import IamEvent
+from .installation import Installation
 from .jobs import ExportJob, JobStatus, status_words
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
@@ -11,6 +12,7 @@ __all__ = [
     "ExportJob",
     "ExportRequest",
     "IamEvent",
+    "Installation",
     "JobStatus",
     "Message",
     "NotificationMessage",

@@ -63,6 +63,9 @@ class ExportJob(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the deliveries of a final status were recorded; a done/failed job without it is
+    # picked up by the scheduler tick (the worker died between finishing and notifying).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-slot", "-id"]
@@ -72,6 +75,13 @@ class ExportJob(models.Model):
         indexes = [
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
             models.Index(fields=["status", "finished_at"], name="job_status_finished"),
+            # The scheduler looks for finished jobs without notifications every tick: a
+            # partial index holds only those few rows, however many jobs are kept.
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(notified_at__isnull=True),
+                name="job_not_notified",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -87,7 +87,7 @@ def stack_processes(addr: str) -> list[tuple[str, list[str]]]:
         ("web", [python, MANAGE, "runserver", addr, "--noreload"]),
         (
             "worker",
-            [python, MANAGE, "rqworker", "exports", "notifications", "default", "--with-scheduler"],
+            [python, MANAGE, "rqworker", "exports", "notifications", "default"],
         ),
         ("scheduler", [python, MANAGE, "runscheduler"]),
     ]

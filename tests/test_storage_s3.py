@@ -32,6 +32,7 @@ from exports.schema import parse_request, save_spec
 from notifications.links import create_link
 from notifications.models import DownloadLog
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, FaultProxy, S3Server
+from tests.test_api import bearer, issue
 
 CHANNEL = "chan-s3"
 START = datetime(2026, 1, 10, tzinfo=UTC)
@@ -231,6 +232,22 @@ def test_a_capability_link_streams_the_object_and_logs_the_download(done_job, bu
     assert b"".join(response.streaming_content) == bucket.read(done_job.file.name)
     assert response["Content-Disposition"].startswith("attachment; filename=")
     assert DownloadLog.objects.filter(job=done_job).count() == 1
+
+
+def test_the_api_streams_the_object_and_says_503_when_the_bucket_is_unreachable(
+    alice, bucket, proxy, settings
+):
+    store_exports_in(settings, bucket, proxy.url)
+    add_readings(3)
+    job = run_job(create_job(make_request(alice), SLOT).pk)
+    api = bearer(issue(alice))
+    response = api.get(f"/api/jobs/{job.pk}/download")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == bucket.read(job.file.name)
+    proxy.stop()
+    response = api.get(f"/api/jobs/{job.pk}/download")
+    assert response.status_code == 503
+    assert "unreachable" in response.json()["errors"][0]["message"]
 
 
 def test_with_redirects_on_a_download_goes_to_a_short_lived_presigned_url(

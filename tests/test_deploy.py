@@ -97,9 +97,7 @@ def test_the_worker_unit_runs_a_real_worker(redis_conn, tmp_path):
         EXPORTS_STORAGE="local",
     )
     command = unit_command("exporter-worker@.service")
-    assert command[1:] == [
-        "manage.py", "rqworker", "exports", "notifications", "default", "--with-scheduler"
-    ]  # fmt: skip
+    assert command[1:] == ["manage.py", "rqworker", "exports", "notifications", "default"]
     result = subprocess.run(
         [*command, "--burst"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )

@@ -222,6 +222,35 @@ def test_a_transient_failure_is_retried_then_succeeds(alice, readings, monkeypat
     assert job.status == JobStatus.DONE and job.attempts == 2
 
 
+def test_a_transient_failure_waits_out_a_doubling_backoff_before_it_is_handed_out_again(
+    alice, readings, monkeypatch, settings, redis_conn
+):
+    from django.utils import timezone
+
+    from exports.scheduling.dispatch import due_jobs
+    from exports.writers.csv import CsvWriter
+
+    settings.EXPORTS_MAX_ATTEMPTS = 3
+    settings.EXPORTS_RETRY_BACKOFF = 30
+
+    def broken_write(self, *args, **kwargs):
+        raise OSError("bucket briefly unreachable")
+
+    monkeypatch.setattr(CsvWriter, "write", broken_write)
+    before = timezone.now()
+    job = run_job(create_job(make_request(alice), SLOT).pk)
+
+    assert job.status == JobStatus.NOT_PROCESSED and job.attempts == 1
+    assert before + timedelta(seconds=30) <= job.retry_at <= timezone.now() + timedelta(seconds=30)
+    # Not due inside the backoff, due after it: the dispatcher only hands out due jobs.
+    assert not due_jobs(before + timedelta(seconds=29)).filter(pk=job.pk).exists()
+    assert due_jobs(job.retry_at).filter(pk=job.pk).exists()
+
+    second = timezone.now()
+    job = run_job(job.pk)
+    assert job.attempts == 2 and job.retry_at >= second + timedelta(seconds=60)
+
+
 def test_a_transient_failure_on_the_last_attempt_fails_the_job(
     alice, readings, monkeypatch, settings
 ):

@@ -72,6 +72,9 @@ class ExportJob(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # After a transient failure: not handed out again before this time (the backoff), so a
+    # short outage (database, storage, Redis) does not use up every attempt in a second.
+    retry_at = models.DateTimeField(null=True, blank=True)
     # When the deliveries of a final status were recorded; a done/failed job without it is
     # picked up by the scheduler tick (the worker died between finishing and notifying).
     notified_at = models.DateTimeField(null=True, blank=True)

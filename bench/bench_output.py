@@ -1,7 +1,7 @@
 """Speed and memory of exports against bare baselines, on SQLite and PostgreSQL (issue 9 §4).
 
 Usage:  .venv/bin/python bench/bench_output.py [--rows 1000000] [--databases sqlite,postgresql]
-            [--pg-url postgres://postgres@127.0.0.1:5432/h9] [--no-double]
+            [--pg-url postgres://postgres@127.0.0.1:5432/exporter_bench] [--no-double]
 
 One run prints one table. Data: ``--rows`` messages of two metrics (temperature, humidity) of
 one device, one reading of each every 2 s. Each case runs in its own process, so its peak RSS
@@ -84,8 +84,22 @@ def readings(rows: int):
 # --- data ----------------------------------------------------------------------------------
 
 
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database of ``url`` if it does not exist (the bench owns it)."""
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def prepare(url: str, rows: int) -> None:
     """Migrate, empty the message table, insert ``rows`` readings with the driver's bulk path."""
+    ensure_database(url)
     env = dict(os.environ, DATABASE_URL=url)
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "migrate", "-v", "0"], check=True, env=env
@@ -509,7 +523,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument(
         "--pg-url",
-        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/h9"),
+        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/exporter_bench"),
     )
     parser.add_argument("--no-double", action="store_true", help="skip the 2x-rows memory runs")
     parser.add_argument(

@@ -3,6 +3,7 @@
 With no environment at all the site runs on SQLite and a local Redis, in DEBUG mode.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -192,7 +193,14 @@ EXPORTS_REQUEUE_AFTER = env_int("EXPORTS_REQUEUE_AFTER", 30, minimum=1)
 # The scheduler runs retention (pruneexports) at most this often; P0D = never by itself.
 EXPORTS_PRUNE_INTERVAL = env_duration("EXPORTS_PRUNE_INTERVAL", "PT1H")
 
-# Email (Django's own names) for notifications.
+# Email (Django's own names) for notifications. In DEBUG with no EMAIL_HOST set (a fresh
+# `make run`), messages are printed by the worker instead of failing on a missing mail server.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and "EMAIL_HOST" not in os.environ
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")

@@ -31,3 +31,5 @@ EXPORTS_INSTANCE = "test"
 # throttling set their own rate and flush Redis.
 API_THROTTLE_RATE = "100000/minute"
 API_ANON_THROTTLE_RATE = "100000/minute"
+# The suite's own SMTP servers (aiosmtpd) stand in for the mail server, also in subprocesses.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -341,3 +341,10 @@ def test_createexport_queues_the_job_of_a_one_time_request(
         call_command("createexport", str(path), owner="alice")
     request_id = int(capsys.readouterr().out.strip())
     assert ExportJob.objects.filter(request_id=request_id).count() == 1
+
+
+@pytest.mark.parametrize("zone", ["/etc/passwd", "../UTC", "Europe/../UTC", "/\u00aa\u00d0"])
+def test_a_time_zone_key_zoneinfo_refuses_is_a_field_error(zone):
+    with pytest.raises(RequestSchemaError) as caught:
+        parse_request(api_request(format={"extension": "csv", "timezone": zone}))
+    assert "format.timezone" in caught.value.errors

@@ -30,7 +30,9 @@ class ZoneNameField(TimeZoneField):
         name = str(value)  # a ZoneInfo's str() is its key
         try:
             self.tz_backend.to_tzobj(name)
-        except TimeZoneNotFoundError as err:
+        # zoneinfo refuses some keys with ValueError (absolute paths, "..", NUL) rather
+        # than "not found": the same field error for the user either way.
+        except (TimeZoneNotFoundError, ValueError) as err:
             raise ValidationError(
                 "%(value)r is not an IANA time zone (for example UTC, Europe/Rome).",
                 code="invalid",

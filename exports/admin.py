@@ -35,7 +35,7 @@ from .models import (
 )
 from .scheduling.dispatch import dispatch_quietly
 from .scheduling.ondemand import QueueFull, enqueue_one_time, run_now
-from .schema import RequestSchemaError, dump_request, parse_request, save_spec
+from .schema import RequestSchemaError, decode_json, dump_request, parse_request, save_spec
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -92,11 +92,9 @@ class ImportRequestForm(forms.Form):
 
     def clean_document(self):
         try:
-            return json.loads(self.cleaned_data["document"])
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"Not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
-            ) from None
+            return decode_json(self.cleaned_data["document"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
 
 
 def _json_download(data, filename: str) -> HttpResponse:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from .validation import storable_text_error
+
 # RFC 8428 §4.5.3: resolved times below 2**28 s are relative to "now".
 RELATIVE_TIME_LIMIT = 2**28
 # RFC 8428 §4.4: this is version 10 of the format; a newer version must not be used.
@@ -216,6 +218,10 @@ def iter_json_lines(stream: IO[str] | Iterable[str], *, now: float) -> Iterator[
             raise SenMLError(
                 resolver.index, f"not valid JSON: {exc.msg} at column {exc.colno}.", line_number
             ) from None
+        except RecursionError:
+            raise SenMLError(
+                resolver.index, "not a SenML record: arrays are nested too deeply.", line_number
+            ) from None
         for record in data if isinstance(data, list) else [data]:
             try:
                 yield resolver.resolve(record)
@@ -236,6 +242,8 @@ def _known(record: dict) -> Iterator[tuple[str, type]]:
 def _typed(record: dict, key: str, kind: type) -> Any:
     value = record[key]
     if kind is str and isinstance(value, str):
+        if reason := storable_text_error(value):
+            raise _Invalid(f"{key} {reason}")
         return value
     if kind is bool and isinstance(value, bool):
         return value

@@ -6,9 +6,13 @@ from django.utils import timezone as dj_timezone
 
 from ..validation import (
     check_target_labels,
+    clean_storable_fields,
+    storable_text_error,
     validate_delimiter,
     validate_ds,
     validate_duration,
+    validate_period_start,
+    validate_periodicity,
     validate_target_value,
     validate_timezone,
 )
@@ -25,7 +29,32 @@ from ..vocabulary import (
 )
 
 
-class ExportRequest(models.Model):
+class StorableTextModel(models.Model):
+    """A model whose text fields refuse what a database cannot hold (NUL, lone surrogates).
+
+    The check runs in ``clean_fields()``, so every ``full_clean`` — the JSON schema, the
+    editor's and the admin's model forms — reports it as a field error.
+    """
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude=None) -> None:
+        # Text checked first: the fields' own validators then never see a NUL or a surrogate.
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            clean_storable_fields(self, exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.error_dict
+        try:
+            super().clean_fields(exclude={*(exclude or ()), *errors})
+        except ValidationError as exc:
+            errors.update(exc.error_dict)  # error objects, not texts: codes stay readable
+        if errors:
+            raise ValidationError(errors)
+
+
+class ExportRequest(StorableTextModel):
     """What a user wants exported, in which format, how often, and who is told."""
 
     owner = models.ForeignKey(
@@ -39,12 +68,13 @@ class ExportRequest(models.Model):
         max_length=64,
         blank=True,
         default="",
-        validators=[validate_duration],
+        validators=[validate_periodicity],
         help_text="ISO 8601 duration between runs, e.g. P1D or PT15M (recurring only).",
     )
     period_start = models.DateTimeField(
         null=True,
         blank=True,
+        validators=[validate_period_start],
         help_text="Anchor of the recurrence; empty means the creation time.",
     )
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
@@ -91,7 +121,7 @@ class ExportRequest(models.Model):
         super().save(*args, **kwargs)
 
 
-class ExportColumn(models.Model):
+class ExportColumn(StorableTextModel):
     """One output column: which message field, under which header, at which position."""
 
     request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="columns")
@@ -111,7 +141,7 @@ class ExportColumn(models.Model):
         return f"{self.column_id} → {self.label}"
 
 
-class ExportItem(models.Model):
+class ExportItem(StorableTextModel):
     """Which metrics of one channel/subtopic to export, over which window, processed how."""
 
     request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="items")
@@ -197,7 +227,7 @@ class ExportItem(models.Model):
         return self.dsf or (Aggregation.AVG if self.ds else "")
 
 
-class NotificationMessage(models.Model):
+class NotificationMessage(StorableTextModel):
     """A message sent when a job of the request ends with the matching outcome."""
 
     request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="messages")
@@ -230,6 +260,8 @@ class NotificationMessage(models.Model):
         )
         errors: dict[str, list[str]] = {}
         for name, check in checks:
+            if storable_text_error(getattr(self, name) or ""):
+                continue  # clean_fields() reports it; other messages would echo the bad text
             try:
                 check()
             except ValidationError as exc:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from exports.models import Message
 from exports.senml import NormalisedRecord, SenMLError, iter_json_lines, parse_pack
+from exports.validation import storable_text_error
 
 LINES_SUFFIXES = {".jsonl", ".ndjson", ".jsonlines"}
 RECORD_FIELDS = tuple(field.name for field in fields(NormalisedRecord))
@@ -52,6 +53,9 @@ class Command(BaseCommand):
             limit = Message._meta.get_field(key).max_length
             if len(text) > limit:
                 raise CommandError(f"--{key} is longer than {limit} characters.")
+            if reason := storable_text_error(text):
+                # An argument that was not valid UTF-8 arrives holding lone surrogates.
+                raise CommandError(f"--{key} {reason}")
         if not origin["channel"] or not origin["publisher"]:
             raise CommandError("--channel and --publisher cannot be empty.")
 
@@ -89,6 +93,8 @@ def _pack_reader(path: Path, now: float) -> Callable[[], Iterator[NormalisedReco
         raise CommandError(
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}."
         ) from None
+    except RecursionError:
+        raise CommandError(f"{path} is not a SenML pack: arrays are nested too deeply.") from None
     try:
         resolved = parse_pack(data, now=now)
     except SenMLError as exc:

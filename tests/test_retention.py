@@ -46,8 +46,12 @@ def test_it_enforces_the_size_cap_oldest_first(request_, settings):
     middle = make_done_job(request_, 2, 100)
     newest = make_done_job(request_, 1, 100)
     call_command("pruneexports", max_bytes=150)
-    statuses = [j.status for j in ExportJob.objects.filter(pk__in=[oldest.pk, middle.pk, newest.pk])
-                .order_by("finished_at")]
+    statuses = [
+        j.status
+        for j in ExportJob.objects.filter(pk__in=[oldest.pk, middle.pk, newest.pk]).order_by(
+            "finished_at"
+        )
+    ]
     assert statuses == [JobStatus.EXPIRED, JobStatus.EXPIRED, JobStatus.DONE]
 
 

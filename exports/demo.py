@@ -21,7 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .iam import acting_as
-from .models import ExportRequest, Message
+from .ingestion import store_messages
+from .models import Channel, ExportRequest, Message, Publisher
 from .schema import parse_request, save_spec
 
 # (username, password, is_superuser). The passwords pass Django's password validators.
@@ -37,6 +38,8 @@ CHANNELS = {
     "greenhouse": "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a01",
     "cold-storage": "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a02",
 }
+# The human names pages show beside the ids ("Greenhouse (6b1f0f3a)").
+CHANNEL_NAMES = {"greenhouse": "Greenhouse", "cold-storage": "Cold storage"}
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def seed(*, until: datetime, days: int = 8, batch_size: int = 5000) -> SeedRepor
     with transaction.atomic():
         users = _seed_users(report)
         report.messages_created = _seed_readings(report.start, until, batch_size)
+        _seed_names()
         _seed_requests(users["alice"], until, report)
     return report
 
@@ -199,6 +203,20 @@ def _seed_users(report: SeedReport) -> dict[str, object]:
         users[username] = user
         report.users.append((username, password, is_admin, created))
     return users
+
+
+def _seed_names() -> None:
+    """Name the demo channels and devices, unless someone renamed them in the admin."""
+    for key, channel_id in CHANNELS.items():
+        channel, _ = Channel.objects.get_or_create(channel_id=channel_id)
+        if not channel.name:
+            channel.name = CHANNEL_NAMES[key]
+            channel.save(update_fields=["name"])
+    for device in DEVICES:
+        publisher, _ = Publisher.objects.get_or_create(publisher_id=device.publisher)
+        if not publisher.name:
+            publisher.name = device.label
+            publisher.save(update_fields=["name"])
 
 
 def _seed_readings(start: datetime, end: datetime, batch_size: int) -> int:
@@ -232,10 +250,10 @@ def _seed_readings(start: datetime, end: datetime, batch_size: int) -> int:
                     )
                 )
                 if len(pending) >= batch_size:
-                    Message.objects.bulk_create(pending)
+                    store_messages(pending)
                     total += len(pending)
                     pending.clear()
-    Message.objects.bulk_create(pending)
+    store_messages(pending)
     return total + len(pending)
 
 

@@ -8,7 +8,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from exports.models import ExportJob, ExportRequest, IamEvent, Message
+from exports.ingestion import store_messages
+from exports.models import Channel, ExportJob, ExportRequest, IamEvent, Message
 from exports.schema import dump_request, parse_request, save_spec
 
 pytestmark = pytest.mark.django_db
@@ -114,10 +115,17 @@ def test_the_message_admin_refuses_to_add_or_change_a_message(admin_client_, one
 
 
 def test_the_message_changelist_filters_on_channel_publisher_and_name(admin_client_):
-    for channel, publisher, name in [("c1", "p1", "t"), ("c1", "p2", "h"), ("c2", "p1", "t")]:
-        Message.objects.create(
-            channel=channel, publisher=publisher, name=name, time=timezone.now(), value=1
-        )
+    store_messages(
+        [
+            Message(channel=channel, publisher=publisher, name=name, time=timezone.now(), value=1)
+            for channel, publisher, name in [
+                ("c1", "p1", "t"),
+                ("c1", "p2", "h"),
+                ("c2", "p1", "t"),
+            ]
+        ]
+    )
+    Channel.objects.filter(channel_id="c1").update(name="Greenhouse")
 
     def listed(query):
         response = admin_client_.get(url(Message, "changelist"), query)
@@ -126,11 +134,11 @@ def test_the_message_changelist_filters_on_channel_publisher_and_name(admin_clie
     assert listed({"channel": "c1"}) == {("c1", "p1", "t"), ("c1", "p2", "h")}
     assert listed({"publisher": "p1", "name": "t"}) == {("c1", "p1", "t"), ("c2", "p1", "t")}
     response = admin_client_.get(url(Message, "changelist"))
-    assert [spec.title for spec in response.context["cl"].filter_specs] == [
-        "channel",
-        "publisher",
-        "name",
-    ]
+    specs = response.context["cl"].filter_specs
+    assert [spec.title for spec in specs] == ["channel", "publisher", "name"]
+    # The choices come from the catalog, with the channel's human name.
+    assert specs[0].lookup_choices == [("c1", "Greenhouse (c1)"), ("c2", "c2")]
+    assert [value for value, _ in specs[2].lookup_choices] == ["h", "t"]
 
 
 def test_the_request_change_page_shows_items_columns_and_messages_inline(

@@ -28,9 +28,14 @@ class Column:
     label: str
 
 
-def selected_columns(request) -> list[Column]:
-    """The request's columns in order, or the six reference columns labelled by their ids."""
-    columns = [Column(column.column_id, column.label) for column in request.columns.all()]
+def selected_columns(request, stored: Sequence | None = None) -> list[Column]:
+    """The request's columns in order, or the six reference columns labelled by their ids.
+
+    ``stored`` (``ExportColumn`` instances) replaces the saved columns, for a request that is
+    being edited and not saved yet (the preview).
+    """
+    stored = request.columns.all() if stored is None else stored
+    columns = [Column(column.column_id, column.label) for column in stored]
     return columns or [Column(column_id, column_id) for column_id in DEFAULT_COLUMNS]
 
 

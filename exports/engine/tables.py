@@ -56,16 +56,18 @@ def build_tables(
     *,
     template: str | None = None,
     windows: WindowMap | None = None,
+    columns: Sequence | None = None,
 ) -> list[Table]:
     """The tables of one job of ``request``, rows streamed lazily from the database.
 
     ``items`` defaults to the request's items in order; ``template`` to the request's;
     ``windows`` (item pk → ``Window``, as pinned on the job) overrides the windows computed
-    from ``slot``. Only wide headers need a query now (which publishers each target has);
-    every row query runs when its table's rows are iterated.
+    from ``slot``; ``columns`` (unsaved ``ExportColumn`` instances) the saved columns. Only
+    wide headers need a query now (which publishers each target has); every row query runs
+    when its table's rows are iterated.
     """
     tz = zoneinfo.ZoneInfo(request.timezone)
-    columns = selected_columns(request)
+    columns = selected_columns(request, columns)
     planned = [(item, _window(item, slot, request, windows)) for item in _items(request, items)]
     if (template or request.template) == Template.EXPANDED:
         names = unique(item.filename or ", ".join(item.metric_labels) for item, _ in planned)

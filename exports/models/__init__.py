@@ -1,9 +1,11 @@
+from .catalog import Channel, Publisher, Series
 from .events import IamEvent
 from .jobs import ExportJob, JobStatus
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 
 __all__ = [
+    "Channel",
     "ExportColumn",
     "ExportItem",
     "ExportJob",
@@ -12,4 +14,6 @@ __all__ = [
     "JobStatus",
     "Message",
     "NotificationMessage",
+    "Publisher",
+    "Series",
 ]

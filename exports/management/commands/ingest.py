@@ -1,20 +1,16 @@
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import fields
-from itertools import islice
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-from django.utils import timezone
 
+from exports.ingestion import store_records
 from exports.models import Message
 from exports.senml import NormalisedRecord, SenMLError, iter_json_lines, parse_pack
 from exports.validation import storable_text_error
 
 LINES_SUFFIXES = {".jsonl", ".ndjson", ".jsonlines"}
-RECORD_FIELDS = tuple(field.name for field in fields(NormalisedRecord))
 
 
 class Command(BaseCommand):
@@ -68,15 +64,14 @@ class Command(BaseCommand):
 
         # Pass 1 checks everything, so a bad record is reported before a row is written.
         total = sum(1 for _ in _checked(records()))
-        created = timezone.now()
-        stored = 0
+
         # Pass 2 writes; one transaction, so an error (say, the file changed) stores nothing.
-        with transaction.atomic():
-            for batch in _batches(_checked(records()), batch_size):
-                Message.objects.bulk_create([_message(record, origin, created) for record in batch])
-                stored += len(batch)
-                if options["verbosity"] >= 2:
-                    self.stdout.write(f"  {stored}/{total} records")
+        # store_records also keeps the series catalog right, batch by batch.
+        def report(stored: int) -> None:
+            if options["verbosity"] >= 2:
+                self.stdout.write(f"  {stored}/{total} records")
+
+        stored = store_records(_checked(records()), origin, batch_size=batch_size, on_batch=report)
         self.stdout.write(self.style.SUCCESS(f"Stored {stored} records"))
 
 
@@ -130,15 +125,3 @@ def _checked(records: Iterable[NormalisedRecord]) -> Iterator[NormalisedRecord]:
                     f"the {name} is longer than {limit} characters."
                 )
         yield record
-
-
-def _batches(records: Iterable[NormalisedRecord], size: int) -> Iterator[list[NormalisedRecord]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def _message(record: NormalisedRecord, origin: dict[str, str], created) -> Message:
-    return Message(
-        **origin, created=created, **{name: getattr(record, name) for name in RECORD_FIELDS}
-    )

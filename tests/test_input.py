@@ -346,3 +346,31 @@ def test_a_schedule_stored_before_the_rules_does_not_break_the_detail_page(clien
         form_data(type="recurring", periodicity="P2000Y", **{"items-TOTAL_FORMS": "1"}),
     )
     assert edit.status_code == 422 and "longer than P100Y" in edit.text
+
+
+# --- query strings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/exports/exportrequest/?name=%00",
+        "/admin/exports/exportjob/?status__exact=a%00",
+        "/admin/notifications/delivery/?status__exact=%00",
+        "/admin/exports/exportrequest/?q=%00",
+        "/?page=1%00",
+        "/?%00=1",
+    ],
+)
+def test_a_nul_in_a_query_string_is_a_400_not_a_database_error(admin_client_, url):
+    admin_client_.raise_request_exception = False
+    response = admin_client_.get(url)
+    assert response.status_code == 400
+    assert "contains a NUL character" in response.text
+
+
+def test_a_query_string_with_a_name_holding_a_nul_does_not_echo_it(admin_client_):
+    response = admin_client_.get("/?a%00b=1")
+    assert response.text == (
+        "A query parameter's name contains a NUL character (at position 2), which cannot be stored."
+    )

@@ -124,3 +124,13 @@ def test_send_test_of_a_target_holding_a_nul_is_an_error_message(client, alice):
     assert response.status_code == 302
     [shown] = [str(m) for m in get_messages(response.wsgi_request)]
     assert "NUL character" in shown
+
+
+def test_the_request_page_shows_stored_hostile_targets_without_failing(client, alice):
+    export = make_request(alice)
+    for medium, target, _ in BAD_STORED_TARGETS:
+        add_message(export, medium, target)
+    client.force_login(alice)
+    response = client.get(reverse("exports:detail", args=[export.pk]))
+    assert response.status_code == 200
+    assert "hooks.slack.com" in response.text and "services" not in response.text

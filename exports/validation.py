@@ -35,9 +35,10 @@ _REFERENCE = datetime(2001, 1, 1, tzinfo=UTC)
 # "slot + 5 × periodicity" and "slot − period" within datetime's years 1–9999 for every
 # period start allowed below, with centuries to spare.
 MAX_DURATION_TEXT = "P100Y"
-# The range a recurrence may be anchored in, for the same reason.
-PERIOD_START_MIN = datetime(1900, 1, 1, tzinfo=UTC)
-PERIOD_START_MAX = datetime(3000, 1, 1, tzinfo=UTC)
+# The range of times a recurrence may start at and an item's window may name, for the same
+# reason (and decimation buckets, counted from 1970, stay within year 1 even at 100y).
+INSTANT_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+INSTANT_MAX = datetime(3000, 1, 1, tzinfo=UTC)
 
 # Nominal lengths, used only to compare durations with each other (a month is 1/12 of an
 # average Gregorian year); the schedule itself always counts real calendar months.
@@ -227,12 +228,15 @@ def validate_periodicity(text: str) -> None:
         )
 
 
-def validate_period_start(value: datetime | None) -> None:
-    """A recurrence anchor between ``PERIOD_START_MIN`` and ``PERIOD_START_MAX``."""
-    if value is not None and not (PERIOD_START_MIN <= value < PERIOD_START_MAX):
+def validate_instant(value: datetime | None) -> None:
+    """A time the schedule and the engine can compute with: within ``INSTANT_MIN``–``INSTANT_MAX``.
+
+    For the start of a recurrence and an item's ``from``/``to``.
+    """
+    if value is not None and not (INSTANT_MIN <= value < INSTANT_MAX):
         raise ValidationError(
-            "The start of the recurrence must be between %(min)s and %(max)s.",
-            params={"min": PERIOD_START_MIN.year, "max": PERIOD_START_MAX.year},
+            "Enter a time from the year %(min)s up to the end of %(max)s.",
+            params={"min": INSTANT_MIN.year, "max": INSTANT_MAX.year - 1},
             code="out_of_range",
         )
 

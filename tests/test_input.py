@@ -301,8 +301,10 @@ def test_the_minimum_periodicity_is_a_setting(settings):
             "items[0].params.decimation.ds",
             "longer than 100 years, the longest decimation allowed",
         ),
-        ("periodStart", "9999-12-31T00:00:00Z", "periodStart", "between 1900 and 3000"),
-        ("periodStart", -5e10, "periodStart", "between 1900 and 3000"),
+        ("periodStart", "9999-12-31T00:00:00Z", "periodStart", "from the year 1900 up to"),
+        ("periodStart", -5e10, "periodStart", "up to the end of 2999"),
+        ("items.0.params.from", "0001-01-01T00:00:00Z", "items[0].params.from", "year 1900"),
+        ("items.0.params.to", 4e10, "items[0].params.to", "up to the end of 2999"),
     ],
 )
 def test_json_refuses_durations_and_anchors_out_of_range(path, value, error_path, fragment):

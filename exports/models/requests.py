@@ -11,7 +11,7 @@ from ..validation import (
     validate_delimiter,
     validate_ds,
     validate_duration,
-    validate_period_start,
+    validate_instant,
     validate_periodicity,
     validate_target_value,
     validate_timezone,
@@ -74,7 +74,7 @@ class ExportRequest(StorableTextModel):
     period_start = models.DateTimeField(
         null=True,
         blank=True,
-        validators=[validate_period_start],
+        validators=[validate_instant],
         help_text="Anchor of the recurrence; empty means the creation time.",
     )
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
@@ -162,8 +162,8 @@ class ExportItem(StorableTextModel):
     channel_id = models.CharField("channel", max_length=64)
     subtopic = models.CharField(max_length=255)
     publisher = models.CharField(max_length=255, blank=True, default="")
-    from_time = models.DateTimeField("from", null=True, blank=True)
-    to_time = models.DateTimeField("to", null=True, blank=True)
+    from_time = models.DateTimeField("from", null=True, blank=True, validators=[validate_instant])
+    to_time = models.DateTimeField("to", null=True, blank=True, validators=[validate_instant])
     period = models.CharField(
         max_length=64,
         blank=True,

@@ -125,8 +125,9 @@ def _unknown(data: dict, allowed: set[str], path: str, errors: _Errors) -> None:
 def decode_json(text: str) -> Any:
     """Decode a JSON document typed or uploaded by someone.
 
-    Raises ``ValueError`` with a message for people: where the syntax is wrong, or that
-    the document is nested too deeply for the decoder (which would otherwise overflow).
+    Raises ``ValueError`` with a message for people: where the syntax is wrong, that the
+    document is nested too deeply for the decoder (which would otherwise overflow), or that
+    a number has more digits than Python reads.
     """
     try:
         return json.loads(text)
@@ -134,6 +135,8 @@ def decode_json(text: str) -> Any:
         raise ValueError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise ValueError("arrays or objects are nested too deeply") from None
+    except ValueError:  # Python reads integers of at most 4300 digits
+        raise ValueError("a number has too many digits") from None
 
 
 def _refuse_unstorable(data: Any, errors: _Errors) -> None:
@@ -166,7 +169,7 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, bool):
         raise ValueError("must be a Unix timestamp in seconds or an ISO 8601 date-time.")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number.")
         try:
             millis = round(value * 1000)

@@ -58,6 +58,7 @@ form_texts = texts.filter(_encodable)
 numbers = st.one_of(
     st.integers(min_value=-(10**20), max_value=10**20),
     st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([10**400, -(10**400), 2**63, 2**64 + 0.5]),  # JSON has no size limit
 )
 scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
 json_values = st.recursive(

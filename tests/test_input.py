@@ -129,6 +129,13 @@ def test_createexport_refuses_a_nul_escape_and_saves_nothing(alice, tmp_path):
     assert not ExportRequest.objects.exists()
 
 
+def test_createexport_refuses_a_number_with_more_digits_than_python_reads(alice, tmp_path):
+    path = tmp_path / "request.json"
+    path.write_text('{"periodStart": 1%s}' % ("0" * 5000))
+    with pytest.raises(CommandError, match="not valid JSON: a number has too many digits"):
+        call_command("createexport", str(path), owner="alice")
+
+
 def test_createexport_refuses_json_nested_too_deeply(alice, tmp_path):
     path = tmp_path / "request.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
@@ -218,6 +225,28 @@ def test_senml_refuses_unstorable_text_as_record_n_reason(record, reason):
         parse_pack([{"n": "ok", "v": 1}, record], now=1.7e9)
     assert str(caught.value).startswith("record 1: ")
     assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize("key", ["v", "t", "s", "bt", "bv", "bs", "ut"])
+def test_senml_refuses_an_integer_too_large_for_a_float(key):
+    record = {"n": "t", "v": 1, key: 10**400}
+    with pytest.raises(SenMLError, match=f"record 0: {key} must be a finite number"):
+        parse_pack([record], now=1.7e9)
+    with pytest.raises(SenMLError, match="newer than the supported 10"):
+        parse_pack([{"n": "t", "v": 1, "bver": 10**400}], now=1.7e9)
+
+
+def test_ingest_refuses_a_number_with_more_digits_than_python_reads(tmp_path):
+    for name, content in (("pack.json", '[{"n": "t", "v": 1%s}]'), ("p.jsonl", '{"v": 1%s}')):
+        path = tmp_path / name
+        path.write_text(content % ("0" * 5000))
+        with pytest.raises(CommandError, match="too many digits"):
+            call_command("ingest", str(path), channel="c", subtopic="s", publisher="p")
+
+
+def test_json_refuses_a_timestamp_too_large_for_a_float():
+    errors = errors_of(request_with("periodStart", 10**400))
+    assert errors == {"periodStart": ["is out of range."]}
 
 
 def test_ingest_reports_the_record_and_stores_nothing(tmp_path):

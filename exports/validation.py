@@ -29,7 +29,6 @@ from django.core.exceptions import ValidationError
 from .vocabulary import ColumnId
 
 DS_PATTERN = re.compile(r"^([1-9][0-9]*)([smhdwMy])$")
-_REFERENCE = datetime(2001, 1, 1, tzinfo=UTC)
 
 # The longest duration (periodicity, item period, decimation, retention): a century keeps
 # "slot + 5 × periodicity" and "slot − period" within datetime's years 1–9999 for every
@@ -140,7 +139,7 @@ def parse_duration(text: str):
     text = text.strip()
     not_a_duration = ValidationError(
         "%(value)r is not an ISO 8601 duration (examples: P1D, PT15M, P1M, P1Y6M).",
-        params={"value": text},
+        params={"value": _shown(text)},
         code="invalid",
     )
     match = _DESIGNATORS.match(text)
@@ -157,6 +156,11 @@ def parse_duration(text: str):
     return duration
 
 
+def _shown(text: str) -> str:
+    """The value as quoted in a message: long input is cut, the message stays readable."""
+    return text if len(text) <= 40 else f"{text[:40]}…"
+
+
 def _decimal(text: str | None) -> Decimal:
     return Decimal(text.replace(",", ".")) if text else Decimal(0)
 
@@ -166,7 +170,7 @@ def _check_parts(parts: dict[str, Decimal], text: str) -> None:
         raise ValidationError(
             "%(value)r has a fractional number of years or months, which is not allowed: a "
             "month has no fixed length. Use whole months (P1M) or days (P45D).",
-            params={"value": text},
+            params={"value": _shown(text)},
             code="fractional_months",
         )
     seconds = sum(parts[name] * _SECONDS_PER[name] for name in _SECONDS_PER)
@@ -179,7 +183,7 @@ def _check_isodate(duration, text: str) -> None:
     ):
         raise ValidationError(
             "%(value)r has a fractional number of years or months, which is not allowed.",
-            params={"value": text},
+            params={"value": _shown(text)},
             code="fractional_months",
         )
     try:
@@ -192,12 +196,14 @@ def _check_isodate(duration, text: str) -> None:
 def _check_length(seconds: Decimal, text: str) -> None:
     if seconds <= 0:
         raise ValidationError(
-            "%(value)r must be longer than zero.", params={"value": text}, code="not_positive"
+            "%(value)r must be longer than zero.",
+            params={"value": _shown(text)},
+            code="not_positive",
         )
     if seconds > Decimal(MAX_DURATION.total_seconds()):
         raise ValidationError(
             "%(value)r is longer than %(max)s (100 years), the longest duration allowed.",
-            params={"value": text, "max": MAX_DURATION_TEXT},
+            params={"value": _shown(text), "max": MAX_DURATION_TEXT},
             code="too_long",
         )
 
@@ -223,7 +229,7 @@ def validate_periodicity(text: str) -> None:
         raise ValidationError(
             "%(value)r is shorter than %(min)s, the shortest periodicity allowed "
             "(EXPORTS_MIN_PERIODICITY).",
-            params={"value": text.strip(), "min": shortest},
+            params={"value": _shown(text.strip()), "min": shortest},
             code="too_short",
         )
 
@@ -248,14 +254,14 @@ def validate_ds(text: str) -> None:
         raise ValidationError(
             "%(value)r is not a decimation granularity: use a positive whole number followed by "
             "s, m, h, d, w, M or y (for example 15m, 1h, 1d, 1M).",
-            params={"value": text},
+            params={"value": _shown(text) if isinstance(text, str) else text},
         )
     count, unit = match.groups()
     # Compare before multiplying: a count with hundreds of digits must not overflow timedelta.
     if len(count) > 12 or int(count) * _DS_UNITS[unit] > MAX_DURATION:
         raise ValidationError(
             "%(value)r is longer than 100 years, the longest decimation allowed.",
-            params={"value": text},
+            params={"value": _shown(text)},
             code="too_long",
         )
 

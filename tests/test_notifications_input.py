@@ -134,3 +134,10 @@ def test_the_request_page_shows_stored_hostile_targets_without_failing(client, a
     response = client.get(reverse("exports:detail", args=[export.pk]))
     assert response.status_code == 200
     assert "hooks.slack.com" in response.text and "services" not in response.text
+
+
+@pytest.mark.parametrize("target", ["not-an-address", "a@b.example\nBcc: x@evil.example"])
+def test_an_unusable_stored_email_address_is_a_permanent_error(done_job, target):
+    with pytest.raises(TransportError, match="Not a usable email address") as caught:
+        send(done_job, Medium.EMAIL, target)
+    assert caught.value.permanent

@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
@@ -124,6 +124,10 @@ def run_now_action(modeladmin, request, queryset) -> None:
             queued += 1
         except QueueFull as exc:
             modeladmin.message_user(request, f"{export}: {exc.detail}", messages.WARNING)
+        except ValidationError as exc:  # a schedule stored before today's rules
+            modeladmin.message_user(
+                request, f"{export}: cannot run: {' '.join(exc.messages)}", messages.ERROR
+            )
     if queued:
         modeladmin.message_user(request, f"Queued {queued} export job(s).", messages.SUCCESS)
 

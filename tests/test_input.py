@@ -405,3 +405,24 @@ def test_a_query_string_with_a_name_holding_a_nul_does_not_echo_it(admin_client_
     assert response.text == (
         "A query parameter's name contains a NUL character (at position 2), which cannot be stored."
     )
+
+
+def test_run_now_of_a_schedule_stored_before_the_rules_says_why_it_cannot_run(
+    client, alice, admin_user
+):
+    export = ExportRequest.objects.create(
+        owner=alice, name="Old", type="recurring", periodicity="P2000Y"
+    )
+    ExportItem.objects.create(request=export, target_value="t", channel_id="c", subtopic="s")
+    client.force_login(alice)
+    response = client.post(reverse("exports:run", args=[export.pk]), follow=True)
+    assert response.status_code == 200
+    assert "cannot run: &#x27;P2000Y&#x27; is longer than P100Y" in response.text
+    client.force_login(admin_user)
+    admin_response = client.post(
+        reverse("admin:exports_exportrequest_changelist"),
+        {"action": "run_now_action", "_selected_action": [export.pk]},
+        follow=True,
+    )
+    assert "Old: cannot run:" in admin_response.text
+    assert not export.jobs.exists()

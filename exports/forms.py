@@ -10,16 +10,22 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import time
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.forms import BaseFormSet, BaseInlineFormSet
 from django.utils import timezone as dj_timezone
+from timezone_field import TimeZoneFormField
 
+from . import catalog, pickers
 from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from .scheduling.words import MINUTE_STEPS, WEEKDAYS, Preset, describe_schedule, preset_of
+from .schema import RequestSpec
 from .validation import check_columns, validate_timezone
-from .vocabulary import DEFAULT_COLUMNS, ColumnId
+from .vocabulary import DEFAULT_COLUMNS, ColumnId, RequestType
 
 MAX_ITEMS = 100
 MAX_MESSAGES = 20
@@ -54,11 +60,65 @@ def _explain_local_time(form: forms.ModelForm, names: Sequence[str], zone: str) 
         )
 
 
+CUSTOM = "custom"
+SCHEDULE_CHOICES = [
+    ("minutes", "Every few minutes"),
+    ("hourly", "Every hour"),
+    ("daily", "Every day"),
+    ("weekly", "Every week"),
+    ("monthly", "Every month"),
+    (CUSTOM, "Custom (ISO 8601)"),
+]
+# The fields that describe a recurrence: ignored (and hidden) for a one-time export.
+SCHEDULE_FIELDS = ("periodicity", "period_start", "schedule", "every", "at_minute", "at_time")
+SCHEDULE_FIELDS += ("weekday", "day")
+# Which preset field each preset kind needs (besides the kind itself).
+PRESET_NEEDS = {
+    "minutes": ("every",),
+    "hourly": ("at_minute",),
+    "daily": ("at_time",),
+    "weekly": ("weekday", "at_time"),
+    "monthly": ("day", "at_time"),
+}
+
+
 class ExportRequestForm(forms.ModelForm):
-    timezone = forms.ChoiceField(
+    timezone = TimeZoneFormField(
         label="Time zone",
-        choices=timezone_choices,
+        choices=timezone_choices(),
         help_text="Governs the schedule, the data windows and the times written in the file.",
+    )
+    # Schedule presets: another way to write periodicity + period start, stored as those.
+    schedule = forms.ChoiceField(
+        label="Repeat",
+        choices=SCHEDULE_CHOICES,
+        required=False,  # a post without it (older pages, scripts) is a custom schedule
+    )
+    every = forms.TypedChoiceField(
+        label="Every",
+        choices=[(step, f"{step} minutes") for step in MINUTE_STEPS],
+        coerce=int,
+        required=False,
+        help_text="On the clock's multiples: every 15 minutes runs at :00, :15, :30, :45.",
+    )
+    at_minute = forms.IntegerField(
+        label="At minute", min_value=0, max_value=59, required=False, help_text="0–59."
+    )
+    at_time = forms.TimeField(
+        label="At",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        input_formats=["%H:%M", "%H:%M:%S"],
+    )
+    weekday = forms.TypedChoiceField(
+        label="On", choices=list(enumerate(WEEKDAYS)), coerce=int, required=False
+    )
+    day = forms.IntegerField(
+        label="On day",
+        min_value=1,
+        max_value=31,
+        required=False,
+        help_text="1–31; 29, 30 or 31 runs on the last day of shorter months.",
     )
 
     class Meta:
@@ -100,6 +160,92 @@ class ExportRequestForm(forms.ModelForm):
             # A zone stored before this system's tz database dropped its name stays selectable.
             self.fields["timezone"].choices = [(current, current), *timezone_choices()]
         _explain_local_time(self, ["period_start"], zone)
+        self.zone = zone
+        if not self.is_bound:
+            self.initial.update(self._schedule_initial())
+
+    def _schedule_initial(self) -> dict:
+        """The stored schedule as the editor shows it: its preset, else custom."""
+        request = self.instance
+        preset = None
+        if request.is_recurring:
+            preset = preset_of(request.periodicity, request.period_start, request.timezone)
+        kind = preset.kind if preset else (CUSTOM if request.is_recurring else "daily")
+        preset = preset or Preset("daily")
+        return {
+            "schedule": kind,
+            "every": preset.every,
+            "at_minute": preset.minute,
+            "at_time": time(preset.hour, preset.minute),
+            "weekday": preset.weekday,
+            "day": preset.day,
+        }
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("type") != RequestType.RECURRING:
+            # One-time: the schedule is hidden and ignored, whatever the browser posted.
+            for name in SCHEDULE_FIELDS:
+                self._errors.pop(name, None)
+            cleaned["periodicity"] = ""
+            cleaned.pop("period_start", None)
+            return cleaned
+        kind = cleaned.get("schedule") or CUSTOM
+        if kind == CUSTOM:
+            return cleaned
+        preset = self._preset(kind, cleaned)
+        if preset is None:
+            return cleaned
+        for name in ("periodicity", "period_start"):
+            self._errors.pop(name, None)  # written by the preset, not typed
+        zone = str(cleaned.get("timezone") or self.zone)
+        cleaned["periodicity"] = preset.periodicity
+        stored = self.instance
+        if stored.pk and preset_of(stored.periodicity, stored.period_start, zone) == preset:
+            # Unchanged: keep the stored anchor, so saving does not move the schedule.
+            cleaned["period_start"] = stored.period_start
+        else:
+            cleaned["period_start"] = preset.period_start(zone, dj_timezone.now())
+        return cleaned
+
+    def _preset(self, kind: str, cleaned: dict) -> Preset | None:
+        """The chosen preset, or None after adding an error to each missing field."""
+        missing = [
+            name
+            for name in PRESET_NEEDS[kind]
+            if cleaned.get(name) in (None, "") and name not in self.errors
+        ]
+        for name in missing:
+            self.add_error(name, "Required for this schedule.")
+        if missing or any(name in self.errors for name in PRESET_NEEDS[kind]):
+            return None
+        at = cleaned.get("at_time") or time(0, 0)
+        return Preset(
+            kind,
+            every=cleaned.get("every") or 15,
+            minute=cleaned["at_minute"] if kind == "hourly" else at.minute,
+            hour=at.hour,
+            weekday=cleaned.get("weekday") or 0,
+            day=cleaned.get("day") or 1,
+        )
+
+    def schedule_words(self) -> str:
+        """The schedule in words ("Every day at 08:00 (Europe/Rome)"); "" when one-time or
+        when the schedule fields have errors (errors elsewhere do not matter here)."""
+        if not self.is_bound:
+            request = self.instance
+            if request.is_recurring and request.periodicity:
+                return describe_schedule(
+                    request.periodicity, request.period_start, request.timezone
+                )
+            return ""
+        if not hasattr(self, "cleaned_data") or any(n in self.errors for n in SCHEDULE_FIELDS):
+            return ""
+        data = self.cleaned_data
+        if data.get("type") != RequestType.RECURRING or not data.get("periodicity"):
+            return ""
+        start = data.get("period_start") or dj_timezone.now()
+        return describe_schedule(data["periodicity"], start, str(data.get("timezone") or self.zone))
 
 
 # The editable fields of an item, in form order (the pages and the admin inline).
@@ -120,16 +266,107 @@ ITEM_FIELDS = (
 )
 
 
+class MetricsPicker(forms.MultipleChoiceField):
+    """Metrics to add from the catalog.
+
+    Any name is accepted: the list on the page may have been narrower or wider than the one
+    this request computes, and names are checked as metrics once merged into ``target_value``.
+    """
+
+    widget = forms.SelectMultiple(attrs={"size": 6, "data-picker": "name"})
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
+@dataclass
+class PickerList:
+    """The options of one picker, served as a ``<datalist>`` next to its input."""
+
+    id: str
+    options: list[pickers.Option]
+
+
+# Item inputs chosen from the catalog, and the picker field each one is.
+PICKED = {"channel_id": "channel", "subtopic": "subtopic", "publisher": "publisher"}
+
+
 class ItemForm(forms.ModelForm):
+    metrics = MetricsPicker(
+        label="Add metrics from the catalog",
+        required=False,
+        help_text="Narrowed by the channel, subtopic and publisher above. Names that have no "
+        "data yet can be typed in the metrics field.",
+    )
+    # Pick where the data is first, then which metrics; the rest keeps the model's order.
+    field_order = ["channel_id", "subtopic", "publisher", "metrics", "target_value"]
+
     class Meta:
         model = ExportItem
         fields = list(ITEM_FIELDS)
         labels = {"filename": "File name (expanded template)"}
         widgets = {"from_time": LocalDateTimeInput(), "to_time": LocalDateTimeInput()}
 
-    def __init__(self, *args, zone: str = "UTC", **kwargs):
+    def __init__(self, *args, zone: str = "UTC", options_cache: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         _explain_local_time(self, ["from_time", "to_time"], zone)
+        # Rows of one page share their lookups (items often read the same channel).
+        self._cache = {} if options_cache is None else options_cache
+        # Picked metrics may be the only ones: "at least one" is checked in clean().
+        self.fields["target_value"].required = False
+        chosen = {key: self._current(name) for name, key in PICKED.items()}
+        self.pickers = []
+        for name, key in PICKED.items():
+            list_id = f"{self.prefix}-{key}-options"
+            self.fields[name].widget.attrs.update(
+                {"list": list_id, "autocomplete": "off", "data-picker": key}
+            )
+            self.pickers.append(PickerList(list_id, self._options(key, **chosen)))
+        # Under an id, the name people know it by (the input holds the id that is stored).
+        for name, display in (
+            ("channel_id", catalog.channel_display),
+            ("publisher", catalog.publisher_display),
+        ):
+            value = chosen[PICKED[name]]
+            shown = self._cached((name, value), functools.partial(display, value)) if value else ""
+            self.fields[name].help_text = (
+                shown if shown != value else "Choose from the list, or type an id."
+            )
+        self.fields["metrics"].choices = [
+            (option.value, f"{option.label} — {option.detail}")
+            for option in self._options("name", tz_name=zone, **chosen)
+        ]
+
+    def _cached(self, key: tuple, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def _options(self, field: str, **narrowed: str) -> list[pickers.Option]:
+        key = ("options", field, *sorted(narrowed.items()))
+        return self._cached(key, lambda: pickers.options(field, **narrowed))
+
+    def _current(self, name: str) -> str:
+        """What the field holds now (posted, else initial), read without creating its
+        BoundField: that would freeze its help text before __init__ sets it."""
+        if self.is_bound:
+            value = self.data.get(self.add_prefix(name))
+        else:
+            value = self.get_initial_for_field(self.fields[name], name)
+        return str(value or "").strip()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        typed = cleaned.get("target_value") or ""
+        names = {name.strip() for name in typed.split(",")}
+        added = [name for name in dict.fromkeys(cleaned.get("metrics") or []) if name not in names]
+        if added:
+            cleaned["target_value"] = ",".join([typed, *added] if typed else added)
+        elif not typed and "target_value" not in self.errors:
+            self.add_error(
+                "target_value", "Choose at least one metric from the catalog or type its name."
+            )
+        return cleaned
 
 
 class MessageForm(forms.ModelForm):
@@ -272,6 +509,48 @@ def column_rows(columns: Sequence[tuple[str, str]]) -> list[dict]:
     return rows
 
 
+@dataclass
+class ErrorLink:
+    """One line of the error summary: the field's id (to link to), where, and the message."""
+
+    field_id: str
+    where: str
+    message: str
+
+
+@dataclass
+class UnknownMetrics:
+    """Metrics of one item that have no data yet where the item reads them."""
+
+    names: list[str]
+    where: str  # "Greenhouse north (6b1f0f3a) / events.data"
+
+    @property
+    def confirmation(self) -> str:
+        """The value a confirm checkbox posts for exactly these names in this place."""
+        return f"{self.where}: {', '.join(self.names)}"
+
+
+def _stored_names(form: forms.ModelForm) -> set[str]:
+    """The metric names an item held before this edit, if it still reads the same place."""
+    if not form.instance.pk:
+        return set()
+    before = form.initial
+    place = ("channel_id", "subtopic", "publisher")
+    if any(before.get(name, "") != form.cleaned_data.get(name, "") for name in place):
+        return set()
+    return {name.strip() for name in (before.get("target_value") or "").split(",")}
+
+
+def _kept(formset: BaseInlineFormSet) -> list[forms.Form]:
+    """The rows of a valid child formset that save() keeps (not removed, not blank)."""
+    return [
+        form
+        for form in formset.forms
+        if not form.cleaned_data.get("DELETE") and (form.instance.pk or form.has_changed())
+    ]
+
+
 def _save_in_order(formset: BaseInlineFormSet, parent: ExportRequest) -> None:
     """Save a child formset: delete ticked rows, skip untouched blank rows, number the rest."""
     position = 0
@@ -308,7 +587,10 @@ class RequestEditor:
 
         self.form = ExportRequestForm(data, instance=self.instance, zone=self.zone)
         self.items = ItemFormSet(
-            data, instance=self.instance, prefix="items", form_kwargs={"zone": self.zone}
+            data,
+            instance=self.instance,
+            prefix="items",
+            form_kwargs={"zone": self.zone, "options_cache": {}},
         )
         self.messages = MessageFormSet(data, instance=self.instance, prefix="messages")
         self.columns = ColumnFormSet(
@@ -345,6 +627,78 @@ class RequestEditor:
             _save_in_order(self.messages, export_request)
             self._save_columns(export_request)
         return export_request
+
+    def schedule_words(self) -> tuple[str, str]:
+        """The schedule in words and its periodicity, validating the request form only
+        (the live hint of the page); ``("", "")`` when one-time or incomplete."""
+        with dj_timezone.override(zoneinfo.ZoneInfo(self.zone)):
+            self.form.is_valid()
+        words = self.form.schedule_words()
+        return words, (self.form.cleaned_data.get("periodicity", "") if words else "")
+
+    def error_summary(self) -> list[ErrorLink]:
+        """Every error of the page, in page order, each linking to its field where it has one."""
+        links: list[ErrorLink] = []
+
+        def add_form(form: forms.Form, where: str) -> None:
+            for message in form.non_field_errors():
+                links.append(ErrorLink("", where, message))
+            for bound in form:
+                for message in bound.errors:
+                    label = f"{where}, {bound.label}" if where else str(bound.label)
+                    links.append(ErrorLink(bound.auto_id, label, message))
+
+        add_form(self.form, "")
+        for form in self.columns.forms:
+            for message in [*form.non_field_errors(), *form["label"].errors]:
+                column = form["column_id"].value()
+                links.append(ErrorLink(form["label"].auto_id, f"Column {column}", message))
+        for message in self.columns.non_form_errors():
+            links.append(ErrorLink("", "Columns", message))
+        for formset, legend in ((self.items, "Item"), (self.messages, "Notification")):
+            for message in formset.non_form_errors():
+                links.append(ErrorLink("", f"{legend}s", message))
+            for number, form in enumerate(formset.forms, start=1):
+                if getattr(form, "cleaned_data", {}).get("DELETE"):
+                    continue  # a removed row's errors do not stop the save
+                add_form(form, f"{legend} {number}")
+        return links
+
+    def spec(self) -> RequestSpec:
+        """The edited request as unsaved, validated instances; call after ``is_valid``.
+
+        What the preview runs: the same values ``save()`` would store, nothing written.
+        """
+        request = self.form.instance  # built from the cleaned data by is_valid()
+        items = [form.instance for form in _kept(self.items)]
+        for item in items:
+            item.request = request
+        columns = [
+            ExportColumn(request=request, position=index, column_id=column_id, label=label)
+            for index, (column_id, label) in enumerate(self.columns.chosen())
+        ]
+        messages = [form.instance for form in _kept(self.messages)]
+        return RequestSpec(request=request, items=items, columns=columns, messages=messages)
+
+    def unknown_metrics(self) -> list[UnknownMetrics]:
+        """Per item, metrics the catalog never saw there; call after ``is_valid``.
+
+        A name already stored on that item, at the same place, was confirmed when it was
+        saved: only new names are asked about again.
+        """
+        found = []
+        for form in _kept(self.items):
+            item = form.instance
+            names = catalog.unknown_metrics(
+                item.channel_id, item.subtopic, item.metric_names, item.publisher
+            )
+            names = [name for name in names if name not in _stored_names(form)]
+            if names:
+                where = f"{catalog.channel_display(item.channel_id)} / {item.subtopic}"
+                if item.publisher:
+                    where += f" ({catalog.publisher_display(item.publisher)})"
+                found.append(UnknownMetrics(names, where))
+        return found
 
     def _save_columns(self, export_request: ExportRequest) -> None:
         chosen = self.columns.chosen()

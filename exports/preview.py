@@ -19,8 +19,9 @@ from django.utils import timezone as dj_timezone
 
 from . import catalog
 from .engine.tables import build_tables, estimate_rows
-from .engine.windows import describe_window, item_window
+from .engine.windows import describe_window, window_from_json
 from .scheduling.slots import Schedule
+from .scheduling.windows import job_windows
 from .schema import RequestSpec, parse_request
 from .vocabulary import Template
 from .writers.csv import csv_cell
@@ -100,12 +101,22 @@ def preview_spec(
     request = spec.request
     tz = zoneinfo.ZoneInfo(request.timezone)
     now = (now or dj_timezone.now()).replace(microsecond=0)
-    slot = _next_slot(request, now)
+    schedule, k, slot = _next_slot(request, now)
     items = []
     for item in spec.items:
         item.request = request
+        # The window a job for this slot pins (a recurring item with neither period nor
+        # from/to reads [previous slot, slot), not all history).
+        [pinned] = job_windows(request, slot, k, items=[item], schedule=schedule)
+        window = window_from_json(pinned)
+        windows = {item.pk: window}
         tables = build_tables(
-            request, slot, [item], template=Template.EXPANDED, columns=spec.columns
+            request,
+            slot,
+            [item],
+            template=Template.EXPANDED,
+            columns=spec.columns,
+            windows=windows,
         )
         table = tables[0]
         rows = islice(table.rows, limit)
@@ -117,10 +128,12 @@ def preview_spec(
                 channel=catalog.channel_display(item.channel_id),
                 subtopic=item.subtopic,
                 metrics=item.metric_names,
-                window=describe_window(item_window(item, slot, request.timezone), tz),
+                window=describe_window(window, tz),
                 headers=[str(header) for header in table.headers],
                 rows=cells,
-                estimated_rows=max(estimate_rows(request, slot, [item]), len(cells)),
+                estimated_rows=max(
+                    estimate_rows(request, slot, [item], windows=windows), len(cells)
+                ),
                 unknown_metrics=catalog.unknown_metrics(
                     item.channel_id, item.subtopic, item.metric_names, item.publisher
                 ),
@@ -134,12 +147,14 @@ def preview_spec(
     )
 
 
-def _next_slot(request, now: datetime) -> datetime:
+def _next_slot(request, now: datetime) -> tuple[Schedule | None, int | None, datetime]:
+    """The schedule, the slot's index and the slot the next run would use."""
     if not request.is_recurring:
-        return now
+        return None, None, now
     start = request.period_start or now
     schedule = Schedule.create(start.astimezone(UTC), request.periodicity, request.timezone)
-    return schedule.next_slot_after(now)[1]
+    k, slot = schedule.next_slot_after(now)
+    return schedule, k, slot
 
 
 def _text(value: Any) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import jobs, requests
+from .views import catalog, jobs, requests
 
 app_name = "exports"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("exports/<int:pk>/pause/", requests.request_pause, name="pause"),
     path("exports/<int:pk>/resume/", requests.request_resume, name="resume"),
     path("exports/<int:pk>/run/", requests.request_run, name="run"),
+    path("exports/schedule/words.json", requests.schedule_words, name="schedule-words"),
+    path("exports/catalog/series.json", catalog.catalog_series, name="catalog-series"),
     path(
         "exports/<int:request_pk>/jobs/<int:job_pk>/download/",
         jobs.job_download,

@@ -1,10 +1,13 @@
 """The request editor in a real browser: create, reorder and relabel columns with JavaScript."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from exports.models import ExportRequest
+from exports.catalog import record_messages
+from exports.models import ExportRequest, Message
 
 
 @pytest.mark.django_db(transaction=True)
@@ -12,6 +15,13 @@ def test_creating_an_export_with_the_javascript_column_editor(
     live_server, chromium_page, redis_conn
 ):
     get_user_model().objects.create_user("alice", "alice@example.com", "alice-pass-123")
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    record_messages(  # both metrics have data: saving does not stop to ask about them
+        [
+            Message(channel="c1", subtopic="events.data", publisher="p", name=name, time=at)
+            for name in ("temperature", "humidity")
+        ]
+    )
     page = chromium_page
     page.goto(live_server.url + reverse("login"))
     page.get_by_label("Username").fill("alice")

@@ -14,7 +14,6 @@ from ..validation import (
     validate_instant,
     validate_periodicity,
     validate_target_value,
-    validate_timezone,
 )
 from ..vocabulary import (
     Aggregation,
@@ -27,6 +26,7 @@ from ..vocabulary import (
     Template,
     Transform,
 )
+from .fields import ZoneNameField
 
 
 class StorableTextModel(models.Model):
@@ -81,7 +81,7 @@ class ExportRequest(StorableTextModel):
     paused = models.BooleanField(default=False)
 
     extension = models.CharField(max_length=8, choices=Extension.choices, default=Extension.CSV)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    timezone = ZoneNameField(default="UTC")
     template = models.CharField(max_length=16, choices=Template.choices, default=Template.TABULAR)
     csv_delimiter = models.CharField(max_length=1, default=",", validators=[validate_delimiter])
     filename = models.CharField(max_length=200, blank=True, default="")

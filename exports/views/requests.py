@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -21,6 +21,7 @@ from notifications.targets import describe_target
 from ..access import get_request_for_user, visible_requests
 from ..forms import RequestEditor
 from ..models import ExportJob, ExportRequest, JobStatus
+from ..preview import preview_spec
 from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
@@ -104,13 +105,16 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
     """Save a valid posted editor and go to its request, or (re-)render the form.
 
     Invalid input comes back with its errors and status 422; a full queue with 429.
-    Either way nothing was saved.
+    "Preview" and metrics the catalog never saw (until confirmed) re-render the page with
+    the preview or the warning, status 200. Nothing is saved in any of these cases.
     """
-    status, refusal = 200, ""
+    status, refusal, preview, unknown = 200, "", None, []
     if request.method == "POST":
         if not editor.is_valid():
             status = 422
-        else:
+        elif "preview" in request.POST:
+            preview = preview_spec(editor.spec())
+        elif not (unknown := _unconfirmed(request, editor)):
             try:
                 with transaction.atomic():
                     export = editor.save()
@@ -128,9 +132,31 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
             "export": None if editor.is_new else editor.instance,
             "invalid": status != 200,
             "refusal": refusal,
+            "preview": preview,
+            "unknown": unknown,
         },
         status=status,
     )
+
+
+def _unconfirmed(request: HttpRequest, editor: RequestEditor) -> list:
+    """Metrics with no data yet that the user has not confirmed (for exactly these names)."""
+    confirmed = set(request.POST.getlist("confirm_unknown"))
+    unknown = editor.unknown_metrics()
+    return [] if {group.confirmation for group in unknown} <= confirmed else unknown
+
+
+@login_required
+@require_safe
+def schedule_words(request: HttpRequest) -> HttpResponse:
+    """The schedule the editor's fields describe, in words: the page's live hint.
+
+    Takes the editor's own field names (``type``, ``schedule``, ``every``, ``at_time``, ...,
+    ``periodicity``, ``period_start``, ``timezone``); ``{"words": ""}`` when one-time or
+    incomplete. Read-only: nothing is saved.
+    """
+    words, periodicity = RequestEditor(request.GET, owner=request.user).schedule_words()
+    return JsonResponse({"words": words, "periodicity": periodicity})
 
 
 @login_required

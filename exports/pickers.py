@@ -1,0 +1,97 @@
+"""The editor's pickers: what may be chosen for channel, subtopic, publisher and metrics.
+
+Options come from the series catalog (``exports.catalog.series``), never from the message
+table, and each field is narrowed by the ones before it: subtopics by the channel,
+publishers by channel and subtopic, metrics by all three. The page serves them as
+``<datalist>``/``<select>`` options, and ``catalog_series_json`` serves the same lists to the
+type-ahead script.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Max, Sum
+
+from . import catalog
+from .models.catalog import display_name
+
+LIMIT = 200  # a picker is for choosing, not browsing: type to narrow beyond this
+FIELDS = ("channel", "subtopic", "publisher", "name")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice: the value stored, what people read, and a short detail line."""
+
+    value: str
+    label: str
+    detail: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        return {"value": self.value, "label": self.label, "detail": self.detail}
+
+
+def local_time(instant: datetime, tz_name: str) -> str:
+    """ "2026-11-30 06:37 CET": a catalog time as people read it, in the request's zone."""
+    local = instant.astimezone(zoneinfo.ZoneInfo(tz_name))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def options(
+    field: str,
+    *,
+    channel: str = "",
+    subtopic: str = "",
+    publisher: str = "",
+    q: str = "",
+    tz_name: str = "UTC",
+    limit: int = LIMIT,
+) -> list[Option]:
+    """The choices for ``field`` (one of ``FIELDS``) given what is already chosen.
+
+    Only the fields before ``field`` narrow it (a chosen metric does not hide channels).
+    Raises ``ValueError`` for an unknown field.
+    """
+    if field not in FIELDS:
+        raise ValueError(f"unknown picker field {field!r}")
+    before = FIELDS[: FIELDS.index(field)]
+    narrowed = {
+        "channel": channel.strip() if "channel" in before else "",
+        "subtopic": subtopic.strip() if "subtopic" in before and subtopic.strip() else None,
+        "publisher": publisher.strip() if "publisher" in before else "",
+    }
+    found = catalog.series(q=q.strip(), **narrowed).order_by()
+    if field == "name":
+        return _metric_options(found, tz_name, limit)
+    values = list(found.order_by(field).values_list(field, flat=True).distinct()[:limit])
+    if field == "channel":
+        names = catalog.channel_names(values)
+        return _named(values, names)
+    if field == "publisher":
+        names = catalog.publisher_names(values)
+        return _named([value for value in values if value], names)
+    return [Option(value, value) for value in values if value]
+
+
+def _named(values: list[str], names: dict[str, str]) -> list[Option]:
+    found = [Option(value, display_name(names.get(value, ""), value)) for value in values]
+    # Named ones first, by name; then bare ids: people look for "Greenhouse north".
+    return sorted(found, key=lambda option: (option.value not in names, option.label.lower()))
+
+
+def _metric_options(found, tz_name: str, limit: int) -> list[Option]:
+    rows = (
+        found.values("name")
+        .annotate(last=Max("last_time"), unit=Max("unit"), points=Sum("count"))
+        .order_by("name")[:limit]
+    )
+    result = []
+    for row in rows:
+        facts = [row["unit"]] if row["unit"] else []
+        facts.append(f"last {local_time(row['last'], tz_name)}")
+        facts.append(f"{row['points']:,} points")
+        result.append(Option(row["name"], row["name"], " · ".join(facts)))
+    return result

@@ -1,0 +1,299 @@
+/*
+ * The request editor's enhancements: type-ahead pickers from the series catalog, and focus
+ * on the error summary (or the preview) after the page comes back from the server.
+ *
+ * Without this script the page serves the same choices as <datalist>s (channel, subtopic,
+ * publisher) and a multi-select (metrics), narrowed by what the item held when the page was
+ * rendered. With it, each picker asks the catalog endpoint (data-catalog-url on the form)
+ * for options narrowed by what the item holds now, as you type. Free text stays possible:
+ * the inputs are the form's own fields, the list only suggests.
+ */
+(function () {
+  "use strict";
+
+  const form = document.getElementById("request-form");
+  if (!form) return;
+  const catalogUrl = form.dataset.catalogUrl;
+  const NARROWED_BY = { channel: [], subtopic: ["channel"], publisher: ["channel", "subtopic"], name: ["channel", "subtopic", "publisher"] };
+  const INPUT_OF = { channel: "channel_id", subtopic: "subtopic", publisher: "publisher" };
+  let counter = 0;
+
+  function focusOnLoad() {
+    const target = document.querySelector("[data-focus-on-load]");
+    if (target) {
+      target.focus();
+      target.scrollIntoView({ block: "start" });
+    }
+  }
+
+  function rowPrefix(input) {
+    // items-3-channel_id → items-3
+    return input.name.replace(/-[^-]+$/, "");
+  }
+
+  function valueOf(prefix, field) {
+    const input = form.elements.namedItem(`${prefix}-${INPUT_OF[field]}`);
+    return input ? input.value.trim() : "";
+  }
+
+  function debounce(fn, ms) {
+    let timer;
+    return (...args) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fn(...args), ms);
+    };
+  }
+
+  /*
+   * One combobox (ARIA 1.2 pattern): the input keeps focus, the list shows options,
+   * arrows move the active option, Enter or a click chooses it, Escape closes.
+   */
+  function combobox(input, field, onChoose) {
+    const prefix = rowPrefix(input);
+    const list = document.createElement("ul");
+    const listId = `picker-${++counter}`;
+    list.id = listId;
+    list.className = "picker-list";
+    list.setAttribute("role", "listbox");
+    list.hidden = true;
+    const wrapper = document.createElement("div");
+    wrapper.className = "picker";
+    input.before(wrapper);
+    wrapper.append(input, list);
+    input.removeAttribute("list"); // our list replaces the native one
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", listId);
+    input.autocomplete = "off";
+    let options = [];
+    let active = -1;
+    let request = 0;
+
+    function close() {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+      active = -1;
+    }
+
+    function mark(index) {
+      const items = list.querySelectorAll("[role=option]");
+      items.forEach((item, i) => item.setAttribute("aria-selected", String(i === index)));
+      active = index;
+      if (index >= 0 && items[index]) {
+        input.setAttribute("aria-activedescendant", items[index].id);
+        items[index].scrollIntoView({ block: "nearest" });
+      }
+    }
+
+    function render() {
+      list.replaceChildren();
+      options.forEach((option, index) => {
+        const item = document.createElement("li");
+        item.id = `${listId}-${index}`;
+        item.setAttribute("role", "option");
+        item.setAttribute("aria-selected", "false");
+        const label = document.createElement("span");
+        label.className = "picker-label";
+        label.textContent = option.label;
+        item.append(label);
+        if (option.detail) {
+          const detail = document.createElement("span");
+          detail.className = "picker-detail";
+          detail.textContent = option.detail;
+          item.append(detail);
+        }
+        // mousedown, not click: choosing must happen before the input's blur closes the list
+        item.addEventListener("mousedown", (event) => {
+          event.preventDefault();
+          choose(index);
+        });
+        list.append(item);
+      });
+      if (!options.length) {
+        const empty = document.createElement("li");
+        empty.className = "picker-empty";
+        empty.textContent = "Nothing in the catalog matches; you can still type a name.";
+        list.append(empty);
+      }
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    }
+
+    function choose(index) {
+      const option = options[index];
+      if (!option) return;
+      onChoose(option);
+      close();
+    }
+
+    async function load(query) {
+      const params = new URLSearchParams({ field, q: query });
+      NARROWED_BY[field].forEach((name) => params.set(name, valueOf(prefix, name)));
+      const zone = form.elements.namedItem("timezone");
+      if (zone && zone.value) params.set("tz", zone.value);
+      const mine = ++request;
+      try {
+        const response = await fetch(`${catalogUrl}?${params}`, { headers: { Accept: "application/json" } });
+        if (!response.ok || mine !== request) return;
+        options = (await response.json()).options;
+      } catch (error) {
+        return; // the field stays a plain text input
+      }
+      if (document.activeElement === input) render();
+    }
+
+    const typed = debounce(() => load(field === "name" ? input.value : input.value.trim()), 150);
+    input.addEventListener("input", typed);
+    const open = () => load(field === "name" ? input.value : "");
+    input.addEventListener("focus", open);
+    input.addEventListener("click", () => list.hidden && open()); // focused already, list closed
+    input.addEventListener("blur", close);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        if (list.hidden) return load(input.value);
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        mark(Math.max(0, Math.min(options.length - 1, active + step)));
+      } else if (event.key === "Enter" && !list.hidden && active >= 0) {
+        event.preventDefault(); // choose, do not submit
+        choose(active);
+      } else if (event.key === "Escape" && !list.hidden) {
+        event.preventDefault();
+        close();
+      }
+    });
+  }
+
+  // The metrics multi-select becomes a type-ahead that adds names to the metrics field.
+  function enhanceMetrics(select) {
+    const prefix = rowPrefix(select);
+    const target = form.elements.namedItem(`${prefix}-target_value`);
+    const wrapper = select.closest(".field");
+    if (!target || !wrapper) return;
+    select.disabled = true; // not posted: the metrics field holds the choice
+    select.hidden = true;
+    const input = document.createElement("input");
+    input.type = "text";
+    input.id = `${select.id}-search`;
+    input.name = `${prefix}-metric_search`;
+    input.placeholder = "Type to search the catalog";
+    input.setAttribute("form", "no-form"); // a helper, never posted
+    const label = wrapper.querySelector("label");
+    if (label) label.htmlFor = input.id;
+    select.after(input);
+    combobox(input, "name", (option) => {
+      const names = target.value.split(",").map((name) => name.trim()).filter(Boolean);
+      if (!names.includes(option.value)) names.push(option.value);
+      target.value = names.join(",");
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+      input.value = "";
+    });
+  }
+
+  function enhanceRow(row) {
+    Object.keys(INPUT_OF).forEach((field) => {
+      const input = row.querySelector(`input[data-picker="${field}"]`);
+      if (input && !input.closest(".picker")) {
+        combobox(input, field, (option) => {
+          input.value = option.value;
+          // Under the stored id, the name people know it by.
+          const help = document.getElementById(`${input.id}_helptext`);
+          if (help && option.label !== option.value) help.textContent = option.label;
+          input.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+      }
+    });
+    const select = row.querySelector('select[data-picker="name"]');
+    if (select && !select.disabled) enhanceMetrics(select);
+  }
+
+  // The schedule in words, asked of the server (the one function that words schedules)
+  // whenever a field that shapes the schedule changes.
+  function liveScheduleWords() {
+    const box = document.getElementById("schedule-words");
+    const url = form.dataset.wordsUrl;
+    if (!box || !url) return;
+    const names = ["type", "schedule", "every", "at_minute", "at_time", "weekday", "day",
+      "periodicity", "period_start", "timezone"];
+    let asked = 0;
+    const update = debounce(async () => {
+      const params = new URLSearchParams();
+      names.forEach((name) => {
+        const field = form.elements.namedItem(name);
+        if (field) params.set(name, field.value);
+      });
+      const mine = ++asked;
+      try {
+        const response = await fetch(`${url}?${params}`, { headers: { Accept: "application/json" } });
+        if (!response.ok || mine !== asked) return;
+        const answer = await response.json();
+        box.querySelector("[data-words]").textContent = answer.words;
+        box.querySelector("[data-periodicity]").textContent = answer.periodicity;
+        box.hidden = !answer.words;
+      } catch (error) {
+        // offline: the words shown stay those of the last answer
+      }
+    }, 250);
+    names.forEach((name) => {
+      const field = form.elements.namedItem(name);
+      if (!field) return;
+      field.addEventListener("change", update);
+      field.addEventListener("input", update);
+    });
+  }
+
+  // "Preview" asks the same view (it saves nothing) and swaps the preview in, keeping what is
+  // typed and where the page is. Anything but a preview (field errors) submits normally, so
+  // the server shows its errors exactly as without this script.
+  function inlinePreview() {
+    const button = form.querySelector('button[name="preview"]');
+    if (!button || !window.fetch || !window.DOMParser) return;
+    button.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const body = new FormData(form);
+      body.set("preview", "1");
+      button.disabled = true;
+      let page;
+      try {
+        const response = await fetch(form.action || window.location.href, { method: "POST", body });
+        page = response.status === 200 ? await response.text() : null;
+      } catch (error) {
+        page = null;
+      }
+      button.disabled = false;
+      const answer = page && new DOMParser().parseFromString(page, "text/html");
+      const fresh = answer && answer.getElementById("preview");
+      if (!fresh) {
+        form.requestSubmit(button);
+        return;
+      }
+      // A preview is only made of a valid form: errors from an earlier submit are stale.
+      const summary = document.getElementById("form-errors");
+      if (summary) summary.remove();
+      form.querySelectorAll(".errors, .errorlist").forEach((node) => node.remove());
+      form.querySelectorAll(".has-error").forEach((node) => node.classList.remove("has-error"));
+      form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
+      const old = document.getElementById("preview");
+      if (old) old.replaceWith(fresh);
+      else form.after(fresh);
+      fresh.focus();
+      fresh.scrollIntoView({ block: "start" });
+    });
+  }
+
+  const items = form.querySelector('[data-formset="items"] [data-formset-list]');
+  if (items && catalogUrl) {
+    items.querySelectorAll("[data-formset-row]").forEach(enhanceRow);
+    // Rows added by formset-rows.js get the pickers too.
+    new MutationObserver((changes) => {
+      changes.forEach((change) => change.addedNodes.forEach((node) => {
+        if (node.nodeType === 1 && node.matches("[data-formset-row]")) enhanceRow(node);
+      }));
+    }).observe(items, { childList: true });
+  }
+  liveScheduleWords();
+  inlinePreview();
+  focusOnLoad();
+})();

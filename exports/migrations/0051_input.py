@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0002_catalog'),
+        ('exports', '0050_timezone_field'),
     ]
 
     operations = [

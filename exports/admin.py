@@ -13,6 +13,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -39,9 +40,33 @@ from .models import (
 from .scheduling.dispatch import dispatch_quietly
 from .scheduling.ondemand import QueueFull, enqueue_one_time, run_now
 from .schema import RequestSchemaError, decode_json, dump_request, parse_request, save_spec
+from .validation import validate_storable_text
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class CheckedSelectionAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose actions refuse a tampered selection instead of failing.
+
+    Django filters the changelist by the posted ids as they come; an id that is not a
+    valid primary key (``abc`` for a number, a NUL for PostgreSQL text) would be a 500.
+    """
+
+    def response_action(self, request, queryset):
+        pk = self.model._meta.pk
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                validate_storable_text(value)
+                pk.run_validators(pk.to_python(value))  # the database's integer range too
+        except ValidationError:
+            self.message_user(
+                request,
+                "The selection holds an id that is not valid; nothing was done.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
+class ReadOnlyAdmin(CheckedSelectionAdmin):
     """Browse and inspect rows that only the system writes."""
 
     def has_add_permission(self, request) -> bool:
@@ -133,7 +158,7 @@ def run_now_action(modeladmin, request, queryset) -> None:
 
 
 @admin.register(ExportRequest)
-class ExportRequestAdmin(admin.ModelAdmin):
+class ExportRequestAdmin(CheckedSelectionAdmin):
     list_display = (
         "name",
         "owner",
@@ -319,7 +344,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(CheckedSelectionAdmin):
     list_display = ("channel_id", "name")
     list_editable = ("name",)
     search_fields = ("channel_id", "name")

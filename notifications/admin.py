@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from exports.admin import CheckedSelectionAdmin
+
 from .models import Delivery, DownloadLink, DownloadLog
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(CheckedSelectionAdmin):
     list_display = ("id", "job", "message", "recipient", "status", "attempts", "sent_at")
     list_filter = ("status", "is_permanent_error", "message__medium")
     search_fields = ("recipient", "last_error")
@@ -19,7 +21,7 @@ def revoke(modeladmin, request, queryset) -> None:
 
 
 @admin.register(DownloadLink)
-class DownloadLinkAdmin(admin.ModelAdmin):
+class DownloadLinkAdmin(CheckedSelectionAdmin):
     list_display = ("id", "job", "created_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at",)
     raw_id_fields = ("job",)
@@ -32,7 +34,7 @@ class DownloadLinkAdmin(admin.ModelAdmin):
 
 
 @admin.register(DownloadLog)
-class DownloadLogAdmin(admin.ModelAdmin):
+class DownloadLogAdmin(CheckedSelectionAdmin):
     list_display = ("at", "job", "link", "ip", "user_agent")
     raw_id_fields = ("job", "link")
     date_hierarchy = "at"

@@ -426,3 +426,25 @@ def test_run_now_of_a_schedule_stored_before_the_rules_says_why_it_cannot_run(
     )
     assert "Old: cannot run:" in admin_response.text
     assert not export.jobs.exists()
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:exports_exportrequest_changelist",
+        "admin:exports_exportjob_changelist",
+        "admin:exports_channel_changelist",
+        "admin:notifications_delivery_changelist",
+        "admin:notifications_downloadlink_changelist",
+    ],
+)
+@pytest.mark.parametrize("selected", ["abc", NUL, "1" + "0" * 30])
+def test_an_admin_action_on_a_tampered_selection_is_refused_not_a_500(
+    admin_client_, changelist, selected
+):
+    admin_client_.raise_request_exception = False
+    url = reverse(changelist)
+    response = admin_client_.post(
+        url, {"action": "delete_selected", "_selected_action": [selected]}, follow=True
+    )
+    assert response.status_code == 200

@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make run PORT=8080` or `make run ADDR=0.0.0.0:8080`; SITE_URL follows unless it is set.
+PORT ?= 8000
+ADDR ?= 127.0.0.1:$(PORT)
 
-.PHONY: install migrate demo run test lint bench clean
+.PHONY: install system-deps migrate demo run test lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -22,10 +25,28 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py seeddemo
 
-run: demo
-	$(BIN)/python manage.py runstack
+# The demo data is loaded by runstack once Redis is up, so its demo jobs can queue their
+# notifications (make demo alone works too, without Redis).
+run: migrate
+	$(BIN)/python manage.py runstack --addr $(ADDR) --seed
 
-test: install
+# The browser tests drive the Debian chromium package (never a downloaded browser); PDFs
+# need DejaVu fonts for text beyond Latin-1. Installed when missing and we are root (as in
+# CI); otherwise the exact command is printed.
+system-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "--- installing chromium (browser tests) and DejaVu fonts (PDF text beyond Latin-1)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "make test needs /usr/bin/chromium and the DejaVu fonts. Install them with:"; \
+	    echo "  sudo apt-get install -y chromium fonts-dejavu-core"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: install system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -126,6 +126,8 @@ RQ_QUEUES = {
     "exports": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EXPORTS_JOB_TIMEOUT},
 }
 RQ_SHOW_ADMIN_LINK = True
+# Imports the job code before forking, so each job does not import it again.
+RQ = {"WORKER_CLASS": "exports.worker.PreloadingWorker"}
 
 IAM_EVENTS_STREAM = env_str("IAM_EVENTS_STREAM", "exporter.iam")
 IAM_EVENTS_STREAM_MAXLEN = env_int("IAM_EVENTS_STREAM_MAXLEN", 10000, minimum=1)
@@ -146,6 +148,12 @@ EXPORTS_HEARTBEAT_TIMEOUT = env_int("EXPORTS_HEARTBEAT_TIMEOUT", 60, minimum=5)
 # Jobs handed to RQ but not started yet; empty = 2 per running exports worker (at least 2).
 EXPORTS_DISPATCH_BACKLOG = env_int("EXPORTS_DISPATCH_BACKLOG", 0, minimum=0) or None
 EXPORTS_SCHEDULER_INTERVAL = env_int("EXPORTS_SCHEDULER_INTERVAL", 5, minimum=1)
+# Namespace of our RQ job ids and Redis keys; empty = a random id stored in the database.
+EXPORTS_INSTANCE = env_str("EXPORTS_INSTANCE", "")
+# Seconds after a hand-over to RQ before a job/delivery missing from Redis is handed over again.
+EXPORTS_REQUEUE_AFTER = env_int("EXPORTS_REQUEUE_AFTER", 30, minimum=1)
+# The scheduler runs retention (pruneexports) at most this often; P0D = never by itself.
+EXPORTS_PRUNE_INTERVAL = env_duration("EXPORTS_PRUNE_INTERVAL", "PT1H")
 
 # Email (Django's own names) for notifications.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -167,6 +175,8 @@ NOTIFICATIONS_RETRY_BACKOFF = [
     for step, default in enumerate((30, 120, 600), start=1)
 ]
 NOTIFICATIONS_MAX_RETRY_AFTER = env_int("NOTIFICATIONS_MAX_RETRY_AFTER", 3600, minimum=0)
+# Seconds a delivery may stay "sending" before it is marked "unknown" (never resent by itself).
+NOTIFICATIONS_SENDING_TIMEOUT = env_int("NOTIFICATIONS_SENDING_TIMEOUT", 300, minimum=30)
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")
 

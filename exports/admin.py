@@ -23,7 +23,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .forms import ITEM_FIELDS
+from .display import format_time
 from .models import (
     Channel,
     ExportColumn,
@@ -38,7 +38,8 @@ from .models import (
     Series,
 )
 from .scheduling.dispatch import dispatch_quietly
-from .scheduling.ondemand import QueueFull, enqueue_one_time, run_now
+from .scheduling.ondemand import QueueFull, run_now, start_one_time
+from .scheduling.words import describe_request_schedule
 from .schema import RequestSchemaError, decode_json, dump_request, parse_request, save_spec
 from .validation import validate_storable_text
 
@@ -82,11 +83,19 @@ class ReadOnlyAdmin(CheckedSelectionAdmin):
 # --- export requests -------------------------------------------------------------------------
 
 
-class ExportItemInline(admin.TabularInline):
+class ExportItemInline(admin.StackedInline):
+    """Items stacked, a few fields a line: thirteen fields in a table row do not fit 1280 px."""
+
     model = ExportItem
     extra = 0
     min_num = 1  # the JSON schema requires at least one item too
-    fields = ("position", *ITEM_FIELDS)
+    fields = (
+        ("target_value", "target_label"),
+        ("channel_id", "subtopic", "publisher"),
+        ("period", "from_time", "to_time"),
+        ("ds", "dsf", "transform"),
+        ("output_format", "filename", "position"),
+    )
 
     def get_formset(self, request, obj=None, **kwargs):
         # min_num alone only shows a blank form; validate_min refuses a request left empty.
@@ -164,10 +173,10 @@ class ExportRequestAdmin(CheckedSelectionAdmin):
         "owner",
         "type",
         "extension",
-        "periodicity",
-        "next_run_at",
+        "schedule",
+        "next_run",
         "paused",
-        "created_at",
+        "created",
     )
     list_filter = (
         "type",
@@ -180,23 +189,38 @@ class ExportRequestAdmin(CheckedSelectionAdmin):
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
     inlines = (ExportItemInline, ExportColumnInline, NotificationMessageInline)
-    readonly_fields = ("next_run_at", "created_at", "updated_at")
+    readonly_fields = ("schedule", "next_run", "created", "updated")
     fieldsets = (
         (None, {"fields": ("owner", "name", "type", "periodicity", "period_start", "paused")}),
         ("Format", {"fields": ("extension", "timezone", "template", "csv_delimiter", "filename")}),
-        ("Schedule", {"fields": ("next_run_at", "created_at", "updated_at")}),
+        ("Schedule", {"fields": ("schedule", "next_run", "created", "updated")}),
     )
     actions = (download_json, run_now_action)
 
+    @admin.display(description="schedule", ordering="periodicity")
+    def schedule(self, export: ExportRequest) -> str:
+        return describe_request_schedule(export) if export.pk else "–"
+
+    @admin.display(description="next run", ordering="next_run_at")
+    def next_run(self, export: ExportRequest) -> str:
+        return format_time(export.next_run_at, export.timezone) or "–"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, export: ExportRequest) -> str:
+        return format_time(export.created_at, export.timezone)
+
+    @admin.display(description="updated")
+    def updated(self, export: ExportRequest) -> str:
+        return format_time(export.updated_at, export.timezone)
+
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        export = form.instance
-        if not change and not export.is_recurring:
-            # Like the pages: a new one-time request runs once, right after it is saved.
-            try:
-                enqueue_one_time(export)
-            except QueueFull as exc:
-                self.message_user(request, f"Saved, but not queued: {exc.detail}", messages.WARNING)
+        # Like the pages: an unpaused one-time request runs once, right after it is saved
+        # (or when it is first saved unpaused).
+        try:
+            start_one_time(form.instance)
+        except QueueFull as exc:
+            self.message_user(request, f"Saved, but not queued: {exc.detail}", messages.WARNING)
 
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -220,13 +244,18 @@ class ExportRequestAdmin(CheckedSelectionAdmin):
             raise PermissionDenied
         form = ImportRequestForm(request.POST or None)
         schema_errors: dict[str, list[str]] = {}
+        status = 200
         if request.method == "POST" and form.is_valid():
             owner = form.cleaned_data["owner"] or request.user
             document = form.cleaned_data["document"]
             specs, schema_errors = _parse_documents(document, owner)
+            saved = []
             if not schema_errors:
-                with transaction.atomic():
-                    saved = [save_spec(spec) for spec in specs]
+                try:
+                    saved = _import_specs(specs)
+                except QueueFull as exc:
+                    schema_errors, status = {"(queue)": [f"Nothing imported: {exc.detail}"]}, 429
+            if saved:
                 names = ", ".join(f"“{r.name}” (#{r.pk})" for r in saved)
                 self.message_user(
                     request, f"Imported {len(saved)} request(s) for {owner}: {names}."
@@ -245,7 +274,9 @@ class ExportRequestAdmin(CheckedSelectionAdmin):
             "schema_errors": list(schema_errors.items()),
             "has_view_permission": self.has_view_permission(request),
         }
-        return TemplateResponse(request, "admin/exports/exportrequest/import_json.html", context)
+        return TemplateResponse(
+            request, "admin/exports/exportrequest/import_json.html", context, status=status
+        )
 
     def download_json_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         obj = self.get_object(request, unquote(object_id))
@@ -254,6 +285,16 @@ class ExportRequestAdmin(CheckedSelectionAdmin):
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         return _json_download(dump_request(obj), f"export-request-{obj.pk}.json")
+
+
+def _import_specs(specs: list) -> list[ExportRequest]:
+    """Save parsed requests in one transaction; each unpaused one-time request is queued, as
+    when it is created on the pages. Raises ``QueueFull`` (nothing saved) at the owner's cap."""
+    with transaction.atomic():
+        saved = [save_spec(spec) for spec in specs]
+        for export in saved:
+            start_one_time(export)
+    return saved
 
 
 def _parse_documents(document, owner) -> tuple[list, dict[str, list[str]]]:
@@ -382,6 +423,7 @@ def retry_jobs(modeladmin, request, queryset) -> None:
         started_at=None,
         finished_at=None,
         heartbeat_at=None,
+        notified_at=None,
     )
     dispatch_quietly()
     modeladmin.message_user(request, f"Queued {retried} failed job(s) again.", messages.SUCCESS)
@@ -392,13 +434,13 @@ class ExportJobAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "request",
-        "slot",
-        "status",
+        "run_for",
+        "status_words",
         "row_count",
         "file_size",
         "attempts",
-        "started_at",
-        "finished_at",
+        "started",
+        "finished",
     )
     list_filter = ("status",)
     actions = (retry_jobs,)
@@ -410,6 +452,23 @@ class ExportJobAdmin(ReadOnlyAdmin):
     @admin.display(description="size", ordering="size")
     def file_size(self, job: ExportJob) -> str:
         return filesizeformat(job.size) if job.size is not None else "–"
+
+    # Job times read as on the pages: in the request's time zone, with the zone.
+    @admin.display(description="run for", ordering="slot")
+    def run_for(self, job: ExportJob) -> str:
+        return format_time(job.slot, job.request.timezone)
+
+    @admin.display(description="status", ordering="status")
+    def status_words(self, job: ExportJob) -> str:
+        return job.status_label
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, job: ExportJob) -> str:
+        return format_time(job.started_at, job.request.timezone) or "–"
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, job: ExportJob) -> str:
+        return format_time(job.finished_at, job.request.timezone) or "–"
 
 
 @admin.register(IamEvent)

@@ -3,6 +3,8 @@
 Everything is deterministic (seeded randomness, fixed ids) and idempotent: users and
 requests are looked up by name, and each series (publisher, metric) continues after its
 last stored reading, so running the seed again adds nothing (or only the newer readings).
+Each demo request is given finished jobs by the real engine, once, so a first start has
+files to download.
 ``manage.py seeddemo`` is the front end.
 """
 
@@ -20,9 +22,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
+from .display import format_time
 from .iam import acting_as
 from .ingestion import store_messages
+from .jobs import create_job, run_job
 from .models import Channel, ExportRequest, Message, Publisher
+from .scheduling.slots import slots_between
 from .schema import parse_request, save_spec
 
 # (username, password, is_superuser). The passwords pass Django's password validators.
@@ -169,6 +174,8 @@ class SeedReport:
     start: datetime | None = None
     end: datetime | None = None
     requests: list[tuple[str, bool]] = field(default_factory=list)
+    # (request name, job status in words, slot in the request's zone, rows) of the jobs run
+    jobs: list[tuple[str, str, str, int | None]] = field(default_factory=list)
 
 
 def seed(*, until: datetime, days: int = 8, batch_size: int = 5000) -> SeedReport:
@@ -185,6 +192,8 @@ def seed(*, until: datetime, days: int = 8, batch_size: int = 5000) -> SeedRepor
         report.messages_created = _seed_readings(report.start, until, batch_size)
         _seed_names()
         _seed_requests(users["alice"], until, report)
+    # After the commit: each job is its own unit of work, as when a worker runs it.
+    _seed_jobs(users["alice"], until, report)
     return report
 
 
@@ -266,7 +275,9 @@ def demo_requests(until: datetime) -> list[dict]:
             "name": "Greenhouse climate, daily",
             "type": "recurring",
             "periodicity": "P1D",
-            "periodStart": local_midnight.isoformat(),
+            # Two days back, so the last two local midnights are past slots that the seed
+            # runs (files to download on a first start); the next run is the coming midnight.
+            "periodStart": (local_midnight - timedelta(days=2)).isoformat(),
             "format": {
                 "extension": "csv",
                 "timezone": "Europe/Rome",
@@ -338,3 +349,21 @@ def _seed_requests(owner, until: datetime, report: SeedReport) -> None:
             with acting_as(owner):
                 save_spec(parse_request(data, owner=owner))
         report.requests.append((data["name"], not exists))
+
+
+def _seed_jobs(owner, until: datetime, report: SeedReport) -> None:
+    """Give each demo request finished jobs made by the real engine (``run_job``), so a
+    newcomer's first page has files: the recurring request its last two slots up to ``until``,
+    the one-time request its one job. A request that has jobs already is left alone."""
+    names = [data["name"] for data in demo_requests(until)]
+    for export in ExportRequest.objects.filter(owner=owner, name__in=names).order_by("pk"):
+        if export.jobs.exists():
+            continue
+        if export.is_recurring:
+            slots = [slot for _, slot in slots_between(export, export.period_start, until)][-2:]
+        else:
+            slots = [until]
+        for slot in slots:
+            job = run_job(create_job(export, slot).pk)
+            when = format_time(slot, export.timezone)
+            report.jobs.append((export.name, job.status_label, when, job.row_count))

@@ -179,9 +179,11 @@ def publish_pending_events(limit: int = 500) -> int:
     import django_rq
 
     from .models import IamEvent
+    from .scheduling.namespace import redis_key
 
     connection = django_rq.get_connection("default")
-    stream = settings.IAM_EVENTS_STREAM
+    # Namespaced like every key of ours: installations sharing a Redis keep separate streams.
+    stream = redis_key(settings.IAM_EVENTS_STREAM)
     published = 0
     for event in IamEvent.objects.filter(published_at__isnull=True).order_by("id")[:limit]:
         claimed = IamEvent.objects.filter(

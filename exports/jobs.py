@@ -16,7 +16,8 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
+from rq import get_current_job
 
 from .engine.tables import (
     build_report_info,
@@ -26,7 +27,7 @@ from .engine.tables import (
 )
 from .models import ExportJob, ExportRequest, JobStatus
 from .naming import export_filename
-from .scheduling import lifecycle
+from .scheduling import lifecycle, namespace
 from .scheduling.dispatch import dispatch_quietly
 from .scheduling.windows import job_windows
 from .writers import writer_for
@@ -150,6 +151,10 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
 
 def _record_failure(job: ExportJob, exc: Exception) -> None:
     error = describe_error(exc)
+    if not connection.in_atomic_block:
+        # A connection the database dropped (server restart, pg_terminate_backend) cannot
+        # record anything; Django reopens one on the next query once this one is closed.
+        connection.close_if_unusable_or_obsolete()
     retry = (
         not isinstance(exc, PermanentExportError)
         and is_transient(exc)
@@ -201,5 +206,17 @@ def _after_finish(job: ExportJob) -> None:
 
 
 def run_export_job(job_id: int) -> str:
-    """RQ entry point: run the job and return its final status."""
+    """RQ entry point: run the job and return its final status.
+
+    An RQ job of another installation sharing this Redis, or one whose row does not exist
+    (deleted, or a database that was replaced), is dropped with one log line: no traceback,
+    no entry in RQ's failed registry. The owner's scheduler hands its own jobs out again.
+    """
+    rq_job = get_current_job()
+    if rq_job is not None and not namespace.is_ours(rq_job.id):
+        log.warning("Dropped RQ job %s: it belongs to another installation.", rq_job.id)
+        return "not ours"
+    if not ExportJob.objects.filter(pk=job_id).exists():
+        log.warning("Dropped RQ job for export job %s: no such job in the database.", job_id)
+        return "missing"
     return run_job(job_id).status

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from .models import ExportJob, JobStatus
+from .models import ExportJob, Installation, JobStatus
+from .scheduling import conf as scheduling_conf
 from .validation import parse_duration
 
 log = logging.getLogger(__name__)
@@ -67,3 +68,23 @@ def prune(now: datetime | None = None, max_total_bytes: int | None = None) -> Pr
                 result.expired_by_size += 1
                 result.bytes_freed += job.size or 0
     return result
+
+
+def prune_if_due(now: datetime | None = None) -> PruneResult | None:
+    """Run :func:`prune` if it has not run for ``EXPORTS_PRUNE_INTERVAL`` (the scheduler's step).
+
+    Several schedulers agree through a compare-and-set on ``Installation.last_pruned_at``:
+    one of them wins the turn, the others skip it. Returns the result, or ``None`` when it
+    was not this process's turn (or the interval is ``P0D``: retention only by command).
+    """
+    interval = scheduling_conf.prune_interval()
+    if interval is None:
+        return None
+    now = now or timezone.now()
+    installation = Installation.current()
+    won = (
+        Installation.objects.filter(pk=installation.pk)
+        .filter(Q(last_pruned_at__isnull=True) | Q(last_pruned_at__lte=now - interval))
+        .update(last_pruned_at=now)
+    )
+    return prune(now) if won else None

@@ -13,6 +13,7 @@ urlpatterns = [
     path("exports/<int:pk>/pause/", requests.request_pause, name="pause"),
     path("exports/<int:pk>/resume/", requests.request_resume, name="resume"),
     path("exports/<int:pk>/run/", requests.request_run, name="run"),
+    path("exports/<int:pk>/jobs/", jobs.request_jobs, name="jobs"),
     path("exports/schedule/words.json", requests.schedule_words, name="schedule-words"),
     path("exports/catalog/series.json", catalog.catalog_series, name="catalog-series"),
     path(

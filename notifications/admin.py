@@ -3,16 +3,40 @@ from django.utils import timezone
 
 from exports.admin import CheckedSelectionAdmin
 
-from .models import Delivery, DownloadLink, DownloadLog
+from .dispatch import hand_over
+from .models import Delivery, DeliveryStatus, DownloadLink, DownloadLog
+
+
+@admin.action(description="Resend the selected deliveries whose outcome is unknown")
+def resend(modeladmin, request, queryset) -> None:
+    resent = 0
+    for delivery in queryset.filter(status=DeliveryStatus.UNKNOWN):
+        if delivery.resend():
+            hand_over(delivery.pk)
+            resent += 1
+    skipped = queryset.count() - resent
+    modeladmin.message_user(
+        request,
+        f"{resent} delivery(ies) will be sent again"
+        + (f"; {skipped} skipped (only unknown ones are resent)." if skipped else "."),
+    )
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(CheckedSelectionAdmin):
     list_display = ("id", "job", "message", "recipient", "status", "attempts", "sent_at")
     list_filter = ("status", "is_permanent_error", "message__medium")
-    search_fields = ("recipient", "last_error")
+    search_fields = ("recipient", "last_error", "rq_job_id")
     raw_id_fields = ("job", "message", "link")
-    readonly_fields = ("created_at", "last_attempt_at", "next_attempt_at", "sent_at")
+    readonly_fields = (
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+        "enqueued_at",
+        "rq_job_id",
+        "sent_at",
+    )
+    actions = [resend]
 
 
 @admin.action(description="Revoke the selected links")

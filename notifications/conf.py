@@ -50,6 +50,14 @@ def max_retry_after() -> float:
     return float(getattr(settings, "NOTIFICATIONS_MAX_RETRY_AFTER", 3600))
 
 
+def sending_timeout() -> float:
+    """Seconds a delivery may stay ``sending`` before it is marked ``unknown``.
+
+    Longer than any provider timeout plus the notifications queue's job timeout, so only a
+    worker that died mid-send leaves a row this long."""
+    return float(getattr(settings, "NOTIFICATIONS_SENDING_TIMEOUT", 300))
+
+
 def telegram_bot_token() -> str:
     return getattr(settings, "TELEGRAM_BOT_TOKEN", "")
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import zoneinfo
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from exports.display import format_time, format_window
 from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.scheduling.words import describe_request_schedule
 
 ERROR_SUMMARY_LENGTH = 300
 
@@ -33,6 +34,7 @@ class ExportFacts:
     link: str
     error: str
     is_success: bool
+    schedule: str = ""  # "Every day at 08:00 (Europe/Rome)" or "Once"
 
     def values(self) -> dict[str, str]:
         """The placeholder values (every field but ``is_success``)."""
@@ -57,6 +59,7 @@ def facts_for_job(job: ExportJob, link: str) -> ExportFacts:
         link=link,
         error=error_summary(job.error) if job.status != JobStatus.DONE else "",
         is_success=job.status == JobStatus.DONE,
+        schedule=describe_request_schedule(request),
     )
 
 
@@ -77,29 +80,8 @@ def sample_facts(request: ExportRequest, link: str, *, success: bool) -> ExportF
         link=link,
         error="" if success else "Sample error: this is a test notification.",
         is_success=success,
+        schedule=describe_request_schedule(request),
     )
-
-
-def format_time(moment: datetime, zone: zoneinfo.ZoneInfo) -> str:
-    """``2025-01-02 00:00 CET``; seconds only when there are some."""
-    local = moment.astimezone(zone)
-    pattern = "%Y-%m-%d %H:%M:%S %Z" if local.second else "%Y-%m-%d %H:%M %Z"
-    return local.strftime(pattern)
-
-
-def format_window(windows: list[dict], zone: zoneinfo.ZoneInfo) -> str:
-    """The span covered by a job's per-item windows: earliest start – latest end.
-
-    An item without a start reads from the beginning of the data.
-    """
-    starts = [_parse(window.get("start")) for window in windows]
-    ends = [end for end in (_parse(window.get("end")) for window in windows) if end]
-    if not ends:
-        return ""
-    end = format_time(max(ends), zone)
-    if any(start is None for start in starts):
-        return f"until {end}"
-    return f"{format_time(min(starts), zone)} – {end}"
 
 
 def format_size(size: int) -> str:
@@ -120,7 +102,3 @@ def error_summary(error: str) -> str:
 
 def _zone(request: ExportRequest) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(request.timezone or "UTC")
-
-
-def _parse(value: str | None) -> datetime | None:
-    return parse_datetime(value) if value else None

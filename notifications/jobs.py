@@ -6,13 +6,15 @@ import logging
 from datetime import timedelta
 
 from django.utils import timezone
+from rq import get_current_job
+
+from exports.scheduling import namespace
 
 from . import conf
-from .dispatch import enqueue_delivery
 from .errors import TransportError
 from .facts import facts_for_job
 from .links import message_link
-from .models import Delivery, DeliveryStatus
+from .models import Delivery, DeliveryStatus, DownloadLink
 from .transports import transport_for
 
 log = logging.getLogger(__name__)
@@ -21,30 +23,47 @@ log = logging.getLogger(__name__)
 def deliver(delivery_id: int) -> str:
     """Make one attempt at a delivery; returns the delivery's status afterwards.
 
-    The row is claimed with a compare-and-set (pending → sending), so of two
-    workers holding the same delivery only one sends. A transient error with
-    attempts left puts the row back to pending and schedules the next attempt
-    after the provider's Retry-After or the backoff; a permanent error, or the
-    last attempt, leaves it failed with the error kept for the request page.
+    The row is claimed with a compare-and-set (pending → sending, and still expecting this
+    RQ job), so of two workers holding the same delivery only one sends. A transient error
+    with attempts left puts the row back to pending, due after the provider's Retry-After
+    or the backoff (the scheduler hands it over then); a permanent error, or the last
+    attempt, leaves it failed with the error kept for the request page. The capability
+    link is kept only when the message went out. An RQ job of another installation, or
+    one whose row is gone, is dropped with one log line.
     """
-    if not Delivery.objects.claim(delivery_id):
+    rq_job = get_current_job()
+    rq_id = rq_job.id if rq_job is not None else None
+    if rq_id is not None and not namespace.is_ours(rq_id):
+        log.warning("Dropped RQ job %s: it belongs to another installation.", rq_id)
+        return "not ours"
+    if not Delivery.objects.claim(delivery_id, rq_job_id=rq_id):
+        if not Delivery.objects.filter(pk=delivery_id).exists():
+            log.warning("Dropped RQ job for delivery %s: no such delivery.", delivery_id)
+            return "missing"
         return "not pending"
     delivery = Delivery.objects.select_related(
         "job__request__owner", "message__request__owner"
     ).get(pk=delivery_id)
+    link = None
     try:
         transport = transport_for(delivery.message)
-        link_url, link = message_link(delivery.job)
-        delivery.link = link
         delivery.recipient = transport.recipient[:300]
+        # Stored before sending: if the worker dies mid-send, the "unknown" row says to whom.
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            recipient=delivery.recipient
+        )
+        link_url, link = message_link(delivery.job)
         response = transport.notify(facts_for_job(delivery.job, link_url))
     except TransportError as exc:
+        _discard(link)
         return _record_error(delivery, exc)
     except Exception as exc:
         # A bug or a broken layout override: record it instead of leaving the
         # row in "sending" for ever, then let RQ show the traceback.
+        _discard(link)
         _record_error(delivery, TransportError(f"Internal error: {exc!r}", permanent=True))
         raise
+    delivery.link = link
     _finish(
         delivery,
         status=DeliveryStatus.SENT,
@@ -77,14 +96,21 @@ def _record_error(delivery: Delivery, error: TransportError) -> str:
     next_attempt_at = timezone.now() + timedelta(
         seconds=retry_delay(delivery.attempts, error.retry_after)
     )
+    # Due again at next_attempt_at, in the database only: the scheduler hands it over then.
     _finish(
         delivery,
         status=DeliveryStatus.PENDING,
         last_error=str(error),
         next_attempt_at=next_attempt_at,
+        enqueued_at=None,
     )
-    enqueue_delivery(delivery.pk, attempt=delivery.attempts + 1, at=next_attempt_at)
     return DeliveryStatus.PENDING
+
+
+def _discard(link: DownloadLink | None) -> None:
+    """Delete the link of an attempt that did not go out: only sent messages carry links."""
+    if link is not None:
+        link.delete()
 
 
 def _finish(delivery: Delivery, **fields) -> None:

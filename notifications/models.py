@@ -14,24 +14,44 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", "sending"  # claimed by one worker, being sent now
     SENT = "sent", "sent"
     FAILED = "failed", "failed"  # a permanent error, or transient ones until out of attempts
+    # Left "sending" past NOTIFICATIONS_SENDING_TIMEOUT (the worker died mid-send): it may or
+    # may not have arrived, so it is never resent by itself; people can "Resend" it.
+    UNKNOWN = "unknown", "unknown"
 
 
 class DeliveryQuerySet(models.QuerySet):
-    def claim(self, pk: int) -> bool:
+    def claim(self, pk: int, rq_job_id: str | None = None) -> bool:
         """Take a pending delivery for one attempt; False if it is not pending any more.
 
         A compare-and-set ``update()``: of two workers holding the same RQ job (a job
         finished twice, an RQ retry, a duplicate enqueue), exactly one wins, so a
-        message is never sent twice.
+        message is never sent twice. With ``rq_job_id`` the row must also still expect
+        that RQ job, so a stale RQ job of an earlier hand-over cannot take it.
         """
+        claimable = self.filter(pk=pk, status=DeliveryStatus.PENDING)
+        if rq_job_id:
+            claimable = claimable.filter(rq_job_id=rq_job_id)
         return bool(
-            self.filter(pk=pk, status=DeliveryStatus.PENDING).update(
+            claimable.update(
                 status=DeliveryStatus.SENDING,
                 attempts=F("attempts") + 1,
                 last_attempt_at=timezone.now(),
                 next_attempt_at=None,
             )
         )
+
+    def due(self, now: datetime | None = None) -> DeliveryQuerySet:
+        """Pending deliveries whose (next) attempt is due and that are not handed to RQ."""
+        return self.filter(
+            models.Q(next_attempt_at__isnull=True)
+            | models.Q(next_attempt_at__lte=now or timezone.now()),
+            status=DeliveryStatus.PENDING,
+            enqueued_at__isnull=True,
+        )
+
+    def handed_over(self) -> DeliveryQuerySet:
+        """Pending deliveries handed to RQ that no worker has claimed yet."""
+        return self.filter(status=DeliveryStatus.PENDING, enqueued_at__isnull=False)
 
 
 class Delivery(models.Model):
@@ -72,7 +92,12 @@ class Delivery(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The database owns the due time of every attempt (the first one: creation; a retry:
+    # after its backoff); the scheduler hands due rows to RQ, so Redis can be flushed.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set while the row is handed to RQ under ``rq_job_id`` (cleared when it is due again).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    rq_job_id = models.CharField(max_length=64, blank=True, default="")
     sent_at = models.DateTimeField(null=True, blank=True)
 
     objects = DeliveryQuerySet.as_manager()
@@ -86,6 +111,30 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} for job {self.job_id}: {self.status}"
+
+    @property
+    def can_resend(self) -> bool:
+        """Only a delivery whose fate is unknown is resent, and only when someone asks."""
+        return self.status == DeliveryStatus.UNKNOWN
+
+    def resend(self, now: datetime | None = None) -> bool:
+        """Make an ``unknown`` delivery due again now (the "Resend" action).
+
+        A compare-and-set, so two clicks resend once. Returns False when the delivery is not
+        ``unknown`` (any more). The scheduler tick, or the caller through
+        ``notifications.dispatch.hand_over``, hands it to RQ.
+        """
+        resent = Delivery.objects.filter(pk=self.pk, status=DeliveryStatus.UNKNOWN).update(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=now or timezone.now(),
+            enqueued_at=None,
+            rq_job_id="",
+            last_error="",
+            is_permanent_error=False,
+        )
+        if resent:
+            self.refresh_from_db()
+        return bool(resent)
 
 
 class DownloadLinkQuerySet(models.QuerySet):

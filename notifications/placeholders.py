@@ -27,6 +27,7 @@ PLACEHOLDERS: dict[str, str] = {
     "size": "the file size, e.g. 1.2 MB",
     "link": "the download link (on success) or the request page (on failure)",
     "error": "the error summary (on failure; empty on success)",
+    "schedule": "the schedule in words, e.g. Every day at 08:00 (Europe/Rome), or Once",
 }
 
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")

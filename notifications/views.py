@@ -13,9 +13,10 @@ from exports.access import visible_requests
 from exports.downloads import file_response
 from exports.models import ExportJob, NotificationMessage
 
+from .dispatch import hand_over
 from .errors import TransportError
 from .links import find_link, revoke_links
-from .models import DownloadLog
+from .models import Delivery, DownloadLog
 from .samples import send_sample
 
 
@@ -35,12 +36,67 @@ def _get_message_for_user(request: HttpRequest, message_id: int) -> Notification
     return get_object_or_404(messages_, pk=message_id)
 
 
-def _unavailable(request: HttpRequest, status: int, reason: str) -> HttpResponse:
-    # The same page for every failure, naming only the reason: nothing about the
-    # job, the request or its owner is revealed to whoever holds the token.
-    response = render(
-        request, "notifications/link_unavailable.html", {"reason": reason}, status=status
+def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> Delivery:
+    """The delivery if the user may see its job's request (owner or staff); 404 otherwise."""
+    deliveries = Delivery.objects.select_related("job").filter(
+        job__request__in=visible_requests(request.user)
     )
+    return get_object_or_404(deliveries, pk=delivery_id)
+
+
+# Why a capability link does not work, and who can do what about it. A sign-in link is
+# offered only where signing in helps: the export's owner can then download a file that is
+# still kept, or run the export again. An invalid token has no owner to sign in as.
+LINK_PROBLEMS = {
+    "invalid": (
+        404,
+        "This download link is not valid.",
+        "Check that the whole link was copied from the message (links are long). "
+        "If it was, ask whoever sent it for a new one.",
+        False,
+    ),
+    "revoked": (
+        410,
+        "This download link has been revoked.",
+        "The export's owner switched this link off. Ask whoever sent it for a new link. "
+        "If the export is yours, sign in to download the file from its page while it is "
+        "kept, or run the export again.",
+        True,
+    ),
+    "expired": (
+        410,
+        "This download link has expired.",
+        "Download links work for a limited time. Ask whoever sent it for a new link. "
+        "If the export is yours, sign in to download the file from its page while it is "
+        "kept, or run the export again.",
+        True,
+    ),
+    "gone": (
+        410,
+        "The file is no longer available.",
+        "Files are deleted when their retention period ends. Only the export's owner or an "
+        "administrator can run the export again to make a new file: ask them, or sign in "
+        "if the export is yours.",
+        True,
+    ),
+}
+
+
+def _unavailable(request: HttpRequest, problem: str, job: ExportJob | None = None) -> HttpResponse:
+    # The same page for every holder, naming only the reason: nothing about the job, the
+    # request or its owner is revealed to whoever holds the token — except to a signed-in
+    # user who may see that request anyway, who gets a link to its page.
+    status, reason, advice, sign_in_helps = LINK_PROBLEMS[problem]
+    export = None
+    if job is not None and visible_requests(request.user).filter(pk=job.request_id).exists():
+        export = job.request
+    context = {
+        "reason": reason,
+        "advice": advice,
+        "export": export,
+        "offer_sign_in": sign_in_helps and not request.user.is_authenticated,
+    }
+    response = render(request, "notifications/link_unavailable.html", context, status=status)
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response
@@ -52,18 +108,18 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     """Stream a job's file to whoever holds a live capability link; log each download."""
     link = find_link(token)
     if link is None:
-        return _unavailable(request, 404, "This download link is not valid.")
-    if link.is_revoked:
-        return _unavailable(request, 410, "This download link has been revoked.")
-    if link.is_expired():
-        return _unavailable(request, 410, "This download link has expired.")
+        return _unavailable(request, "invalid")
     job = link.job
+    if link.is_revoked:
+        return _unavailable(request, "revoked", job)
+    if link.is_expired():
+        return _unavailable(request, "expired", job)
     if not job.is_downloadable:
-        return _unavailable(request, 410, "The file is no longer available.")
+        return _unavailable(request, "gone", job)
     try:
         response = file_response(job)
     except OSError:  # retention deleted the file between the check and the open
-        return _unavailable(request, 410, "The file is no longer available.")
+        return _unavailable(request, "gone", job)
     if request.method == "GET":  # a HEAD downloads nothing
         DownloadLog.objects.create(
             link=link,
@@ -102,3 +158,16 @@ def test_send(request: HttpRequest, message_id: int) -> HttpResponse:
     else:
         messages.success(request, f"The {label} was sent.")
     return redirect("exports:detail", message.request_id)
+
+
+@login_required
+@require_POST
+def resend_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """Send again a delivery whose outcome is unknown (owner or staff): the "Resend" button."""
+    delivery = _get_delivery_for_user(request, delivery_id)
+    if delivery.resend():
+        hand_over(delivery.pk)
+        messages.success(request, "The notification will be sent again.")
+    else:
+        messages.info(request, f"This notification is {delivery.status}; it was not resent.")
+    return redirect("exports:detail", delivery.job.request_id)

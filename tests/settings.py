@@ -27,3 +27,5 @@ IAM_EVENTS_STREAM = "test.exporter.iam"
 # A configured bot, so Telegram messages can be saved; sends go to fake servers on 127.0.0.1
 # (and the test resolver makes api.telegram.org unresolvable, see conftest.fake_dns).
 TELEGRAM_BOT_TOKEN = "123456:test-token"
+# One fixed namespace for the suite: worker subprocesses see the same one as the test process.
+EXPORTS_INSTANCE = "test"

@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from exports.iam import acting_as, publish_pending_events
 from exports.models import ExportColumn, ExportItem, ExportRequest, IamEvent
+from exports.scheduling.namespace import redis_key
 from exports.schema import parse_request, save_spec
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +99,7 @@ def test_events_are_published_to_the_redis_stream(alice, redis_conn, committed, 
     with committed():
         request = save_spec(spec_for(alice))
     assert publish_pending_events() == 1
-    entries = redis_conn.xrange(settings.IAM_EVENTS_STREAM)
+    entries = redis_conn.xrange(redis_key(settings.IAM_EVENTS_STREAM))
     assert len(entries) == 1
     fields = {k.decode(): v.decode() for k, v in entries[0][1].items()}
     assert fields["operation"] == "export_request.create"
@@ -108,7 +109,7 @@ def test_events_are_published_to_the_redis_stream(alice, redis_conn, committed, 
     assert event.published_at is not None and event.stream_id == entries[0][0].decode()
     # publishing again sends nothing twice
     assert publish_pending_events() == 0
-    assert redis_conn.xlen(settings.IAM_EVENTS_STREAM) == 1
+    assert redis_conn.xlen(redis_key(settings.IAM_EVENTS_STREAM)) == 1
 
 
 def test_the_publish_job_runs_on_a_real_worker(alice, redis_conn, settings, committed):
@@ -118,7 +119,7 @@ def test_the_publish_job_runs_on_a_real_worker(alice, redis_conn, settings, comm
     with committed():
         save_spec(spec_for(alice))
     django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
-    assert redis_conn.xlen(settings.IAM_EVENTS_STREAM) == 1
+    assert redis_conn.xlen(redis_key(settings.IAM_EVENTS_STREAM)) == 1
     assert IamEvent.objects.get().published_at is not None
 
 
@@ -143,7 +144,7 @@ def test_the_stream_is_capped(alice, redis_conn, committed, settings):
         IamEvent.objects.create(operation="export_request.update", action="x", resource=f"r{index}")
     publish_pending_events(limit=1000)
     # XADD MAXLEN ~ trims in whole macro-nodes, so the cap is approximate but bounded
-    assert redis_conn.xlen(settings.IAM_EVENTS_STREAM) < 300
+    assert redis_conn.xlen(redis_key(settings.IAM_EVENTS_STREAM)) < 300
 
 
 def test_a_save_in_autocommit_mode_emits_its_event(alice, redis_conn, transactional_db):

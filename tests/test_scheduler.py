@@ -392,7 +392,7 @@ def test_a_one_time_request_is_enqueued_only_after_its_transaction_commits(alice
         request = make_one_time(alice)
         job = enqueue_one_time(request)
         assert queued_ids() == []
-    assert queued_ids() == [f"export-job-{job.pk}"]
+    assert queued_ids() == [f"test-export-job-{job.pk}"]
     job.refresh_from_db()
     assert (job.status, job.rq_job_id, job.enqueued_at is not None) == (
         JobStatus.NOT_PROCESSED, queued_ids()[0], True,

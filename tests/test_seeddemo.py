@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min
 
 from exports.demo import CHANNELS, DEMO_USERS, DEVICES, SUBTOPIC
-from exports.models import ExportItem, ExportRequest, IamEvent, Message
+from exports.models import ExportItem, ExportJob, ExportRequest, IamEvent, JobStatus, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,8 @@ def test_it_creates_demo_export_requests_for_alice_with_one_event_each(
     assert daily.owner.username == "alice"
     assert (daily.type, daily.periodicity, daily.extension) == ("recurring", "P1D", "csv")
     assert daily.timezone == "Europe/Rome"
-    assert daily.period_start == datetime(2025, 3, 29, 23, 0, tzinfo=UTC)  # Rome's midnight
+    # Rome's midnight two days back: the last two midnights are past slots the seed ran.
+    assert daily.period_start == datetime(2025, 3, 27, 23, 0, tzinfo=UTC)
     assert [(c.column_id, c.label) for c in daily.columns.all()][:2] == [
         ("time", "Time (Europe/Rome)"),
         ("publisher", "Device"),
@@ -189,3 +190,36 @@ def test_it_rejects_bad_options():
     with pytest.raises(CommandError, match="--until must be an ISO 8601 date-time with an offset"):
         call_command("seeddemo", until="2025-03-30T12:00", stdout=io.StringIO())
     assert Message.objects.count() == 0
+
+
+def test_it_leaves_each_demo_request_with_files_made_by_the_real_engine(redis_conn):
+    output = seeddemo(days=3)
+
+    daily = ExportRequest.objects.get(name="Greenhouse climate, daily")
+    energy = ExportRequest.objects.get(name="Energy use, last week")
+    # The last two local midnights in Rome before UNTIL: 2025-03-29 and 2025-03-30 00:00 CET.
+    assert [job.slot for job in daily.jobs.order_by("slot")] == [
+        datetime(2025, 3, 28, 23, 0, tzinfo=UTC),
+        datetime(2025, 3, 29, 23, 0, tzinfo=UTC),
+    ]
+    jobs = [*daily.jobs.all(), *energy.jobs.all()]
+    assert len(jobs) == 3
+    for job in jobs:
+        assert job.status == JobStatus.DONE and job.is_downloadable
+        assert job.row_count > 0
+    # 2 greenhouse devices x 2 metrics x 96 quarter hours in one day
+    assert {job.row_count for job in daily.jobs.all()} == {2 * 2 * 96}
+    with daily.jobs.first().file.open("rb") as file:
+        header = file.readline().decode()
+    assert header.startswith("Time (Europe/Rome);Device;Metric;Reading;Unit")
+    assert energy.jobs.get().file.name.endswith(".xlsx")
+    assert "Ran “Greenhouse climate, daily” for 2025-03-30 00:00 CET: Done, 384 rows" in output
+    assert "Ran “Energy use, last week” for 2025-03-30 12:00 UTC: Done" in output
+
+
+def test_running_the_seed_again_runs_no_job_twice(redis_conn):
+    seeddemo(days=2)
+    jobs = list(ExportJob.objects.order_by("pk").values_list("pk", "status", "file"))
+    output = seeddemo(days=2)
+    assert list(ExportJob.objects.order_by("pk").values_list("pk", "status", "file")) == jobs
+    assert "Ran " not in output

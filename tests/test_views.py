@@ -225,7 +225,7 @@ def test_the_list_shows_each_requests_last_job_status_and_next_run_in_its_zone(a
     make_job(export, JobStatus.DONE, slot=datetime(2025, 6, 29, tzinfo=UTC))
     make_job(export, JobStatus.FAILED, slot=datetime(2025, 6, 30, tzinfo=UTC))
     response = alice_client.get(reverse("exports:list"))
-    assert 'class="status status-failed">failed<' in response.text
+    assert 'class="status status-failed">Failed<' in response.text
     assert "2025-07-02 00:00 CEST" in response.text  # 22:00 UTC is midnight in Rome
     assert "P1D" in response.text
 
@@ -293,14 +293,15 @@ def test_the_detail_page_lists_jobs_with_progress_and_download_links(alice_clien
     assert "2025-02-28 00:00 UTC – 2025-03-01 00:00 UTC" in text
     assert "1234" in text and "2.0\xa0KB" in text and "12 s" in text
     assert "Unknown metric" in text
-    assert 'data-refresh="5"' in text  # a running job keeps the table fresh
+    assert 'data-refresh="2"' in text  # a running job keeps the table fresh quickly
+    assert ">Running 25%<" in text
 
 
 def test_the_detail_page_hides_the_jobs_table_when_there_are_none(alice_client, alices_export):
     response = alice_client.get(reverse("exports:detail", args=[alices_export.pk]))
-    assert 'class="jobs"' not in response.text
+    assert 'class="jobs' not in response.text
     assert "No jobs yet." in response.text
-    assert "data-refresh" not in response.text
+    assert 'data-refresh="10"' in response.text  # nothing running: new jobs still appear
 
 
 def test_the_detail_page_shows_default_columns_when_none_are_stored(alice_client, alices_export):

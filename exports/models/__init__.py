@@ -1,6 +1,7 @@
 from .catalog import Channel, Publisher, Series
 from .events import IamEvent
-from .jobs import ExportJob, JobStatus
+from .installation import Installation
+from .jobs import ExportJob, JobStatus, status_words
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 
@@ -11,9 +12,11 @@ __all__ = [
     "ExportJob",
     "ExportRequest",
     "IamEvent",
+    "Installation",
     "JobStatus",
     "Message",
     "NotificationMessage",
     "Publisher",
     "Series",
+    "status_words",
 ]

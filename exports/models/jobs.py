@@ -3,12 +3,31 @@ from django.utils import timezone
 
 
 class JobStatus(models.TextChoices):
-    NOT_PROCESSED = "notProcessed", "not processed"
-    IN_PROGRESS = "inProgress", "in progress"
-    DONE = "done", "done"
-    FAILED = "failed", "failed"
-    EXPIRED = "expired", "expired"
-    SKIPPED = "skipped", "skipped"
+    """The platform's stored values, labelled with the words people read (pages, admin)."""
+
+    NOT_PROCESSED = "notProcessed", "Waiting"
+    IN_PROGRESS = "inProgress", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+    SKIPPED = "skipped", "Skipped"
+
+
+# A done job without rows reads apart from one with a file worth opening.
+NO_DATA_WORDS = "Done — no data"
+
+
+def status_words(status: str, row_count: int | None = None, percent: int | None = None) -> str:
+    """A job status as people read it: "Waiting", "Running 42%", "Done — no data", ...
+
+    ``row_count`` 0 on a done job means it found no data; ``percent`` is the progress of a
+    running job when its total is known. An unknown stored value is shown as it is.
+    """
+    if status == JobStatus.DONE and row_count == 0:
+        return NO_DATA_WORDS
+    if status == JobStatus.IN_PROGRESS and percent is not None:
+        return f"Running {percent}%"
+    return JobStatus(status).label if status in JobStatus.values else status
 
 
 class ExportJob(models.Model):
@@ -44,6 +63,9 @@ class ExportJob(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the deliveries of a final status were recorded; a done/failed job without it is
+    # picked up by the scheduler tick (the worker died between finishing and notifying).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-slot", "-id"]
@@ -53,6 +75,13 @@ class ExportJob(models.Model):
         indexes = [
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
             models.Index(fields=["status", "finished_at"], name="job_status_finished"),
+            # The scheduler looks for finished jobs without notifications every tick: a
+            # partial index holds only those few rows, however many jobs are kept.
+            models.Index(
+                fields=["finished_at"],
+                condition=models.Q(notified_at__isnull=True),
+                name="job_not_notified",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,3 +96,25 @@ class ExportJob(models.Model):
     @property
     def is_downloadable(self) -> bool:
         return self.status == JobStatus.DONE and bool(self.file)
+
+    @property
+    def has_no_data(self) -> bool:
+        """A done job whose file holds no rows (a typo in a metric, a quiet device)."""
+        return self.status == JobStatus.DONE and self.row_count == 0
+
+    @property
+    def progress_percent(self) -> int | None:
+        """Progress of a running job, 0–100; None when not running or the total is unknown."""
+        if self.status != JobStatus.IN_PROGRESS or not self.rows_estimated:
+            return None
+        return min(100, int(self.rows_written * 100 / self.rows_estimated))
+
+    @property
+    def status_label(self) -> str:
+        """The status in words: Waiting, Running 42%, Done, Done — no data, Failed, ..."""
+        return status_words(self.status, self.row_count, self.progress_percent)
+
+    @property
+    def status_class(self) -> str:
+        """The CSS class of the status badge (``no-data`` is a done job with no rows)."""
+        return "no-data" if self.has_no_data else self.status

@@ -56,3 +56,21 @@ def scheduler_interval() -> float:
 def job_timeout() -> int:
     """EXPORTS_JOB_TIMEOUT: RQ's hard limit on one export job, in seconds."""
     return int(getattr(settings, "EXPORTS_JOB_TIMEOUT", 6 * 3600))
+
+
+def requeue_after() -> timedelta:
+    """EXPORTS_REQUEUE_AFTER (seconds, default 30): how long after a hand-over to RQ a job or
+    delivery whose RQ job is missing from Redis (flushed, restarted empty) is handed over
+    again. Only the moment between our commit and the enqueue needs this grace."""
+    return timedelta(seconds=float(getattr(settings, "EXPORTS_REQUEUE_AFTER", 30)))
+
+
+def prune_interval() -> timedelta | None:
+    """EXPORTS_PRUNE_INTERVAL (ISO 8601 duration, default PT1H): the scheduler runs retention
+    at most this often, whichever scheduler gets there first. ``P0D`` turns it off."""
+    from ..validation import parse_duration
+
+    text = getattr(settings, "EXPORTS_PRUNE_INTERVAL", "PT1H")
+    if text in ("P0D", "PT0S", "0", ""):
+        return None
+    return parse_duration(text)

@@ -40,25 +40,29 @@ from rq import Worker
 from rq.exceptions import DuplicateJobError
 
 from ..models import ExportJob, JobStatus
-from . import conf
+from . import conf, namespace
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "exports"
 # Enqueued by dotted path: this package never imports the job code it schedules.
 RUN_EXPORT_JOB = "exports.jobs.run_export_job"
-_LOCK_KEY = "exports:dispatch:lock"
-_TURN_KEY = "exports:dispatch:turn"
-_SERVED_KEY = "exports:dispatch:served"
+# Redis keys, inside this installation's namespace (see namespace.redis_key).
+_LOCK_KEY = "dispatch:lock"
+_TURN_KEY = "dispatch:turn"
+_SERVED_KEY = "dispatch:served"
 
 
 def rq_job_id(job_pk: int, attempt: int) -> str:
     """The RQ job id of ``attempt`` (1-based) of export job ``job_pk``.
 
-    The first attempt is ``export-job-<pk>``; a retry after a lost worker gets its own id
-    (``export-job-<pk>-attempt-<n>``) because the dead attempt's RQ job may still exist.
+    The first attempt is ``<instance>-export-job-<pk>``; a retry after a lost worker gets its
+    own id (``<instance>-export-job-<pk>-attempt-<n>``) because the dead attempt's RQ job may
+    still exist. The instance prefix keeps installations sharing a Redis apart.
     """
-    return f"export-job-{job_pk}" if attempt <= 1 else f"export-job-{job_pk}-attempt-{attempt}"
+    if attempt <= 1:
+        return namespace.rq_job_id("export-job", job_pk)
+    return namespace.rq_job_id("export-job", job_pk, "attempt", attempt)
 
 
 def waiting_jobs() -> QuerySet[ExportJob]:
@@ -90,7 +94,7 @@ def dispatch(now: datetime | None = None) -> int:
     Redis is unreachable (the jobs simply keep waiting).
     """
     connection = django_rq.get_connection(QUEUE_NAME)
-    lock = connection.lock(_LOCK_KEY, timeout=60, blocking_timeout=10)
+    lock = connection.lock(namespace.redis_key(_LOCK_KEY), timeout=60, blocking_timeout=10)
     if not lock.acquire():
         return 0
     try:
@@ -100,7 +104,8 @@ def dispatch(now: datetime | None = None) -> int:
         handed = 0
         for job_pk, attempts, owner_pk in _next_jobs(connection, room):
             if _hand_over(job_pk, attempts, now or timezone.now()):
-                connection.zadd(_SERVED_KEY, {str(owner_pk): connection.incr(_TURN_KEY)})
+                turn = connection.incr(namespace.redis_key(_TURN_KEY))
+                connection.zadd(namespace.redis_key(_SERVED_KEY), {str(owner_pk): turn})
                 handed += 1
         return handed
     finally:
@@ -151,7 +156,7 @@ def _next_jobs(connection, room: int) -> list[tuple[int, int, int]]:
         .annotate(n=Count("pk"))
         .values_list("request__owner_id", "n")
     )
-    served = connection.zmscore(_SERVED_KEY, [str(owner) for owner in queues])
+    served = connection.zmscore(namespace.redis_key(_SERVED_KEY), [str(owner) for owner in queues])
     last_turn = {owner: int(turn or 0) for owner, turn in zip(queues, served, strict=True)}
     heap = [
         (busy.get(owner, 0), last_turn[owner], jobs[0][0], owner) for owner, jobs in queues.items()

@@ -105,3 +105,17 @@ def enqueue_one_time(request: ExportRequest, now: datetime | None = None) -> Exp
     if request.is_recurring:
         raise ValueError("Recurring requests get their jobs from the scheduler.")
     return run_now(request, now)
+
+
+def start_one_time(request: ExportRequest, now: datetime | None = None) -> ExportJob | None:
+    """Queue the job of a one-time request that is due to run and has none yet.
+
+    Every path that saves a request calls it (pages, admin add/change/import,
+    ``createexport``), so a one-time request runs once as soon as it is saved unpaused — or
+    when it is resumed — and a paused one is never queued. Call it in the saving
+    transaction: :class:`QueueFull` then undoes the save. Returns the job, or None for a
+    recurring, paused or already started request.
+    """
+    if request.is_recurring or request.paused or request.jobs.exists():
+        return None
+    return enqueue_one_time(request, now)

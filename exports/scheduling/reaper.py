@@ -11,9 +11,10 @@ updates, so two schedulers reaping at once act on a job once:
   Progress is reset and any file the dead attempt registered is deleted, so a partial file is
   never served. Its windows are pinned, so the rerun exports exactly the same data.
 * **Handed-over job whose RQ job is gone or dead**: ``notProcessed`` with ``enqueued_at``
-  older than the timeout, and RQ no longer has a live job for it (Redis was flushed or lost
-  data, or the RQ job failed before ``run_export_job`` could claim the row). A vanished RQ
-  job never reached a worker, so no attempt is counted; a dead one (a worker took it and it
+  older than ``EXPORTS_REQUEUE_AFTER``, and RQ no longer has a live job for it (Redis was
+  flushed or lost data, or the RQ job failed before ``run_export_job`` could claim the row).
+  A vanished RQ job never reached a worker, and a finished one was dropped unclaimed by
+  another installation's worker, so no attempt is counted; a dead one (a worker took it and it
   failed before claiming the row) counts one, so a job that cannot even start ends failed.
 """
 
@@ -39,6 +40,10 @@ from .signals import job_reaped
 log = logging.getLogger(__name__)
 
 _DEAD_RQ_STATUSES = {RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED, RqStatus.FINISHED}
+# A finished RQ job whose row is still waiting for it never claimed the row: a worker of
+# another installation sharing the queue dropped it (see exports.jobs.run_export_job). No
+# attempt of ours happened, like a job that vanished from Redis.
+_NO_ATTEMPT_RQ_STATUSES = {None, RqStatus.FINISHED}
 # What an attempt leaves behind that the next one must not inherit.
 _RESET_PROGRESS = {
     "stage": "",
@@ -83,7 +88,8 @@ def reap(now: datetime | None = None) -> ReapResult:
         elif outcome == JobStatus.NOT_PROCESSED:
             result.requeued += 1
     connection = django_rq.get_connection(QUEUE_NAME)
-    for job in handed_over_jobs().filter(enqueued_at__lt=cutoff).order_by("pk"):
+    handed_before = now - conf.requeue_after()
+    for job in handed_over_jobs().filter(enqueued_at__lt=handed_before).order_by("pk"):
         outcome = _settle_handed_over(job, connection, now)
         if outcome == JobStatus.FAILED:
             result.failed += 1
@@ -161,8 +167,9 @@ def _settle_handed_over(job: ExportJob, connection, now: datetime) -> str | None
     unchanged = handed_over_jobs().filter(
         pk=job.pk, rq_job_id=job.rq_job_id, enqueued_at=job.enqueued_at
     )
-    if rq_status is None:
-        # Vanished from Redis before any worker took it: that attempt never happened.
+    if rq_status in _NO_ATTEMPT_RQ_STATUSES:
+        # Vanished from Redis before any worker took it, or dropped unclaimed by a foreign
+        # worker: that attempt never happened.
         changes = {"enqueued_at": None}
     elif job.attempts + 1 >= conf.max_attempts():
         changes = {

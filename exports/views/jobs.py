@@ -1,23 +1,33 @@
-"""Jobs on the pages: the rows of a request's job table, and the file download."""
+"""Jobs on the pages: a request's job table (also served alone, for the open page to poll),
+and the file download."""
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from notifications.facts import format_window
+from notifications.templatetags.notifications import with_job_deliveries
 
-from ..access import get_job_for_user
+from ..access import get_job_for_user, get_request_for_user
+from ..display import describe_no_data, format_window, metrics_looked_for
 from ..downloads import file_response
-from ..models import ExportJob, JobStatus
+from ..models import ExportJob, ExportRequest, JobStatus
+
+PAGE_SIZE = 25
+
+
+# Seconds between refreshes of an open job table: quick while a job may change, slower
+# otherwise (a recurring request's next job still appears without a reload).
+REFRESH_ACTIVE, REFRESH_IDLE = 2, 10
+RUNNING = {JobStatus.NOT_PROCESSED, JobStatus.IN_PROGRESS}
 
 
 @dataclass
@@ -27,21 +37,52 @@ class JobRow:
     job: ExportJob
     window: str
     duration: str
-    percent: int | None  # progress of an inProgress job; None when the total is unknown
+    no_data: str  # why a done job has no rows; empty otherwise
 
 
-def job_rows(jobs: Iterable[ExportJob], zone_name: str) -> list[JobRow]:
-    """Table rows for ``jobs``, with windows shown in the request's time zone."""
-    zone = zoneinfo.ZoneInfo(zone_name or "UTC")
-    return [
-        JobRow(
-            job=job,
-            window=format_window(job.windows or [], zone),
-            duration=duration_text(job.duration),
-            percent=_percent(job),
+def job_rows(jobs: Iterable[ExportJob], export: ExportRequest) -> list[JobRow]:
+    """Table rows for ``jobs`` of ``export``, with times in the request's time zone."""
+    items = list(export.items.all())
+    rows = []
+    for job in jobs:
+        windows = job.windows or []
+        no_data = ""
+        if job.has_no_data:
+            metrics = metrics_looked_for(windows, items)
+            no_data = describe_no_data(windows, metrics, export.timezone)
+        rows.append(
+            JobRow(
+                job=job,
+                window=format_window(windows, export.timezone),
+                duration=duration_text(job.duration),
+                no_data=no_data,
+            )
         )
-        for job in jobs
-    ]
+    return rows
+
+
+def jobs_context(request: HttpRequest, export: ExportRequest) -> dict:
+    """The job table of ``export``: one page of jobs (``?page=``), their rows, and how soon
+    the open page should ask again."""
+    jobs = with_job_deliveries(export.jobs.all())
+    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = job_rows(page.object_list, export)
+    active = any(row.job.status in RUNNING for row in rows)
+    return {
+        "export": export,
+        "page": page,
+        "job_rows": rows,
+        "refresh_seconds": REFRESH_ACTIVE if active else REFRESH_IDLE,
+    }
+
+
+@never_cache
+@login_required
+@require_safe
+def request_jobs(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job table of a request alone (an HTML fragment), polled by the open request page."""
+    export = get_request_for_user(request.user, pk)
+    return render(request, "exports/_jobs.html", jobs_context(request, export))
 
 
 def duration_text(duration: timedelta | None) -> str:
@@ -59,12 +100,6 @@ def duration_text(duration: timedelta | None) -> str:
     if minutes:
         return f"{minutes} min {secs} s"
     return f"{secs} s"
-
-
-def _percent(job: ExportJob) -> int | None:
-    if job.status != JobStatus.IN_PROGRESS or not job.rows_estimated:
-        return None
-    return min(100, int(job.rows_written * 100 / job.rows_estimated))
 
 
 def _unavailable(request: HttpRequest, job: ExportJob, status: int, reason: str) -> HttpResponse:
@@ -97,7 +132,7 @@ def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResp
         )
     if job.status != JobStatus.DONE:
         return _unavailable(
-            request, job, 404, f"This run has no file to download (status: {job.status})."
+            request, job, 404, f"This run has no file to download ({job.status_label.lower()})."
         )
     missing = "This file is missing from storage. Run the export again."
     if not job.file:

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -19,35 +19,55 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from notifications.targets import describe_target
 
 from ..access import get_request_for_user, visible_requests
+from ..catalog import channel_names, publisher_names
 from ..forms import RequestEditor
-from ..models import ExportJob, ExportRequest, JobStatus
+from ..listing import (
+    DEFAULT_SORT,
+    FILTER_KEYS,
+    PAGE_SIZE,
+    RequestListForm,
+    filter_requests,
+    list_rows,
+    with_last_job,
+)
+from ..models import ExportRequest
+from ..models.catalog import display_name
 from ..preview import preview_spec
-from ..scheduling.ondemand import QueueFull, enqueue_one_time, run_now
+from ..scheduling.ondemand import QueueFull, run_now, start_one_time
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
-from .jobs import job_rows
-
-PAGE_SIZE = 25
-RUNNING = {JobStatus.NOT_PROCESSED, JobStatus.IN_PROGRESS}
+from .jobs import jobs_context
 
 
 @login_required
 @require_safe
 def request_list(request: HttpRequest) -> HttpResponse:
-    """The user's requests (all of them for staff), newest first, with their last job's status."""
-    last_status = (
-        ExportJob.objects.filter(request=OuterRef("pk")).order_by("-slot", "-id").values("status")
+    """The user's requests (all of them for staff), searched, filtered and sorted by the query
+    string, 25 a page, each with its schedule in words, last job and latest file.
+
+    An invalid filter value is a 400 with the form's errors, never a silently wider list.
+    """
+    query = request.GET.copy()
+    query.setdefault("sort", DEFAULT_SORT)  # so the form shows the order the list is in
+    form = RequestListForm(query)
+    valid = form.is_valid()
+    requests = with_last_job(visible_requests(request.user).select_related("owner"))
+    requests = filter_requests(requests, form.cleaned_data) if valid else requests.none()
+    page = Paginator(requests.prefetch_related("items"), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
-    requests = (
-        visible_requests(request.user)
-        .select_related("owner")
-        .annotate(last_job_status=Subquery(last_status[:1]))
-    )
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "exports/request_list.html",
-        {"page": page, "show_owner": request.user.is_staff},
+        {
+            "form": form,
+            "page": page,
+            "rows": list_rows(page.object_list),
+            "show_owner": request.user.is_staff,
+            "is_filtered": any(request.GET.get(key) for key in FILTER_KEYS),
+            "sort": form.cleaned_data["sort"] if valid else DEFAULT_SORT,
+        },
+        status=200 if valid else 400,
     )
 
 
@@ -56,15 +76,14 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One request: its settings, items, columns, notifications and (paginated) jobs."""
     export = get_request_for_user(request.user, pk)
-    page = Paginator(export.jobs.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    prefetch_related_objects([export], "items", "columns", "messages")
     columns = [(c.column_id, c.label) for c in export.columns.all()]
-    rows = job_rows(page.object_list, export.timezone)
     return render(
         request,
         "exports/request_detail.html",
         {
-            "export": export,
-            "items": export.items.all(),
+            **jobs_context(request, export),
+            "item_rows": _item_rows(export),
             "columns": columns or [(column_id, column_id) for column_id in DEFAULT_COLUMNS],
             "default_columns": not columns,
             # Webhook URLs are credentials: the page names only their host.
@@ -73,22 +92,25 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for message in export.messages.all()
             ],
             "upcoming": upcoming_slots(export, n=5),
-            "page": page,
-            "job_rows": rows,
-            # The page refreshes its job table while a job on it may still change.
-            "jobs_running": any(row.job.status in RUNNING for row in rows),
         },
     )
 
 
-def _start_one_time(export: ExportRequest) -> None:
-    """Queue the job of a one-time request that is due to run and has none yet.
-
-    Call it inside the transaction that saved the request: a ``QueueFull`` then undoes
-    the save too. Recurring requests get their jobs from the scheduler.
-    """
-    if not export.is_recurring and not export.paused and not export.jobs.exists():
-        enqueue_one_time(export)
+def _item_rows(export: ExportRequest) -> list[tuple]:
+    """Each item with its channel and publisher as "name (short id)" (two catalog reads)."""
+    items = list(export.items.all())
+    channels = channel_names(item.channel_id for item in items)
+    publishers = publisher_names(item.publisher for item in items if item.publisher)
+    return [
+        (
+            item,
+            display_name(channels.get(item.channel_id, ""), item.channel_id),
+            display_name(publishers.get(item.publisher, ""), item.publisher)
+            if item.publisher
+            else "",
+        )
+        for item in items
+    ]
 
 
 def _queue_full(request: HttpRequest, export: ExportRequest, exc: QueueFull) -> HttpResponse:
@@ -118,7 +140,7 @@ def _edit_page(request: HttpRequest, editor: RequestEditor, done: str) -> HttpRe
             try:
                 with transaction.atomic():
                     export = editor.save()
-                    _start_one_time(export)
+                    start_one_time(export)
             except QueueFull as exc:
                 status, refusal = 429, exc.detail
             else:
@@ -196,7 +218,7 @@ def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
             if export.paused != paused:
                 export.paused = paused
                 export.save(update_fields=["paused", "updated_at"])
-            _start_one_time(export)  # a one-time request created paused runs when resumed
+            start_one_time(export)  # a one-time request created paused runs when resumed
     except QueueFull as exc:
         return _queue_full(request, export, exc)
     messages.success(request, f"Export “{export.name}” {'paused' if paused else 'resumed'}.")

@@ -1,38 +1,60 @@
 /*
- * Keep a request page's job table current while a job on it is waiting or running.
+ * Keep a request page's job table current while the page is open: new jobs appear,
+ * progress moves, statuses change, without a reload.
  *
- * The server marks the section with data-refresh="<seconds>" only then; this script
- * re-fetches the same page and swaps in the fresh section until the mark is gone.
- * Without JavaScript, reloading the page shows the same information.
+ * The section carries data-url (the table alone, as an HTML fragment of the same page
+ * number) and data-refresh (seconds until the next look: short while a job may change,
+ * longer otherwise; every answer says again). Nothing is fetched while the tab is hidden;
+ * showing it again refreshes at once. Without JavaScript, reloading shows the same table.
  */
 (function () {
   "use strict";
 
   const section = document.getElementById("jobs");
-  if (!section || !section.dataset.refresh) return;
-  const delay = (Number(section.dataset.refresh) || 5) * 1000;
+  if (!section || !section.dataset.url) return;
+  let timer = null;
+  let shown = null; // the last fragment put in the page, to leave an unchanged table alone
 
-  async function refresh() {
-    if (!document.hidden) {
-      try {
-        const response = await fetch(window.location.href, { credentials: "same-origin" });
-        if (response.ok) {
-          const page = new DOMParser().parseFromString(await response.text(), "text/html");
-          const fresh = page.getElementById("jobs");
-          if (fresh) {
-            section.replaceChildren(...fresh.childNodes);
-            if (!fresh.dataset.refresh) {
-              delete section.dataset.refresh; // nothing left to watch
-              return;
-            }
-          }
-        }
-      } catch (error) {
-        // A network hiccup: try again at the next tick.
-      }
-    }
-    window.setTimeout(refresh, delay);
+  function schedule(seconds) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, (Number(seconds) || 5) * 1000);
   }
 
-  window.setTimeout(refresh, delay);
+  async function refresh() {
+    if (document.hidden) return; // visibilitychange starts again
+    let next = section.dataset.refresh;
+    try {
+      const response = await fetch(section.dataset.url, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+      });
+      if (response.ok) {
+        const html = await response.text();
+        if (html !== shown) {
+          const fragment = document.createElement("template");
+          fragment.innerHTML = html;
+          // Keep open error details open across the swap.
+          const open = new Set(
+            Array.from(section.querySelectorAll("tr[id] details[open]"), (d) => d.closest("tr").id)
+          );
+          section.replaceChildren(fragment.content);
+          open.forEach((id) => {
+            const details = document.querySelector(`#${CSS.escape(id)} details`);
+            if (details) details.open = true;
+          });
+          shown = html;
+        }
+        const marker = section.querySelector("[data-next-refresh]");
+        if (marker) next = marker.dataset.nextRefresh;
+      }
+    } catch (error) {
+      // A network hiccup: try again at the next tick.
+    }
+    schedule(next);
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refresh();
+  });
+  schedule(section.dataset.refresh);
 })();

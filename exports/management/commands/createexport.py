@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from exports.iam import acting_as
-from exports.scheduling.ondemand import QueueFull, enqueue_one_time
+from exports.scheduling.ondemand import QueueFull, start_one_time
 from exports.schema import save_spec
 
 from ._requestfile import load_spec
@@ -11,7 +11,7 @@ from ._requestfile import load_spec
 class Command(BaseCommand):
     help = (
         "Create an export request from a JSON file (the platform's request shape) and print "
-        "its id; a one-time request gets its job queued, as on the pages. "
+        "its id; a one-time request gets its job queued (unless it is paused), as on the pages. "
         "Usage: manage.py createexport FILE.json --owner USERNAME"
     )
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         try:
             with acting_as(spec.request.owner), transaction.atomic():
                 request = save_spec(spec)
-                job = None if request.is_recurring else enqueue_one_time(request)
+                job = start_one_time(request)
         except QueueFull as exc:
             raise CommandError(f"Not created: {exc.detail}") from None
         self.stdout.write(str(request.pk))

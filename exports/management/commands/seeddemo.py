@@ -13,9 +13,9 @@ class Command(BaseCommand):
     help = (
         "Create demo data: users (an admin and two ordinary users), four devices on two "
         "channels with temperature, humidity and energy-meter readings every 5 minutes, and "
-        "demo export requests for alice. Safe to run again: existing users, readings and "
-        "requests are kept and nothing is duplicated. Usage: manage.py seeddemo [--days 8] "
-        "[--until 2025-01-31T12:00Z]"
+        "demo export requests for alice, each with finished jobs run by the real engine. "
+        "Safe to run again: existing users, readings, requests and jobs are kept and nothing "
+        "is duplicated. Usage: manage.py seeddemo [--days 8] [--until 2025-01-31T12:00Z]"
     )
 
     def add_arguments(self, parser):
@@ -60,6 +60,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING("Export requests of alice"))
         for name, created in report.requests:
             self.stdout.write(f"  {name} ({'created' if created else 'already existed'})")
+        for name, status, when, rows in report.jobs:
+            counted = f", {rows} rows" if rows is not None else ""
+            self.stdout.write(f"  Ran “{name}” for {when}: {status}{counted}")
 
 
 def _until(text: str | None) -> datetime:

@@ -1,0 +1,267 @@
+"""Benchmark: many small exports with notifications through real workers and two schedulers.
+
+Usage (from the project root)::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/exporter \\
+        .venv/bin/python bench/bench_scale.py          # data in test_exporter, dropped after
+
+Options: ``--exports 500`` (recurring requests with one due slot each, one Slack message each),
+``--users 50``, ``--workers 1,2,4`` (one run per count), ``--schedulers 2``, ``--timeout 600``.
+
+Each run starts from the same state: the requests due, no jobs, no deliveries, an empty Redis
+(a server of the bench's own on a free port). It then starts the schedulers
+(``manage.py runscheduler``) and the workers (``manage.py rqworker exports notifications``) as
+subprocesses and waits until every export is done and every message sent. A local HTTP server
+stands in for Slack and counts what it receives. Printed per run: wall time, exports per
+second, duplicates (a slot with two jobs, a message received twice) and lost (a job not done, a
+message not received). The raw baseline in the same run: the same exports run one after the
+other in this process with ``exports.jobs.run_job`` (no Redis, no workers, no notifications).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exporter_site.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+MEDIA = tempfile.mkdtemp(prefix="bench-scale-media-")
+os.environ["MEDIA_ROOT"] = MEDIA
+os.environ["EXPORTS_INSTANCE"] = "bench"
+
+with socket.socket() as _probe:
+    _probe.bind(("127.0.0.1", 0))
+    REDIS_PORT = _probe.getsockname()[1]
+os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
+
+import django  # noqa: E402
+
+django.setup()
+
+import django_rq  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from exports.jobs import create_job, run_job  # noqa: E402
+from exports.management.commands.runstack import start_redis  # noqa: E402
+from exports.models import (  # noqa: E402
+    ExportItem,
+    ExportJob,
+    ExportRequest,
+    JobStatus,
+    Message,
+    NotificationMessage,
+)
+from notifications.models import Delivery, DeliveryStatus, DownloadLink  # noqa: E402
+
+CHANNEL = "bench-chan"
+
+
+class ChatCounter:
+    """A Slack stand-in on 127.0.0.1 counting the messages it receives, per webhook path."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+        lock = threading.Lock()
+        counter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    counter.received[self.path] += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def make_data(exports: int, users: int, chat_url: str) -> list[int]:
+    """Messages to export and ``exports`` recurring requests (PT1H), each with one slot due."""
+    now = timezone.now()
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    Message.objects.bulk_create(
+        Message(
+            channel=CHANNEL,
+            subtopic="s",
+            publisher="dev",
+            name="t",
+            unit="Cel",
+            time=start + timedelta(seconds=30 * i),
+            value=float(i),
+        )
+        for i in range(120)
+    )
+    owners = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"bench{i}", email=f"bench{i}@example.com") for i in range(users)
+    )
+    requests = ExportRequest.objects.bulk_create(
+        ExportRequest(
+            owner=owners[i % users],
+            name=f"bench {i}",
+            type="recurring",
+            periodicity="PT1H",
+            period_start=start,
+            timezone="UTC",
+            extension="csv",
+        )
+        for i in range(exports)
+    )
+    ExportItem.objects.bulk_create(
+        ExportItem(request=r, target_value="t", channel_id=CHANNEL, subtopic="s") for r in requests
+    )
+    NotificationMessage.objects.bulk_create(
+        NotificationMessage(request=r, medium="slack", target=f"{chat_url}/hook/{r.pk}")
+        for r in requests
+    )
+    return [r.pk for r in requests]
+
+
+def reset(request_ids: list[int]) -> datetime:
+    """Every request due for its slot again; no jobs, deliveries or links; Redis empty."""
+    DownloadLink.objects.all().delete()
+    Delivery.objects.all().delete()
+    ExportJob.objects.all().delete()
+    slot = timezone.now().replace(minute=0, second=0, microsecond=0)
+    ExportRequest.objects.filter(pk__in=request_ids).update(next_run_at=slot)
+    django_rq.get_connection("exports").flushdb()
+    return slot
+
+
+def baseline(request_ids: list[int], slot: datetime) -> float:
+    """Seconds to run the same exports one after the other in this process (no queue)."""
+    started = time.perf_counter()
+    for request in ExportRequest.objects.filter(pk__in=request_ids):
+        run_job(create_job(request, slot).pk)
+    return time.perf_counter() - started
+
+
+def subprocess_env() -> dict[str, str]:
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        url = f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    return dict(
+        os.environ,
+        DATABASE_URL=url,
+        NOTIFICATIONS_ALLOWED_HOSTS="127.0.0.1",
+        EXPORTS_SCHEDULER_INTERVAL="1",
+    )
+
+
+def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter, timeout: float):
+    reset(request_ids)
+    chat.received.clear()
+    env = subprocess_env()
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    log = open(os.environ.get("BENCH_LOG", os.devnull), "a")  # noqa: SIM115
+    quiet = {"stdout": log, "stderr": log, "env": env}
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen([*manage, "runscheduler", "--interval", "0.5"], **quiet)
+        for _ in range(schedulers)
+    ] + [
+        subprocess.Popen([*manage, "rqworker", "exports", "notifications"], **quiet)
+        for _ in range(workers)
+    ]
+    total = len(request_ids)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = ExportJob.objects.filter(status=JobStatus.DONE).count()
+            sent = Delivery.objects.filter(status=DeliveryStatus.SENT).count()
+            if done >= total and sent >= total:
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    jobs_per_request = Counter(ExportJob.objects.values_list("request_id", flat=True))
+    expected_paths = {f"/hook/{pk}" for pk in request_ids}
+    return {
+        "workers": workers,
+        "seconds": round(elapsed, 2),
+        "exports_per_s": round(total / elapsed, 1),
+        "jobs_done": ExportJob.objects.filter(status=JobStatus.DONE).count(),
+        "duplicate_jobs": sum(n - 1 for n in jobs_per_request.values() if n > 1),
+        "lost_jobs": total - ExportJob.objects.filter(status=JobStatus.DONE).count(),
+        "messages_once": sum(1 for p in expected_paths if chat.received[p] == 1),
+        "duplicate_messages": sum(n - 1 for n in chat.received.values() if n > 1),
+        "lost_messages": sum(1 for p in expected_paths if chat.received[p] == 0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exports", type=int, default=500)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--schedulers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=600)
+    options = parser.parse_args()
+
+    redis = start_redis(os.environ["REDIS_URL"])
+    folder = tempfile.mkdtemp(prefix="bench-scale-")
+    if connection.vendor == "sqlite":
+        connection.settings_dict["TEST"]["NAME"] = os.path.join(folder, "bench.sqlite3")
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    chat = ChatCounter()
+    try:
+        request_ids = make_data(options.exports, options.users, chat.url)
+        slot = reset(request_ids)
+        raw = baseline(request_ids, slot)
+        print(f"Database: {connection.vendor}; {os.cpu_count()} CPU(s)")
+        print(
+            f"raw baseline: {options.exports} exports in-process, one by one: {raw:.2f} s "
+            f"({options.exports / raw:.1f}/s)"
+        )
+        results = []
+        for workers in (int(n) for n in options.workers.split(",")):
+            result = run(workers, options.schedulers, request_ids, chat, options.timeout)
+            result["vs_raw"] = round(raw / result["seconds"], 2)
+            results.append(result)
+            print(json.dumps(result))
+    finally:
+        chat.server.shutdown()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if redis is not None:
+            redis.terminate()
+            redis.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(MEDIA, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -181,6 +181,16 @@ def test_the_editor_refuses_a_nul_with_a_field_error_and_saves_nothing(client, a
     assert not ExportRequest.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["items-0-channel_id", "items-0-subtopic", "items-0-publisher"])
+def test_the_editor_does_not_look_up_a_nul_in_the_catalog(client, alice, field):
+    # The item row narrows its pickers with the posted channel before validation.
+    client.force_login(alice)
+    response = client.post(reverse("exports:create"), form_data(**{field: f"c{NUL}1"}))
+    assert response.status_code == 422
+    assert "Null characters are not allowed" in response.text
+    assert not ExportRequest.objects.exists()
+
+
 def test_the_admin_add_form_refuses_a_nul_in_an_inline(admin_client_, alice):
     data = {
         "owner": alice.pk,

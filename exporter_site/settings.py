@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "exports",
     "notifications",
 ]
@@ -179,6 +182,49 @@ NOTIFICATIONS_MAX_RETRY_AFTER = env_int("NOTIFICATIONS_MAX_RETRY_AFTER", 3600, m
 NOTIFICATIONS_SENDING_TIMEOUT = env_int("NOTIFICATIONS_SENDING_TIMEOUT", 300, minimum=30)
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")
+
+# The JSON API (exports/api): bearer tokens or the session, one error shape, per-token throttling.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")  # per token (or session user)
+API_ANON_THROTTLE_RATE = env_str("API_ANON_THROTTLE_RATE", "60/minute")  # schema/docs, per IP
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "exports.api.auth.BearerTokenAuthentication",
+        # The pages' own fetches; unsafe methods need the CSRF token.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["exports.api.auth.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE, "anon": API_ANON_THROTTLE_RATE},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "exports.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Exporter API",
+    "DESCRIPTION": "Export requests, jobs, downloads, preview, the series catalog and ingest.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads Swagger UI from the package's static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "exports.models.jobs.JobStatus",
+        "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
+    },
+}
+# Throttle counters live in Redis so every web process counts the same requests.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api-throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    },
+}
 
 LOGGING = {
     "version": 1,

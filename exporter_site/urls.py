@@ -12,6 +12,7 @@ rq_urlpatterns = get_api_urlpatterns() + get_admin_urlpatterns(view_wrapper=guar
 urlpatterns = [
     path("admin/rq/", include((rq_urlpatterns, "django_rq"))),
     path("admin/", admin.site.urls),
+    path("api/", include("exports.api.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("notifications.urls")),

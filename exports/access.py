@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .models import ExportJob, ExportRequest
+from .models import ChannelGrant, ExportJob, ExportRequest
 
 
 def visible_requests(user) -> QuerySet[ExportRequest]:
@@ -29,6 +29,30 @@ def get_request_for_user(user, pk: int) -> ExportRequest:
     Raises ``Http404`` otherwise (and when it does not exist).
     """
     return get_object_or_404(visible_requests(user).select_related("owner"), pk=pk)
+
+
+def get_any_job_for_user(user, job_pk: int) -> ExportJob:
+    """The job ``job_pk`` (with its ``request`` loaded) if ``user`` may see its request.
+
+    Raises ``Http404`` otherwise, like :func:`get_job_for_user`.
+    """
+    jobs = ExportJob.objects.select_related("request__owner").filter(
+        request__in=visible_requests(user)
+    )
+    return get_object_or_404(jobs, pk=job_pk)
+
+
+def can_ingest(user, channel_id: str) -> bool:
+    """Whether ``user`` may publish messages to ``channel_id`` over HTTP.
+
+    Staff may publish anywhere; other users only to channels granted to them in the admin
+    (``ChannelGrant``). Reading exports is not affected: that follows request ownership.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    return ChannelGrant.objects.filter(user=user, channel_id=channel_id).exists()
 
 
 def get_job_for_user(user, request_pk: int, job_pk: int) -> ExportJob:

@@ -156,6 +156,29 @@ def _jsonable(snapshot: dict) -> dict:
     return json.loads(json.dumps(snapshot, cls=DjangoJSONEncoder))
 
 
+# --- downloads ---------------------------------------------------------------------------
+
+
+def record_download(job, actor, via: str) -> None:
+    """Record one ``exporter:exports:download`` event: ``actor`` got ``job``'s file.
+
+    ``via`` says through which interface (``page``, ``api``). Published like the other
+    events, after the surrounding transaction (if any) commits.
+    """
+    from .models import IamEvent
+
+    IamEvent.objects.create(
+        operation="export_request.download",
+        action="exporter:exports:download",
+        resource=f"exporter:exports:{job.request_id}",
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", "") or "system",
+        occurred_at=timezone.now(),
+        snapshot={"job": job.pk, "slot": job.slot.isoformat(), "via": via},
+    )
+    transaction.on_commit(enqueue_publish)
+
+
 # --- publishing ----------------------------------------------------------------------------
 
 

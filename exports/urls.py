@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import catalog, jobs, requests
+from .views import catalog, jobs, requests, tokens
 
 app_name = "exports"
 
@@ -21,4 +21,6 @@ urlpatterns = [
         jobs.job_download,
         name="job-download",
     ),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
 ]

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from exports.access import visible_requests
+from exports.access import get_any_job_for_user, visible_requests
 from exports.downloads import file_response
 from exports.models import ExportJob, NotificationMessage
 
@@ -22,10 +22,7 @@ from .samples import send_sample
 
 def _get_job_for_user(request: HttpRequest, job_id: int) -> ExportJob:
     """The job if the user may see its request (owner or staff); 404 otherwise, like the pages."""
-    jobs = ExportJob.objects.select_related("request").filter(
-        request__in=visible_requests(request.user)
-    )
-    return get_object_or_404(jobs, pk=job_id)
+    return get_any_job_for_user(request.user, job_id)
 
 
 def _get_message_for_user(request: HttpRequest, message_id: int) -> NotificationMessage:

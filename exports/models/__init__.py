@@ -4,8 +4,11 @@ from .installation import Installation
 from .jobs import ExportJob, JobStatus, status_words
 from .messages import Message
 from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from .tokens import ApiToken, ChannelGrant
 
 __all__ = [
+    "ApiToken",
+    "ChannelGrant",
     "Channel",
     "ExportColumn",
     "ExportItem",

@@ -119,3 +119,16 @@ def start_one_time(request: ExportRequest, now: datetime | None = None) -> Expor
     if request.is_recurring or request.paused or request.jobs.exists():
         return None
     return enqueue_one_time(request, now)
+
+
+def set_paused(request: ExportRequest, paused: bool) -> None:
+    """Pause or resume ``request`` in one transaction (one IAM update event if it changed).
+
+    A one-time request created paused runs when it is resumed (:func:`start_one_time`);
+    raises :class:`QueueFull` then, with nothing changed, when the owner is at the cap.
+    """
+    with transaction.atomic():
+        if request.paused != paused:
+            request.paused = paused
+            request.save(update_fields=["paused", "updated_at"])
+        start_one_time(request)

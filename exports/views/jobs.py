@@ -19,6 +19,7 @@ from notifications.templatetags.notifications import with_job_deliveries
 from ..access import get_job_for_user, get_request_for_user
 from ..display import describe_no_data, format_window, metrics_looked_for
 from ..downloads import file_response
+from ..iam import record_download
 from ..models import ExportJob, ExportRequest, JobStatus
 
 PAGE_SIZE = 25
@@ -138,6 +139,9 @@ def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResp
     if not job.file:
         return _unavailable(request, job, 410, missing)
     try:
-        return file_response(job)
+        response = file_response(job)
     except OSError:  # deleted between the status check and the open (retention, an operator)
         return _unavailable(request, job, 410, missing)
+    if request.method == "GET":  # a HEAD downloads nothing
+        record_download(job, request.user, via="page")
+    return response

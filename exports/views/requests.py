@@ -33,7 +33,7 @@ from ..listing import (
 from ..models import ExportRequest
 from ..models.catalog import display_name
 from ..preview import preview_spec
-from ..scheduling.ondemand import QueueFull, run_now, start_one_time
+from ..scheduling.ondemand import QueueFull, run_now, set_paused, start_one_time
 from ..scheduling.slots import upcoming_slots
 from ..vocabulary import DEFAULT_COLUMNS
 from .jobs import jobs_context
@@ -214,11 +214,7 @@ def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
     export = get_request_for_user(request.user, pk)
     try:
-        with transaction.atomic():
-            if export.paused != paused:
-                export.paused = paused
-                export.save(update_fields=["paused", "updated_at"])
-            start_one_time(export)  # a one-time request created paused runs when resumed
+        set_paused(export, paused)
     except QueueFull as exc:
         return _queue_full(request, export, exc)
     messages.success(request, f"Export “{export.name}” {'paused' if paused else 'resumed'}.")

@@ -5,10 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from exports.ingestion import store_records
-from exports.models import Message
+from exports.ingestion import ORIGIN_FIELDS, checked_records, origin_problems, store_records
 from exports.senml import NormalisedRecord, SenMLError, iter_json_lines, parse_pack
-from exports.validation import storable_text_error
 
 LINES_SUFFIXES = {".jsonl", ".ndjson", ".jsonlines"}
 
@@ -44,16 +42,9 @@ class Command(BaseCommand):
     def handle(self, *args, file: str, input_format: str, batch_size: int, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        origin = {key: options[key] for key in ("channel", "subtopic", "publisher", "protocol")}
-        for key, text in origin.items():
-            limit = Message._meta.get_field(key).max_length
-            if len(text) > limit:
-                raise CommandError(f"--{key} is longer than {limit} characters.")
-            if reason := storable_text_error(text):
-                # An argument that was not valid UTF-8 arrives holding lone surrogates.
-                raise CommandError(f"--{key} {reason}")
-        if not origin["channel"] or not origin["publisher"]:
-            raise CommandError("--channel and --publisher cannot be empty.")
+        origin = {key: options[key] for key in ORIGIN_FIELDS}
+        for key, problem in origin_problems(origin).items():
+            raise CommandError(f"--{key} {problem}")
 
         path = Path(file)
         if input_format == "auto":
@@ -118,12 +109,7 @@ def _lines_reader(path: Path, now: float) -> Callable[[], Iterator[NormalisedRec
 
 def _checked(records: Iterable[NormalisedRecord]) -> Iterator[NormalisedRecord]:
     """The records, refusing any that the message table cannot hold as they are."""
-    limits = {name: Message._meta.get_field(name).max_length for name in ("name", "unit")}
-    for index, record in enumerate(records):
-        for name, limit in limits.items():
-            if len(getattr(record, name)) > limit:
-                raise CommandError(
-                    f"Malformed SenML, nothing stored: record {index}: "
-                    f"the {name} is longer than {limit} characters."
-                )
-        yield record
+    try:
+        yield from checked_records(records)
+    except SenMLError as exc:
+        raise CommandError(f"Malformed SenML, nothing stored: {exc}") from None

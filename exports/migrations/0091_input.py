@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0080_durability'),
+        ('exports', '0090_api_tokens'),
     ]
 
     operations = [

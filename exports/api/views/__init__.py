@@ -1,0 +1,1 @@
+"""API views, one module per kind of object: requests, jobs, the catalog, ingest."""

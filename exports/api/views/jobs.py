@@ -1,0 +1,112 @@
+"""Jobs over HTTP: a request's jobs, one job, and the file of a job or of a request.
+
+Files are served by ``exports.downloads`` as on the pages (same name and headers, streamed);
+an expired or vanished file is a 410, a job without a file a 404.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications.models import Delivery
+
+from ...access import get_any_job_for_user, get_request_for_user
+from ...downloads import file_response
+from ...iam import record_download
+from ...models import ExportJob, JobStatus
+from ..errors import documented
+from ..paging import page_of, read_query
+from ..problems import Problem
+from ..serializers import JobPageSerializer, JobSerializer, PageQuerySerializer
+
+DELIVERIES = Prefetch("deliveries", queryset=Delivery.objects.select_related("message"))
+FILE_RESPONSES = {
+    (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment."),
+    **documented(401, 404, 410, 429),
+}
+
+
+def serve_file(request: Request, job: ExportJob) -> HttpResponse:
+    """The job's file, or a ``Problem``: 410 when expired or gone, 404 when it has none.
+
+    A served GET is recorded as an IAM download event, as the pages record theirs.
+    """
+    if job.status == JobStatus.EXPIRED:
+        raise Problem(410, "This file has expired: retention deleted it. Run the export again.")
+    if job.status != JobStatus.DONE:
+        raise Problem(404, f"This run has no file to download (status: {job.status}).")
+    missing = "This file is missing from storage. Run the export again."
+    if not job.file:
+        raise Problem(410, missing)
+    try:
+        response = file_response(job)
+    except OSError:  # deleted between the status check and the open (retention, an operator)
+        raise Problem(410, missing) from None
+    if request.method == "GET":  # a HEAD downloads nothing
+        record_download(job, request.user, via="api")
+    return response
+
+
+class ExportJobsView(APIView):
+    @extend_schema(
+        operation_id="exports_jobs",
+        summary="List the jobs of an export request",
+        description="Newest slot first, paginated.",
+        parameters=[PageQuerySerializer],
+        responses={200: JobPageSerializer, **documented(400, 401, 404, 429)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        query = read_query(PageQuerySerializer, request)
+        export = get_request_for_user(request.user, pk)
+        jobs, page = page_of(export.jobs.prefetch_related(DELIVERIES), query)
+        for job in jobs:
+            job.request = export
+        data = JobSerializer(jobs, many=True, context={"request": request}).data
+        return Response({"results": data, **page})
+
+
+class JobDetailView(APIView):
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        summary="Read a job",
+        description="Status, attempts, rows written, progress, window, error, size, deliveries.",
+        responses={200: JobSerializer, **documented(401, 404, 429)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        job = get_any_job_for_user(request.user, pk)
+        job = (
+            ExportJob.objects.prefetch_related(DELIVERIES).select_related("request").get(pk=job.pk)
+        )
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class JobDownloadView(APIView):
+    @extend_schema(
+        operation_id="jobs_download",
+        summary="Download a job's file",
+        responses=FILE_RESPONSES,
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        return serve_file(request, get_any_job_for_user(request.user, pk))
+
+
+class ExportDownloadView(APIView):
+    @extend_schema(
+        operation_id="exports_download",
+        summary="Download the latest file of an export request",
+        description="The file of its latest finished job (410 when that one has expired).",
+        responses=FILE_RESPONSES,
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        export = get_request_for_user(request.user, pk)
+        job = export.jobs.filter(status__in=[JobStatus.DONE, JobStatus.EXPIRED]).first()
+        if job is None:
+            raise Problem(404, "This export has no finished file yet.")
+        job.request = export
+        return serve_file(request, job)

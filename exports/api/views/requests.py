@@ -1,0 +1,221 @@
+"""Export requests over HTTP: list, create, read, replace, patch, delete, run, pause, resume.
+
+The same functions as the pages: ``parse_request``/``save_spec``/``dump_request`` for the JSON,
+``exports.access`` for who sees what (another user's request is a 404), ``start_one_time`` and
+``run_now`` for queuing (429 at the cap), ``set_paused``. Changes run in one transaction acting
+as the caller, so each emits the pages' IAM event with the token's user as actor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ...access import get_request_for_user, visible_requests
+from ...iam import acting_as
+from ...listing import with_last_job
+from ...models import ExportRequest
+from ...scheduling.ondemand import run_now, set_paused, start_one_time
+from ...schema import dump_request, parse_request, save_spec
+from ..errors import documented
+from ..paging import page_of, read_query
+from ..parsers import MergePatchParser
+from ..problems import Problem
+from ..serializers import (
+    SORT_KEYS,
+    ExportListQuerySerializer,
+    ExportPageSerializer,
+    ExportRequestSerializer,
+    JobSerializer,
+    StoredExportRequestSerializer,
+)
+
+EXAMPLE = {
+    "name": "Greenhouse temperatures",
+    "type": "oneTime",
+    "format": {"extension": "csv", "timezone": "Europe/Rome"},
+    "items": [
+        {
+            "params": {
+                "target": {"value": "temperature"},
+                "channelId": "6b1f0f3a-5c2e-4d8e-9a57-0c1d2e3f4a5b",
+                "subtopic": "events.data",
+                "period": "P1D",
+            }
+        }
+    ],
+}
+
+
+def _stored(export: ExportRequest) -> dict[str, Any]:
+    """The request as ``dumpexport`` prints it, read back with its children."""
+    fresh = ExportRequest.objects.prefetch_related("items", "columns", "messages").get(pk=export.pk)
+    return dump_request(fresh)
+
+
+def _replace(request: Request, export: ExportRequest, data: Any) -> Response:
+    """Validate ``data`` and make it the request's whole content, as the editor's save does."""
+    spec = parse_request(data, owner=export.owner)
+    with acting_as(request.user), transaction.atomic():
+        save_spec(spec, export)
+        start_one_time(export)  # a one-time request with no job yet (e.g. un-paused) runs now
+    return Response(_stored(export))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: objects merge key by key, ``null`` removes, all else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+class ExportListView(APIView):
+    @extend_schema(
+        operation_id="exports_list",
+        summary="List export requests",
+        description="Your requests (every request for staff), filtered by the status of their "
+        "last job and their type, sorted and paginated.",
+        parameters=[ExportListQuerySerializer],
+        responses={200: ExportPageSerializer, **documented(400, 401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        query = read_query(ExportListQuerySerializer, request)
+        requests = with_last_job(visible_requests(request.user))  # as the pages' list does
+        if query.get("status"):
+            requests = requests.filter(last_job_status__in=query["status"])
+        if query.get("type"):
+            requests = requests.filter(type=query["type"])
+        sort = query["sort"]
+        field = SORT_KEYS[sort.lstrip("-")]
+        requests = requests.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
+        requests = requests.prefetch_related("items", "columns", "messages")
+        found, page = page_of(requests, query)
+        results = [{**dump_request(e), "status": e.last_job_status} for e in found]
+        return Response({"results": results, **page})
+
+    @extend_schema(
+        operation_id="exports_create",
+        summary="Create an export request",
+        description="Validated like every other interface; a one-time request is queued at "
+        "once (429 when you already have the maximum of waiting exports; nothing is saved).",
+        request=ExportRequestSerializer,
+        responses={201: StoredExportRequestSerializer, **documented(400, 401, 413, 415, 429)},
+        examples=[OpenApiExample("A one-time CSV of yesterday", value=EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        spec = parse_request(request.data, owner=request.user)
+        with acting_as(request.user), transaction.atomic():
+            export = save_spec(spec)
+            start_one_time(export)
+        return Response(_stored(export), status=status.HTTP_201_CREATED)
+
+
+class ExportDetailView(APIView):
+    parser_classes = [JSONParser, MergePatchParser]
+
+    @extend_schema(
+        operation_id="exports_retrieve",
+        summary="Read an export request",
+        responses={200: StoredExportRequestSerializer, **documented(401, 404, 429)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_stored(get_request_for_user(request.user, pk)))
+
+    @extend_schema(
+        operation_id="exports_replace",
+        summary="Replace an export request",
+        description="The body is a whole request, validated as on creation; the owner stays.",
+        request=ExportRequestSerializer,
+        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 413, 415, 429)},
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        export = get_request_for_user(request.user, pk)
+        return _replace(request, export, request.data)
+
+    @extend_schema(
+        operation_id="exports_update",
+        summary="Change part of an export request",
+        description="A JSON Merge Patch (RFC 7396) over the stored request: objects merge, "
+        "null removes a key, arrays (items, columns, messages) are replaced whole.",
+        request=ExportRequestSerializer,
+        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 413, 415, 429)},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        export = get_request_for_user(request.user, pk)
+        if not isinstance(request.data, dict):
+            raise Problem(400, "A merge patch must be a JSON object.")
+        return _replace(request, export, merge_patch(dump_request(export), request.data))
+
+    @extend_schema(
+        operation_id="exports_destroy",
+        summary="Delete an export request",
+        description="Deletes the request with its jobs and their files' records.",
+        responses={204: None, **documented(401, 404, 429)},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        export = get_request_for_user(request.user, pk)
+        with acting_as(request.user), transaction.atomic():
+            export.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExportRunView(APIView):
+    @extend_schema(
+        operation_id="exports_run",
+        summary="Run an export request now",
+        description="Creates a job for the slot 'now' whatever the schedule (paused requests "
+        "too); a repeat within the same second returns the same job.",
+        request=None,
+        responses={202: JobSerializer, **documented(401, 404, 429)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        export = get_request_for_user(request.user, pk)
+        job = run_now(export)
+        job.request = export
+        return Response(
+            JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+def _set_paused(request: Request, pk: int, paused: bool) -> Response:
+    export = get_request_for_user(request.user, pk)
+    with acting_as(request.user):
+        set_paused(export, paused)
+    return Response(_stored(export))
+
+
+class ExportPauseView(APIView):
+    @extend_schema(
+        operation_id="exports_pause",
+        summary="Pause an export request",
+        description="No scheduled run happens until it is resumed.",
+        request=None,
+        responses={200: StoredExportRequestSerializer, **documented(401, 404, 429)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return _set_paused(request, pk, True)
+
+
+class ExportResumeView(APIView):
+    @extend_schema(
+        operation_id="exports_resume",
+        summary="Resume an export request",
+        description="A one-time request created paused is queued now (429 at the cap).",
+        request=None,
+        responses={200: StoredExportRequestSerializer, **documented(401, 404, 429)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return _set_paused(request, pk, False)

@@ -458,3 +458,57 @@ def test_an_admin_action_on_a_tampered_selection_is_refused_not_a_500(
         url, {"action": "delete_selected", "_selected_action": [selected]}, follow=True
     )
     assert response.status_code == 200
+
+
+# --- the JSON API --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api_client(admin_user):
+    from django.test import Client
+
+    from exports.models import ApiToken
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {ApiToken.objects.issue(admin_user, 't')[1]}")
+    client.raise_request_exception = False
+    return client
+
+
+DEEP = "[" * 50_000 + "]" * 50_000
+HUGE_NUMBER = '[{"n": "t", "v": 1%s}]' % ("0" * 5000)
+
+
+@pytest.mark.parametrize(
+    ("url", "content_type"),
+    [
+        ("/api/exports", "application/json"),
+        ("/api/exports/preview", "application/json"),
+        ("/api/channels/c1/messages/s", "application/senml+json"),
+        ("/api/channels/c1/messages/s", "application/json"),
+        ("/api/channels/c1/messages/s", "application/x-ndjson"),
+    ],
+)
+@pytest.mark.parametrize("body", [DEEP, HUGE_NUMBER], ids=["deep", "digits"])
+def test_the_api_answers_400_to_json_past_the_decoders_limits(api_client, url, content_type, body):
+    response = api_client.post(url, body, content_type=content_type)
+    assert response.status_code == 400
+    assert not ExportRequest.objects.exists() and not Message.objects.exists()
+
+
+def test_the_api_refuses_unstorable_text_in_a_request_and_a_pack(api_client):
+    document = json.dumps(request_with("name", f"a{SURROGATE}"))
+    response = api_client.post("/api/exports", document, content_type="application/json")
+    assert response.status_code == 400 and "unpaired surrogate" in response.text
+    pack = json.dumps([{"n": "t", "vs": NUL}])
+    response = api_client.post("/api/channels/c1/messages/s", pack, content_type="application/json")
+    assert response.status_code == 400 and "record 0: vs contains a NUL" in response.text
+    assert not ExportRequest.objects.exists() and not Message.objects.exists()
+
+
+def test_a_nul_in_an_address_is_a_400(api_client):
+    pack = json.dumps([{"n": "t", "v": 1}])
+    response = api_client.post(
+        "/api/channels/c%00/messages/s", pack, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.text.startswith("The address contains a NUL character")

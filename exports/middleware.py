@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from .validation import storable_text_error
+
+# Where the JSON API is mounted (exporter_site/urls.py): its clients get its error shape.
+API_PREFIX = "/api/"
 
 
 class RefuseUnstorableQueryMiddleware:
@@ -14,9 +17,9 @@ class RefuseUnstorableQueryMiddleware:
 
     Query parameters and path parameters reach querysets directly (admin list filters such
     as ``?name=…``, search, pagination, ``/api/channels/<channel>/…``); PostgreSQL would
-    fail on a NUL with a 500. Forms are not
-    concerned: their fields report such text as a field error. A lone surrogate cannot
-    arrive here (percent-decoding replaces invalid UTF-8), but the same helper judges both.
+    fail on a NUL with a 500. Forms are not concerned: their fields report such text as a
+    field error. A lone surrogate cannot arrive here (percent-decoding replaces invalid
+    UTF-8), but the same helper judges both.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -24,15 +27,17 @@ class RefuseUnstorableQueryMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if reason := storable_text_error(request.path):  # path parameters reach lookups too
-            return HttpResponseBadRequest(
-                f"The address {reason}", content_type="text/plain; charset=utf-8"
-            )
+            return _bad_request(request, "", f"The address {reason}")
         for name, values in request.GET.lists():
             for text in (name, *values):
                 if reason := storable_text_error(text):
-                    where = "A query parameter's name" if text is name else "The query parameter"
-                    label = "" if text is name else f" {name!r}"
-                    return HttpResponseBadRequest(
-                        f"{where}{label} {reason}", content_type="text/plain; charset=utf-8"
-                    )
+                    if text is name:
+                        return _bad_request(request, "", f"A query parameter's name {reason}")
+                    return _bad_request(request, name, f"The query parameter {name!r} {reason}")
         return self.get_response(request)
+
+
+def _bad_request(request: HttpRequest, parameter: str, message: str) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):  # the API's one error shape (exports.api.errors)
+        return JsonResponse({"errors": [{"path": parameter, "message": message}]}, status=400)
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

@@ -511,4 +511,7 @@ def test_a_nul_in_an_address_is_a_400(api_client):
         "/api/channels/c%00/messages/s", pack, content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.text.startswith("The address contains a NUL character")
+    [error] = response.json()["errors"]  # the API's error shape
+    assert error["message"].startswith("The address contains a NUL character")
+    response = api_client.get("/api/series?channel=c%00")
+    assert response.json()["errors"][0]["path"] == "channel"

@@ -50,4 +50,14 @@ def _delete_job_file(sender, instance, **kwargs) -> None:
         from django.db import transaction
 
         storage, name = instance.file.storage, instance.file.name
-        transaction.on_commit(lambda: storage.delete(name))
+        transaction.on_commit(lambda: _delete_quietly(storage, name))
+
+
+def _delete_quietly(storage, name: str) -> None:
+    # The rows are gone already; a store that is down must not turn the deletion into an error.
+    import logging
+
+    try:
+        storage.delete(name)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("Could not delete file %s: %s", name, exc)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .models import ExportJob, Installation, JobStatus
 from .scheduling import conf as scheduling_conf
+from .storage import StorageUnavailable
 from .validation import parse_duration
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def expire_job(job: ExportJob) -> bool:
     """Mark one done job expired and delete its file; False if another process got there first.
 
     The status flips first, with a compare-and-set, so a download that starts
-    afterwards sees ``expired`` instead of a file that is about to vanish.
+    afterwards sees ``expired`` instead of a file that is about to vanish. When the
+    store cannot be reached (a bucket briefly down), the job goes back to ``done`` so a
+    later prune deletes the object instead of leaving it orphaned; False then too.
     """
     claimed = ExportJob.objects.filter(pk=job.pk, status=JobStatus.DONE).update(
         status=JobStatus.EXPIRED
@@ -44,6 +47,12 @@ def expire_job(job: ExportJob) -> bool:
     if job.file:
         try:
             job.file.storage.delete(job.file.name)
+        except StorageUnavailable as exc:
+            log.warning("Could not delete %s of job %s, will retry: %s", job.file.name, job.pk, exc)
+            ExportJob.objects.filter(pk=job.pk, status=JobStatus.EXPIRED).update(
+                status=JobStatus.DONE
+            )
+            return False
         except OSError as exc:  # already gone is fine; anything else is worth a log line
             log.warning("Could not delete %s of expired job %s: %s", job.file.name, job.pk, exc)
     return True

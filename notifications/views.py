@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from exports.access import get_any_job_for_user, visible_requests
-from exports.downloads import file_response
+from exports.downloads import StorageUnavailable, file_response
 from exports.models import ExportJob, NotificationMessage
 
 from .dispatch import hand_over
@@ -76,6 +76,13 @@ LINK_PROBLEMS = {
         "if the export is yours.",
         True,
     ),
+    "storage": (
+        503,
+        "File storage is unreachable right now.",
+        "The file is kept, but it cannot be fetched at the moment. Try the link again in a "
+        "few minutes.",
+        False,
+    ),
 }
 
 
@@ -115,6 +122,8 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         return _unavailable(request, "gone", job)
     try:
         response = file_response(job)
+    except StorageUnavailable:  # an OSError too, but the file may well be there
+        return _unavailable(request, "storage", job)
     except OSError:  # retention deleted the file between the check and the open
         return _unavailable(request, "gone", job)
     if request.method == "GET":  # a HEAD downloads nothing

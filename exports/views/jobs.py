@@ -18,7 +18,7 @@ from notifications.templatetags.notifications import with_job_deliveries
 
 from ..access import get_job_for_user, get_request_for_user
 from ..display import describe_no_data, format_window, metrics_looked_for
-from ..downloads import file_response
+from ..downloads import StorageUnavailable, file_response
 from ..iam import record_download
 from ..models import ExportJob, ExportRequest, JobStatus
 
@@ -140,6 +140,10 @@ def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResp
         return _unavailable(request, job, 410, missing)
     try:
         response = file_response(job)
+    except StorageUnavailable:  # an OSError too, but the file may well be there
+        return _unavailable(
+            request, job, 503, "File storage is unreachable right now. Try again in a minute."
+        )
     except OSError:  # deleted between the status check and the open (retention, an operator)
         return _unavailable(request, job, 410, missing)
     if request.method == "GET":  # a HEAD downloads nothing

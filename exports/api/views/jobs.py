@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from notifications.models import Delivery
 
 from ...access import get_any_job_for_user, get_request_for_user
-from ...downloads import file_response
+from ...downloads import StorageUnavailable, file_response
 from ...iam import record_download
 from ...models import ExportJob, JobStatus
 from ..errors import documented
@@ -28,12 +28,14 @@ from ..serializers import JobPageSerializer, JobSerializer, PageQuerySerializer
 DELIVERIES = Prefetch("deliveries", queryset=Delivery.objects.select_related("message"))
 FILE_RESPONSES = {
     (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment."),
-    **documented(401, 404, 410, 429),
+    **documented(401, 404, 410, 429, 503),
 }
 
 
 def serve_file(request: Request, job: ExportJob) -> HttpResponse:
     """The job's file, or a ``Problem``: 410 when expired or gone, 404 when it has none.
+
+    503 when the file store cannot be reached (the file may well be there).
 
     A served GET is recorded as an IAM download event, as the pages record theirs.
     """
@@ -46,6 +48,8 @@ def serve_file(request: Request, job: ExportJob) -> HttpResponse:
         raise Problem(410, missing)
     try:
         response = file_response(job)
+    except StorageUnavailable:  # an OSError too, but the file may well be there
+        raise Problem(503, "File storage is unreachable right now. Try again soon.") from None
     except OSError:  # deleted between the status check and the open (retention, an operator)
         raise Problem(410, missing) from None
     if request.method == "GET":  # a HEAD downloads nothing

@@ -34,14 +34,14 @@ run: migrate
 # need DejaVu fonts for text beyond Latin-1. Installed when missing and we are root (as in
 # CI); otherwise the exact command is printed.
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ] || [ ! -x /usr/bin/pdftotext ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "--- installing chromium (browser tests) and DejaVu fonts (PDF text beyond Latin-1)"; \
+	    echo "--- installing chromium (browser tests), DejaVu fonts (PDF text beyond Latin-1), poppler-utils (PDF text checks)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils >/dev/null; \
 	  else \
-	    echo "make test needs /usr/bin/chromium and the DejaVu fonts. Install them with:"; \
-	    echo "  sudo apt-get install -y chromium fonts-dejavu-core"; \
+	    echo "make test needs /usr/bin/chromium, the DejaVu fonts and pdftotext. Install them with:"; \
+	    echo "  sudo apt-get install -y chromium fonts-dejavu-core poppler-utils"; \
 	    exit 1; \
 	  fi; \
 	fi
@@ -54,6 +54,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
+	$(BIN)/python bench/bench_output.py
 	$(BIN)/python bench/bench_export.py
 
 clean:

@@ -177,6 +177,8 @@ EXPORTS_RETENTION = env_duration("EXPORTS_RETENTION", "P7D")
 EXPORTS_XLSX_MAX_ROWS = env_int("EXPORTS_XLSX_MAX_ROWS", 1_048_575, minimum=1)
 EXPORTS_MAX_TOTAL_BYTES = env_int("EXPORTS_MAX_TOTAL_BYTES", 0, minimum=0)  # 0 = no cap
 EXPORTS_MAX_ATTEMPTS = env_int("EXPORTS_MAX_ATTEMPTS", 3, minimum=1)
+# Seconds before a job is retried after a transient failure; doubles per attempt (max 1 h).
+EXPORTS_RETRY_BACKOFF = env_int("EXPORTS_RETRY_BACKOFF", 30, minimum=0)
 EXPORTS_MAX_QUEUED_PER_USER = env_int("EXPORTS_MAX_QUEUED_PER_USER", 10, minimum=1)
 EXPORTS_MAX_CATCHUP = env_int("EXPORTS_MAX_CATCHUP", 24, minimum=1)
 # Scheduled jobs one user may have waiting at once; older waiting slots beyond it are skipped.

@@ -113,7 +113,7 @@ class ExportColumnInline(admin.TabularInline):
 class NotificationMessageInline(admin.TabularInline):
     model = NotificationMessage
     extra = 0
-    fields = ("position", "policy", "medium", "target", "title", "text")
+    fields = ("position", "policy", "medium", "target", "title", "text", "skip_empty")
 
 
 class ImportRequestForm(forms.Form):
@@ -194,7 +194,20 @@ class ExportRequestAdmin(CheckedSelectionAdmin):
     readonly_fields = ("schedule", "next_run", "created", "updated")
     fieldsets = (
         (None, {"fields": ("owner", "name", "type", "periodicity", "period_start", "paused")}),
-        ("Format", {"fields": ("extension", "timezone", "template", "csv_delimiter", "filename")}),
+        (
+            "Format",
+            {
+                "fields": (
+                    "extension",
+                    "timezone",
+                    "template",
+                    "csv_delimiter",
+                    "csv_bom",
+                    "decimals",
+                    "filename",
+                )
+            },
+        ),
         ("Schedule", {"fields": ("schedule", "next_run", "created", "updated")}),
     )
     actions = (download_json, run_now_action)
@@ -439,6 +452,7 @@ class ExportJobAdmin(ReadOnlyAdmin):
         "run_for",
         "status_words",
         "row_count",
+        "empty_reason",
         "file_size",
         "attempts",
         "started",

@@ -133,22 +133,31 @@ class ExportRequestForm(forms.ModelForm):
             "timezone",
             "template",
             "csv_delimiter",
+            "csv_bom",
+            "decimals",
             "filename",
         ]
         labels = {
             "extension": "Format",
             "period_start": "Start of the recurrence",
             "csv_delimiter": "CSV delimiter",
+            "csv_bom": "CSV with a byte order mark",
+            "decimals": "Decimals",
             "filename": "File name",
         }
         help_texts = {
             "paused": "A paused export is not run until it is resumed.",
             "csv_delimiter": "One character, such as , or ; (CSV only).",
+            "csv_bom": "Lets Excel read accents and units right; turn off for tools that "
+            "do not expect it (CSV only).",
+            "decimals": "Fixed decimals for every number, 0 to 10; empty writes numbers "
+            "as they are.",
             "filename": "Base name of the downloaded file; empty uses the export's name.",
         }
         widgets = {
             "period_start": LocalDateTimeInput(),
             "csv_delimiter": forms.TextInput(attrs={"size": 2}),
+            "decimals": forms.NumberInput(attrs={"min": 0, "max": 10}),
         }
 
     def __init__(self, *args, zone: str = "UTC", **kwargs):
@@ -375,7 +384,7 @@ class ItemForm(forms.ModelForm):
 class MessageForm(forms.ModelForm):
     class Meta:
         model = NotificationMessage
-        fields = ["policy", "medium", "target", "title", "text"]
+        fields = ["policy", "medium", "target", "title", "text", "skip_empty"]
         widgets = {"text": forms.Textarea(attrs={"rows": 3})}
 
 

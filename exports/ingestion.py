@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
+from operator import attrgetter
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from .catalog import record_messages
@@ -55,6 +57,17 @@ def store_messages(messages: list[Message]) -> None:
         record_messages(messages)
 
 
+class _Stored(NamedTuple):
+    """What the catalog reads of a stored message (``record_messages`` duck-types on it)."""
+
+    channel: str
+    subtopic: str
+    publisher: str
+    name: str
+    unit: str
+    time: datetime
+
+
 def store_records(
     records: Iterable[NormalisedRecord],
     origin: dict[str, str],
@@ -68,17 +81,44 @@ def store_records(
 
     ``on_batch`` is called with the running total after each batch. Any exception raised
     while iterating ``records`` rolls everything back.
+
+    Rows go in as plain values, a batch at a time: ``COPY`` on PostgreSQL, one
+    ``executemany`` INSERT elsewhere. Building a model instance per record and letting
+    ``bulk_create`` prepare every field costs four times the insert itself (1M records:
+    minutes instead of seconds). Each batch also updates the series catalog, in the same
+    transaction.
     """
     created = created or timezone.now()
+    database = router.db_for_write(Message)
+    connection = connections[database]
+    quote = connection.ops.quote_name
+    names = [*origin, *RECORD_FIELDS, "created"]
+    columns = ", ".join(quote(Message._meta.get_field(name).column) for name in names)
+    table = quote(Message._meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+    adapt_time = _time_adapter(connection)
+    fixed = tuple(origin.values())
+    stamp = adapt_time(created)
+    fields = attrgetter(*RECORD_FIELDS)
+    time_at = RECORD_FIELDS.index("time")
     stored = 0
-    with transaction.atomic():
+    with transaction.atomic(using=database):
         for batch in _batches(records, batch_size):
-            store_messages(
+            rows = []
+            for record in batch:
+                values = list(fields(record))
+                values[time_at] = adapt_time(values[time_at])
+                rows.append((*fixed, *values, stamp))
+            _insert(connection, table, columns, sql, rows)
+            record_messages(
                 [
-                    Message(
-                        **origin,
-                        created=created,
-                        **{name: getattr(record, name) for name in RECORD_FIELDS},
+                    _Stored(
+                        origin["channel"],
+                        origin["subtopic"],
+                        origin["publisher"],
+                        record.name,
+                        record.unit,
+                        record.time,
                     )
                     for record in batch
                 ]
@@ -87,6 +127,30 @@ def store_records(
             if on_batch is not None:
                 on_batch(stored)
     return stored
+
+
+def _time_adapter(connection) -> Callable[[datetime], object]:
+    """How a datetime goes to the database: Django's own adapter, or on SQLite in UTC the
+    same text (``str`` of the naive UTC time) three times faster."""
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+
+        def adapt(value: datetime) -> str:
+            return str(value.astimezone(UTC).replace(tzinfo=None))
+
+        return adapt
+    return connection.ops.adapt_datetimefield_value
+
+
+def _insert(connection, table: str, columns: str, sql: str, rows: list[tuple]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY streams the batch in one round trip; psycopg adapts each value as for
+            # a query parameter, so the stored values are the same as the INSERT's.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(sql, rows)
 
 
 def _batches(records: Iterable[NormalisedRecord], size: int) -> Iterator[list[NormalisedRecord]]:

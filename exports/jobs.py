@@ -17,8 +17,10 @@ from datetime import datetime
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
+from django.utils import timezone
 from rq import get_current_job
 
+from .engine.reading import metrics_exist
 from .engine.tables import (
     build_report_info,
     build_tables,
@@ -27,9 +29,10 @@ from .engine.tables import (
 )
 from .models import ExportJob, ExportRequest, JobStatus
 from .naming import export_filename
-from .scheduling import lifecycle, namespace
+from .scheduling import conf, lifecycle, namespace
 from .scheduling.dispatch import dispatch_quietly
 from .scheduling.windows import job_windows
+from .vocabulary import EmptyReason
 from .writers import writer_for
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,7 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
     finished = lifecycle.finish_job(
         job,
         JobStatus.DONE,
+        empty_reason=empty_reason(request) if result.rows == 0 else "",
         file=job.file.name,
         size=size,
         content_type=result.content_type,
@@ -147,6 +151,14 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
     )
     if not finished:  # reaped meanwhile: this file belongs to no attempt
         job.file.storage.delete(job.file.name)
+
+
+def empty_reason(request: ExportRequest) -> str:
+    """Why a job of ``request`` wrote no rows: none of its metrics has ever been stored
+    (a typo, a device never seen), or they exist but not in the job's windows."""
+    if any(metrics_exist(item) for item in request.items.all()):
+        return EmptyReason.NO_DATA
+    return EmptyReason.NO_METRICS
 
 
 def _record_failure(job: ExportJob, exc: Exception) -> None:
@@ -161,8 +173,15 @@ def _record_failure(job: ExportJob, exc: Exception) -> None:
         and job.attempts < settings.EXPORTS_MAX_ATTEMPTS
     )
     if retry:
-        log.warning("Export job %s attempt %s failed, will retry: %s", job.pk, job.attempts, error)
-        # Back to waiting: the dispatcher hands it out again on a later tick (the backoff).
+        retry_at = timezone.now() + conf.retry_delay(job.attempts)
+        log.warning(
+            "Export job %s attempt %s failed, will retry at %s: %s",
+            job.pk,
+            job.attempts,
+            retry_at.isoformat(timespec="seconds"),
+            error,
+        )
+        # Back to waiting; the dispatcher hands it out again once retry_at has passed.
         ExportJob.objects.filter(
             pk=job.pk, status=JobStatus.IN_PROGRESS, rq_job_id=job.rq_job_id
         ).update(
@@ -171,6 +190,7 @@ def _record_failure(job: ExportJob, exc: Exception) -> None:
             error=f"attempt {job.attempts} failed: {error}",
             stage="retry",
             rows_written=0,
+            retry_at=retry_at,
         )
         return
     log.error("Export job %s failed: %s", job.pk, error, exc_info=exc)

@@ -1,16 +1,23 @@
 """File names of exports: ``<filename or request name>_<slot in local time>.<ext>``."""
 
+import re
 import zoneinfo
 from datetime import datetime
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.utils.text import get_valid_filename
 
+_LIST_SEPARATORS = re.compile(r"\s*[,;]\s*")
+
 
 def safe_stem(text: str, fallback: str = "export") -> str:
-    """A name safe for file systems, zip members and Content-Disposition headers."""
+    """A name safe for file systems, zip members and Content-Disposition headers.
+
+    Commas and semicolons between words (a list of metrics) become hyphens, so
+    ``temperature,humidity`` reads ``temperature-humidity``, not ``temperaturehumidity``.
+    """
     try:
-        return get_valid_filename(text)[:150]
+        return get_valid_filename(_LIST_SEPARATORS.sub("-", text))[:150]
     except SuspiciousFileOperation:  # nothing usable left, e.g. a name made of "/" only
         return fallback
 

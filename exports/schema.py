@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 
 from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from .validation import check_columns, storable_text_error
-from .vocabulary import EXTENSION_ALIASES, Policy
+from .vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
 
 READ_ONLY_KEYS = {"id", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
 
@@ -42,6 +42,8 @@ REQUEST_FIELDS = {
     "timezone": "format.timezone",
     "template": "format.template",
     "csv_delimiter": "format.csvDelimiter",
+    "csv_bom": "format.csvBom",
+    "decimals": "format.decimals",
     "filename": "format.filename",
 }
 ITEM_FIELDS = {
@@ -60,6 +62,7 @@ ITEM_FIELDS = {
     "filename": "filename",
 }
 MESSAGE_FIELDS = {name: name for name in ("policy", "medium", "target", "title", "text")}
+MESSAGE_FIELDS["skip_empty"] = "skipEmpty"
 
 
 class RequestSchemaError(Exception):
@@ -112,6 +115,26 @@ def _str(data: dict, key: str, path: str, errors: _Errors, default: str = "") ->
         errors.add(f"{path}{key}", "must be a string.")
         return default
     return value.strip()
+
+
+def _bool(data: dict, key: str, path: str, errors: _Errors, *, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        errors.add(f"{path}{key}", "must be true or false.")
+        return default
+    return value
+
+
+def _decimals(fmt: dict, errors: _Errors) -> int | None:
+    value = fmt.get("decimals")
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= MAX_DECIMALS:
+        errors.add(
+            "format.decimals", f"must be a whole number from 0 to {MAX_DECIMALS}, not {value!r}."
+        )
+        return None
+    return value
 
 
 def _unknown(data: dict, allowed: set[str], path: str, errors: _Errors) -> None:
@@ -270,7 +293,16 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
     elif _obj(fmt, "format", errors) is not None:
         _unknown(
             fmt,
-            {"extension", "columns", "timezone", "template", "csvDelimiter", "filename"},
+            {
+                "extension",
+                "columns",
+                "timezone",
+                "template",
+                "csvDelimiter",
+                "csvBom",
+                "decimals",
+                "filename",
+            },
             "format.",
             errors,
         )
@@ -287,6 +319,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
             errors.add("format.csvDelimiter", "must be a string.")
             delimiter = ","
         request.csv_delimiter = delimiter
+        request.csv_bom = _bool(fmt, "csvBom", "format.", errors, default=True)
+        request.decimals = _decimals(fmt, errors)
         request.filename = _str(fmt, "filename", "format.", errors)
         columns = _parse_columns(fmt.get("columns"), errors)
 
@@ -414,10 +448,10 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
             errors.add("notification.messages", "must be a list.")
             return [], []
         prefix = "notification.messages[{}]."
-        keys = {"policy", "medium", "target", "title", "text"}
+        keys = {"policy", "medium", "target", "title", "text", "skipEmpty"}
     else:  # reference shape: one message, sent on success
         entries, prefix = [raw], "notification."
-        keys = {"medium", "target", "title", "text", "policy"}
+        keys = {"medium", "target", "title", "text", "policy", "skipEmpty"}
     messages, paths = [], []
     for index, entry in enumerate(entries):
         path = prefix.format(index)
@@ -435,6 +469,7 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
             target=_str(entry, "target", path, errors),
             title=_str(entry, "title", path, errors),
             text=text,
+            skip_empty=_bool(entry, "skipEmpty", path, errors, default=False),
         )
         if not message.medium:
             errors.add(f"{path}medium", "is required: email, slack, telegram or discord.")
@@ -450,7 +485,10 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
         "timezone": request.timezone,
         "template": request.template,
         "csvDelimiter": request.csv_delimiter,
+        "csvBom": request.csv_bom,
     }
+    if request.decimals is not None:
+        fmt["decimals"] = request.decimals
     if request.filename:
         fmt["filename"] = request.filename
     columns = [{"id": c.column_id, "label": c.label} for c in request.columns.all()]
@@ -478,6 +516,7 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
                 ("target", m.target),
                 ("title", m.title),
                 ("text", m.text),
+                ("skipEmpty", m.skip_empty),
             )
             if value or key in ("policy", "medium")
         }

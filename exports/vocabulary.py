@@ -67,3 +67,13 @@ class Medium(models.TextChoices):
     SLACK = "slack", "Slack"
     TELEGRAM = "telegram", "Telegram"
     DISCORD = "discord", "Discord"
+
+
+MAX_DECIMALS = 10  # format.decimals: 0..10 fixed decimals for every numeric value
+
+
+class EmptyReason(models.TextChoices):
+    """Why a finished job wrote no rows (blank when it wrote some)."""
+
+    NO_DATA = "noData", "no data for the metrics in the window"
+    NO_METRICS = "noMetrics", "none of the metrics exist"

@@ -56,7 +56,8 @@ def job_finished(job_id: int, now: datetime | None = None) -> int:
     Call it once the job is ``done`` or ``failed`` after its last attempt. Each message whose
     policy matches gets one ``Delivery`` row (the unique (job, message) pair makes a second
     call, a retried job or a second worker find the existing row), due now; the job is
-    marked ``notified_at`` in the same transaction. Returns the number of deliveries to be
+    marked ``notified_at`` in the same transaction. A message told to skip empty exports
+    (``skipEmpty``) stays silent for a job with no rows. Returns the number of deliveries to be
     handed to RQ after commit; 0 for a job in any other status, or one that is gone.
     """
     now = now or timezone.now()
@@ -66,6 +67,8 @@ def job_finished(job_id: int, now: datetime | None = None) -> int:
         return 0
     with transaction.atomic():
         for message in job.request.messages.filter(policy=policy):
+            if message.is_silent_for(job):  # skipEmpty: no rows, no message
+                continue
             Delivery.objects.get_or_create(
                 job=job, message=message, defaults={"next_attempt_at": now}
             )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from exports.display import format_time, format_window
 from exports.models import ExportJob, ExportRequest, JobStatus
 from exports.scheduling.words import describe_request_schedule
+from exports.vocabulary import EmptyReason
 
 ERROR_SUMMARY_LENGTH = 300
 
@@ -30,6 +31,7 @@ class ExportFacts:
     timezone: str
     format: str
     rows: str
+    empty: str
     size: str
     link: str
     error: str
@@ -54,7 +56,8 @@ def facts_for_job(job: ExportJob, link: str) -> ExportFacts:
         window=format_window(job.windows, zone),
         timezone=request.timezone,
         format=request.extension,
-        rows=f"{job.row_count:,}" if job.row_count is not None else "",
+        rows=format_rows(job),
+        empty=empty_text(job),
         size=format_size(job.size) if job.size is not None else "",
         link=link,
         error=error_summary(job.error) if job.status != JobStatus.DONE else "",
@@ -76,12 +79,29 @@ def sample_facts(request: ExportRequest, link: str, *, success: bool) -> ExportF
         timezone=request.timezone,
         format=request.extension,
         rows="1,234" if success else "",
+        empty="",
         size="56.7 KB" if success else "",
         link=link,
         error="" if success else "Sample error: this is a test notification.",
         is_success=success,
         schedule=describe_request_schedule(request),
     )
+
+
+def empty_text(job: ExportJob) -> str:
+    """Why a finished job wrote no rows, for people; empty when it wrote some."""
+    if job.status != JobStatus.DONE or job.row_count != 0 or not job.empty_reason:
+        return ""
+    return EmptyReason(job.empty_reason).label
+
+
+def format_rows(job: ExportJob) -> str:
+    """``12,345``; for an empty export ``0 — no data for the metrics in the window``, so
+    every layout says why without a change."""
+    if job.row_count is None:
+        return ""
+    reason = empty_text(job)
+    return f"0 — {reason}" if reason else f"{job.row_count:,}"
 
 
 def format_size(size: int) -> str:

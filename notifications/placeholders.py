@@ -23,7 +23,9 @@ PLACEHOLDERS: dict[str, str] = {
     "window": "the data window exported, in the request's time zone",
     "timezone": "the request's time zone, e.g. Europe/Rome",
     "format": "the file format: csv, xlsx, pdf or json",
-    "rows": "the number of rows written",
+    "rows": "the number of rows written (for none, with why: 0 — no data in the window)",
+    "empty": "why the export has no rows (no data for the metrics in the window, or none of "
+    "the metrics exist); empty when it has rows",
     "size": "the file size, e.g. 1.2 MB",
     "link": "the download link (on success) or the request page (on failure)",
     "error": "the error summary (on failure; empty on success)",

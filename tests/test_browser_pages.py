@@ -168,7 +168,7 @@ def test_a_job_started_by_run_now_reaches_done_on_the_open_page_and_downloads(
     shoot(page, "detail-1280")
     with page.expect_download() as download:
         job_row.get_by_role("link", name="Download").click()
-    content = Path(download.value.path()).read_text()
+    content = Path(download.value.path()).read_text(encoding="utf-8-sig")  # CSV has a BOM
     assert content.splitlines()[0] == "publisher,channel,name,time,value,created"
     assert len(content.splitlines()) == 101
     for raw in RAW_STATUSES:

@@ -85,7 +85,7 @@ def test_a_job_writes_its_file_and_ends_done(alice, readings):
     assert job.row_count == 12 and job.attempts == 1
     assert job.file.name.endswith("Greenhouse_2026-01-10T0200.csv")
     with job.file.open("rb") as fh:
-        rows = list(csv.reader(io.TextIOWrapper(fh, encoding="utf-8")))
+        rows = list(csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig")))
     assert rows[0] == ["Ora", "Metric", "Valore"]
     assert rows[1] == ["2026-01-10T01:00:00.000+01:00", "Temp", "0.0"]
     assert job.size == job.file.size
@@ -160,7 +160,7 @@ def test_exportnow_creates_runs_and_copies_the_file(alice, readings, tmp_path, c
     )
     printed = capsys.readouterr().out.strip()
     assert printed.endswith("Greenhouse_2026-01-10T0100.json")
-    with open(printed, encoding="utf-8") as fh:
+    with open(printed, encoding="utf-8-sig") as fh:
         rows = json.load(fh)
     assert len(rows) == 6 and rows[0]["time"] == "2026-01-10T00:00:00.000+00:00"
     assert ExportJob.objects.get().status == JobStatus.DONE
@@ -220,6 +220,35 @@ def test_a_transient_failure_is_retried_then_succeeds(alice, readings, monkeypat
     assert "attempt 1 failed: OSError: disk briefly unavailable" in job.error
     job = run_job(job.pk)
     assert job.status == JobStatus.DONE and job.attempts == 2
+
+
+def test_a_transient_failure_waits_out_a_doubling_backoff_before_it_is_handed_out_again(
+    alice, readings, monkeypatch, settings, redis_conn
+):
+    from django.utils import timezone
+
+    from exports.scheduling.dispatch import due_jobs
+    from exports.writers.csv import CsvWriter
+
+    settings.EXPORTS_MAX_ATTEMPTS = 3
+    settings.EXPORTS_RETRY_BACKOFF = 30
+
+    def broken_write(self, *args, **kwargs):
+        raise OSError("bucket briefly unreachable")
+
+    monkeypatch.setattr(CsvWriter, "write", broken_write)
+    before = timezone.now()
+    job = run_job(create_job(make_request(alice), SLOT).pk)
+
+    assert job.status == JobStatus.NOT_PROCESSED and job.attempts == 1
+    assert before + timedelta(seconds=30) <= job.retry_at <= timezone.now() + timedelta(seconds=30)
+    # Not due inside the backoff, due after it: the dispatcher only hands out due jobs.
+    assert not due_jobs(before + timedelta(seconds=29)).filter(pk=job.pk).exists()
+    assert due_jobs(job.retry_at).filter(pk=job.pk).exists()
+
+    second = timezone.now()
+    job = run_job(job.pk)
+    assert job.attempts == 2 and job.retry_at >= second + timedelta(seconds=60)
 
 
 def test_a_transient_failure_on_the_last_attempt_fails_the_job(

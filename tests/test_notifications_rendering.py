@@ -64,7 +64,7 @@ def test_every_placeholder_is_replaced(done_job):
     assert rendered == (
         "request_name=Boiler temps | status=done | slot=2025-01-02 00:00 CET"
         " | window=2025-01-01 00:00 CET – 2025-01-02 00:00 CET | timezone=Europe/Rome"
-        f" | format=csv | rows=2 | size={done_job.size} B | link={LINK} | error="
+        f" | format=csv | rows=2 | empty= | size={done_job.size} B | link={LINK} | error="
         " | schedule=Once"
     )
 

@@ -12,9 +12,11 @@ Semantics:
   PostgreSQL's ``stddev``/``variance`` and pandas' defaults. A bucket holding one point keeps
   its row with a null value (PostgreSQL's answer, pandas' NaN);
 - each point is stamped with its bucket start; buckets with no data produce no point; a
-  bucket cut by the window edge aggregates only the in-window data;
-- float results agree between SQLite and PostgreSQL up to rounding of the sums (~1e-15
-  relative); counts, buckets, min and max are identical.
+  bucket cut by the window start aggregates only the in-window data and is stamped at the
+  window start (no row carries a time outside its window);
+- computed results are settled to the digits their inputs vouch for (``numbers``), so the
+  mean of 24.98 and 25.0 is 24.99 and SQLite and PostgreSQL, whose sums round differently in
+  the last bits, write the same text.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 from ..vocabulary import Aggregation
 from .buckets import MICROS, Buckets, to_micros
+from .numbers import settled_aggregate
 from .reading import Partial, Point, first_time, read_partials
 from .windows import Window
 
@@ -62,6 +65,11 @@ class _Accumulator:
             self.created = cell.created
 
     def result(self, aggregation: str) -> float | None:
+        """The aggregate, settled to the digits its inputs can vouch for (``numbers``)."""
+        magnitude = max(abs(self.low), abs(self.high))
+        return settled_aggregate(aggregation, self._raw(aggregation), self.count, magnitude)
+
+    def _raw(self, aggregation: str) -> float | None:
         if aggregation == Aggregation.AVG:
             return self.total / self.count
         if aggregation == Aggregation.SUM:
@@ -72,7 +80,7 @@ class _Accumulator:
             return self.high
         if self.count < 2:
             return None  # the sample variance of one point is undefined
-        variance = self.m2 / (self.count - 1)
+        variance = max(self.m2 / (self.count - 1), 0.0)
         if aggregation == Aggregation.VARIANCE:
             return variance
         return math.sqrt(variance)
@@ -84,35 +92,44 @@ def merge_cells(
     cell_seconds: int,
     aggregation: str,
     target_of: dict[str, int],
+    window_start: int | None = None,
 ) -> Iterator[Point]:
     """Merge cells (ordered by cell) into one point per series and bucket, in output order.
 
-    Within a bucket points come by target position, then publisher.
+    Within a bucket points come by target position, then publisher. A bucket that starts
+    before ``window_start`` (microseconds) holds only the window's data and is stamped at
+    ``window_start``, so no point carries a time outside its window.
     """
     if aggregation not in Aggregation.values:
         raise ValueError(f"unknown aggregation {aggregation!r}")
     cell_micros = cell_seconds * MICROS
-    bucket_start = bucket_end = None
+    bucket_start = None
     series: dict[tuple[int, str], _Accumulator] = {}
     for cell in cells:
-        cell_start = cell.cell * cell_micros
-        if bucket_end is None or cell_start >= bucket_end:
-            yield from _points(series, bucket_start, aggregation)
+        # Cells never straddle an edge (``Buckets.fine_seconds``), so a cell's start tells
+        # its bucket; consecutive cells of one bucket and cell index share the lookup.
+        start = buckets.start_of(cell.cell * cell_micros)
+        if start != bucket_start:
+            yield from _points(series, bucket_start, aggregation, window_start)
             series = {}
-            index = buckets.index(cell_start)
-            bucket_start, bucket_end = buckets.start(index), buckets.start(index + 1)
+            bucket_start = start
         key = (target_of[cell.name], cell.publisher)
         accumulator = series.get(key)
         if accumulator is None:
             series[key] = _Accumulator.of(cell)
         else:
             accumulator.add(cell)
-    yield from _points(series, bucket_start, aggregation)
+    yield from _points(series, bucket_start, aggregation, window_start)
 
 
 def _points(
-    series: dict[tuple[int, str], _Accumulator], start: int | None, aggregation: str
+    series: dict[tuple[int, str], _Accumulator],
+    start: int | None,
+    aggregation: str,
+    window_start: int | None,
 ) -> Iterator[Point]:
+    if start is not None and window_start is not None and start < window_start:
+        start = window_start
     for (target, publisher), accumulator in sorted(series.items()):
         yield Point(
             start,
@@ -142,4 +159,5 @@ def decimated_points(item, window: Window, buckets: Buckets, *, with_created: bo
         with_created=with_created,
     )
     target_of = {name: index for index, name in enumerate(item.metric_names)}
-    yield from merge_cells(cells, buckets, cell_seconds, aggregation, target_of)
+    window_start = to_micros(window.start) if window.start is not None else None
+    yield from merge_cells(cells, buckets, cell_seconds, aggregation, target_of, window_start)

@@ -1,13 +1,17 @@
 """Reading an item's messages: raw points streamed in time order, or per-cell partial aggregates.
 
-Nothing here loads a whole result: raw points come through ``QuerySet.iterator()`` and partial
-aggregates through Django's chunked cursor, both server-side cursors on PostgreSQL.
+Nothing here loads a whole result: rows come through Django's chunked cursor (a server-side
+cursor on PostgreSQL) in chunks of ``CHUNK_SIZE``. The SQL is the ORM's, compiled once; rows
+are read from the cursor without the ORM's per-value converters, which cost a fifth of a 1M-row
+export: times already leave the database as integers (``sql.EpochMicros``), and the only value
+that needs a conversion (SQLite's 0/1 booleans) is converted here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import chain
 from typing import NamedTuple
 
 from django.db import connections, models
@@ -74,8 +78,19 @@ def item_messages(item, window: TimeWindow) -> models.QuerySet:
     return messages
 
 
-def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Iterator[Point]:
-    """Every message of ``item`` in ``window`` as a ``Point``, in output order.
+def metrics_exist(item) -> bool:
+    """Whether any message of ``item``'s metrics exists at all, at any time."""
+    messages = Message.objects.filter(
+        channel=item.channel_id, subtopic=item.subtopic, name__in=item.metric_names
+    )
+    if item.publisher:
+        messages = messages.filter(publisher=item.publisher)
+    return messages.exists()
+
+
+def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Iterator[tuple]:
+    """Every message of ``item`` in ``window`` as a point (a tuple in ``Point``'s field
+    order), in output order.
 
     Output order is time, then the target's position in the item, then publisher, then id, so
     that a rerun gives the same file. ``value`` is the first of value, string_value,
@@ -114,12 +129,59 @@ def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Itera
             "unit",
             "created_us",
         )
-        .iterator(chunk_size=CHUNK_SIZE)
     )
-    for time_us, name, publisher, value, string, boolean, data, unit, created_us in rows:
-        if value is None:
-            value = string if string is not None else boolean if boolean is not None else data
-        yield Point(time_us, target_of[name], publisher, value, unit, created_us)
+
+    target = target_of.__getitem__
+
+    def points_of(chunk: list[tuple]) -> list[tuple]:
+        # Column-wise, with C-level zip/map: no Python bytecode runs per row. Points are
+        # plain tuples in ``Point``'s field order.
+        times, names, publishers, values, strings, booleans, data, units, created = zip(
+            *chunk, strict=True
+        )
+        if None in values:  # text, boolean or data messages: the per-row fallback
+            values = [
+                value if value is not None else _other_value(string, boolean, blob)
+                for value, string, boolean, blob in zip(
+                    values, strings, booleans, data, strict=True
+                )
+            ]
+        return list(zip(times, map(target, names), publishers, values, units, created, strict=True))
+
+    return chain.from_iterable(map(points_of, raw_chunks(rows)))
+
+
+def _other_value(string: str | None, boolean: bool | int | None, data: str | None):
+    """The value of a message without a numeric one: text, boolean (SQLite says 0/1), data."""
+    if string is not None:
+        return string
+    if boolean is not None:
+        return bool(boolean)
+    return data
+
+
+def raw_chunks(queryset: models.QuerySet) -> Iterator[list[tuple]]:
+    """The rows of ``queryset`` (a ``values_list``) as the driver returns them, in chunks.
+
+    A server-side cursor on PostgreSQL (unless the database disables them), so memory stays
+    flat; no ORM converters run, so only use it for columns whose driver values are final.
+    """
+    sql, params = queryset.query.sql_with_params()
+    return sql_chunks(queryset.db, sql, params)
+
+
+def sql_chunks(database: str, sql: str, params) -> Iterator[list[tuple]]:
+    """The rows of ``sql`` in chunks of ``CHUNK_SIZE``, through a server-side cursor on
+    PostgreSQL (unless the database disables them)."""
+    connection = connections[database]
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        cursor = connection.cursor()
+    else:
+        cursor = connection.chunked_cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK_SIZE):
+            yield rows
 
 
 def read_partials(
@@ -157,15 +219,9 @@ def read_partials(
         f'MAX("value"), MAX("unit"), {created}, {m2} FROM ({inner_sql}) cells '
         'GROUP BY "cell", "name", "publisher" ORDER BY "cell", "name", "publisher"'
     )
-    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
-        cursor = connection.cursor()
-    else:
-        cursor = connection.chunked_cursor()
-    with cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(CHUNK_SIZE):
-            for row in rows:
-                yield Partial(*row)
+    for rows in sql_chunks(numeric.db, sql, params):
+        for row in rows:
+            yield Partial(*row)
 
 
 def series_stats(item, window: TimeWindow, *, numeric_only: bool = False) -> list[SeriesStats]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import heapq
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain, islice, repeat
 from operator import itemgetter
 
 from ..vocabulary import DEFAULT_COLUMNS, ColumnId
@@ -63,23 +64,51 @@ def long_rows(
     columns: Sequence[Column],
     item,
     tz: zoneinfo.ZoneInfo,
-) -> Iterator[list]:
-    """One row per point with the selected columns; ``name`` shows the target's label."""
+) -> Iterator[tuple]:
+    """One row per point with the selected columns; ``name`` shows the target's label.
+
+    Rows are built a chunk at a time, column by column.
+    """
     labels = item.metric_labels
-    local_time, local_created = LocalTime(tz), LocalTime(tz)
-    getters: dict[str, Callable[[Point], object]] = {
-        ColumnId.PUBLISHER: itemgetter(2),
-        ColumnId.CHANNEL: lambda point: item.channel_id,
-        ColumnId.SUBTOPIC: lambda point: item.subtopic,
-        ColumnId.NAME: lambda point: labels[point[1]],
-        ColumnId.UNIT: itemgetter(4),
-        ColumnId.TIME: lambda point: local_time(point[0]),
-        ColumnId.VALUE: itemgetter(3),
-        ColumnId.CREATED: lambda point: local_created(point[5]),
-    }
-    row_getters = [getters[column.id] for column in columns]
-    for point in points:
-        yield [getter(point) for getter in row_getters]
+    channel, subtopic = item.channel_id, item.subtopic
+    ids = [column.id for column in columns]
+    local_time = LocalTime(tz)
+
+    def rows_of(chunk: list[tuple]) -> list[tuple]:
+        # Column-wise with C-level zip/map (no bytecode per row); each distinct time is
+        # converted once (the series of an item share their timestamps).
+        times, targets, publishers, values, units, created = zip(*chunk, strict=True)
+        count = len(chunk)
+        fields = {}
+        for column_id in ids:
+            if column_id == ColumnId.TIME:
+                fields[column_id] = map(_local(times, local_time).__getitem__, times)
+            elif column_id == ColumnId.CREATED:
+                fields[column_id] = map(_local(created, local_time).__getitem__, created)
+            elif column_id == ColumnId.NAME:
+                fields[column_id] = map(labels.__getitem__, targets)
+            elif column_id == ColumnId.PUBLISHER:
+                fields[column_id] = publishers
+            elif column_id == ColumnId.UNIT:
+                fields[column_id] = units
+            elif column_id == ColumnId.VALUE:
+                fields[column_id] = values
+            elif column_id == ColumnId.CHANNEL:
+                fields[column_id] = repeat(channel, count)
+            else:
+                fields[column_id] = repeat(subtopic, count)
+        return list(zip(*[fields[column_id] for column_id in ids]))  # noqa: B905 - repeat() is endless
+
+    iterator = iter(points)
+    chunks = iter(lambda: list(islice(iterator, _CHUNK)), [])
+    return chain.from_iterable(map(rows_of, chunks))
+
+
+def _local(micros: tuple, local_time: LocalTime) -> dict:
+    return {value: local_time(value) for value in set(micros)}
+
+
+_CHUNK = 5000
 
 
 def time_label(columns: Sequence[Column]) -> str:
@@ -96,15 +125,23 @@ class WideLayout:
 
     One column per target, headed by its label; when a target has several publishers in the
     window (and the item does not name one), one column per publisher, headed
-    ``label (publisher)``, so devices are never mixed in one column.
+    ``label (publisher)``, so devices are never mixed in one column. ``display`` holds the
+    same headers for reports, where a full id is too long to read: the device's name from
+    the catalog, else the shortest part of its id that differs from the other devices'
+    (``temperature (a3c9e0d2)``, ``temperature (…00000002)``).
     """
 
     headers: list[str] = field(default_factory=list)
+    display: list[str] = field(default_factory=list)
     by_target: dict[int, int] = field(default_factory=dict)
     by_series: dict[tuple[int, str], int] = field(default_factory=dict)
 
     @classmethod
-    def for_item(cls, item, stats: Iterable[SeriesStats]) -> WideLayout:
+    def for_item(
+        cls, item, stats: Iterable[SeriesStats], names: Mapping[str, str] | None = None
+    ) -> WideLayout:
+        """The layout of ``item`` given its series; ``names`` maps publisher ids to names."""
+        names = names or {}
         publishers: dict[str, list[str]] = {}
         for row in stats:
             publishers.setdefault(row.name, []).append(row.publisher)
@@ -112,22 +149,25 @@ class WideLayout:
         for target, (name, label) in enumerate(
             zip(item.metric_names, item.metric_labels, strict=True)
         ):
-            names = sorted(publishers.get(name, []))
-            if len(names) <= 1:
+            ids = sorted(publishers.get(name, []))
+            if len(ids) <= 1:
                 layout.by_target[target] = len(layout.headers)
                 layout.headers.append(label)
+                layout.display.append(label)
                 continue
-            for publisher in names:
+            short = short_ids(ids)
+            for publisher in ids:
                 layout.by_series[(target, publisher)] = len(layout.headers)
                 layout.headers.append(f"{label} ({publisher})")
+                layout.display.append(f"{label} ({names.get(publisher) or short[publisher]})")
         return layout
 
     def column(self, point: Point) -> int | None:
         """The column of ``point``; None for a publisher that appeared after the layout was made
         (possible only while data for the window is still arriving)."""
-        column = self.by_target.get(point.target)
+        column = self.by_target.get(point[1])
         if column is None:
-            column = self.by_series.get((point.target, point.publisher))
+            column = self.by_series.get((point[1], point[2]))
         return column
 
 
@@ -140,13 +180,13 @@ def wide_cells(points: Iterable[Point], layout: WideLayout) -> Iterator[WideCell
     width = len(layout.headers)
     current, cells = None, None
     for point in points:
-        if point.time != current:
+        if point[0] != current:
             if cells is not None:
                 yield current, cells
-            current, cells = point.time, [None] * width
+            current, cells = point[0], [None] * width
         column = layout.column(point)
         if column is not None:
-            cells[column] = point.value
+            cells[column] = point[3]
     if cells is not None:
         yield current, cells
 
@@ -183,6 +223,25 @@ def wide_rows(cells: Iterable[WideCells], tz: zoneinfo.ZoneInfo) -> Iterator[lis
     local_time = LocalTime(tz)
     for time, values in cells:
         yield [local_time(time), *values]
+
+
+def short_ids(ids: Sequence[str], shortest: int = 8) -> dict[str, str]:
+    """Each id as its shortest part that tells it from the other ``ids``: a prefix of
+    ``shortest`` characters or more (``a3c9e0d2``), else a suffix (``…00000002``) for ids
+    that differ only at the end; ids no longer than ``shortest`` stay whole."""
+    result = {}
+    for identifier in ids:
+        others = [other for other in ids if other != identifier]
+        result[identifier] = identifier
+        for length in range(shortest, len(identifier)):
+            head, tail = identifier[:length], identifier[-length:]
+            if not any(other.startswith(head) for other in others):
+                result[identifier] = head
+                break
+            if not any(other.endswith(tail) for other in others):
+                result[identifier] = "…" + tail
+                break
+    return result
 
 
 def unique(names: Iterable[str]) -> list[str]:

@@ -11,16 +11,19 @@ Templates:
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import chain
 
 from django.utils import timezone as dj_timezone
 
+from ..catalog import publisher_names
+from ..models import Series
 from ..vocabulary import ColumnId, OutputFormat, Template
 from ..writers.base import ReportInfo, Table
 from .buckets import Buckets
 from .decimation import decimated_points
-from .reading import Point, read_points, series_stats
+from .reading import Point, SeriesStats, read_points, series_stats
 from .shaping import (
     Column,
     WideLayout,
@@ -70,12 +73,14 @@ def build_tables(
     columns = selected_columns(request, columns)
     planned = [(item, _window(item, slot, request, windows)) for item in _items(request, items)]
     if (template or request.template) == Template.EXPANDED:
-        names = unique(item.filename or ", ".join(item.metric_labels) for item, _ in planned)
+        names = unique(item.filename or "-".join(item.metric_labels) for item, _ in planned)
         return [
             _item_table(item, window, name, columns, tz)
             for (item, window), name in zip(planned, names, strict=True)
         ]
     stem = request.filename or request.name
+    if len(planned) == 1 and planned[0][0].filename:
+        stem = planned[0][0].filename  # one item: its filename names the sheet or section
     long_items = [plan for plan in planned if plan[0].output_format != OutputFormat.WIDE]
     wide_items = [plan for plan in planned if plan[0].output_format == OutputFormat.WIDE]
     tables = []
@@ -91,11 +96,14 @@ def build_tables(
 def estimate_rows(
     request, slot: datetime, items: Iterable | None = None, *, windows: WindowMap | None = None
 ) -> int:
-    """About how many rows the job will write, for progress; one grouped COUNT per item.
+    """About how many rows the job will write, for progress.
 
-    Exact for long raw output; for decimated output each series counts
-    ``min(messages, buckets spanned)``; delta drops one row per series; wide output counts its
-    longest series (exact when series share timestamps, as SenML packs do).
+    Read from the series catalog (count, first and last time per series: no scan of the
+    messages), spreading each series' count evenly over its time span and keeping the part
+    inside the window; exact when the window holds the whole series. An item whose series the
+    catalog does not know (messages stored around the ingest path) is counted with one
+    grouped COUNT. Decimated output counts ``min(messages, buckets spanned)`` per series;
+    delta drops one row per series; wide output counts its longest series.
     """
     tz = zoneinfo.ZoneInfo(request.timezone)
     total = 0
@@ -103,17 +111,41 @@ def estimate_rows(
         window = _window(item, slot, request, windows)
         buckets = Buckets(item.ds, tz) if item.ds else None
         counts = []
-        for series in series_stats(item, window, numeric_only=buckets is not None):
+        for series in _catalog_stats(item, window) or series_stats(
+            item, window, numeric_only=buckets is not None
+        ):
             count = series.count
-            if buckets is not None:
-                spanned = buckets.index(_micros(series.last)) - buckets.index(_micros(series.first))
-                count = min(count, spanned + 1)
+            if buckets is not None and count:
+                spanned = buckets.count_between(_micros(series.first), _micros(series.last))
+                count = min(count, spanned)
             if item.transform:
                 count -= 1
             counts.append(max(count, 0))
         if counts:
             total += max(counts) if item.output_format == OutputFormat.WIDE else sum(counts)
     return total
+
+
+def _catalog_stats(item, window: Window) -> list[SeriesStats]:
+    """The item's series from the catalog, cut to ``window`` (counts spread evenly)."""
+    rows = Series.objects.filter(
+        channel=item.channel_id, subtopic=item.subtopic, name__in=item.metric_names
+    )
+    if item.publisher:
+        rows = rows.filter(publisher=item.publisher)
+    stats = []
+    for row in rows:
+        first = max(row.first_time, window.start) if window.start else row.first_time
+        last = min(row.last_time, window.end)
+        if last < first or (last == window.end and first == last):
+            count = 0  # outside the window (its end is excluded)
+        elif row.last_time == row.first_time:
+            count = row.count
+        else:
+            share = (last - first) / (row.last_time - row.first_time)
+            count = round(row.count * min(1.0, share))
+        stats.append(SeriesStats(row.name, row.publisher, count, first, last))
+    return stats
 
 
 def build_report_info(
@@ -141,6 +173,7 @@ def build_report_info(
         timezone=request.timezone,
         window="; ".join(texts),
         generated_at=(now or dj_timezone.now()).astimezone(tz),
+        slot=slot,
     )
 
 
@@ -175,23 +208,27 @@ def _item_table(item, window: Window, name: str, columns: Sequence[Column], tz) 
     return Table(name, headers, long_rows(item_points(item, window, tz), columns, item, tz))
 
 
-def _long_rows_of(plans, columns: Sequence[Column], tz) -> Iterator[list]:
+def _long_rows_of(plans, columns: Sequence[Column], tz) -> Iterable[tuple]:
     with_created = any(column.id == ColumnId.CREATED for column in columns)
-    for item, window in plans:
-        points = item_points(item, window, tz, with_created=with_created)
-        yield from long_rows(points, columns, item, tz)
+    streams = (
+        long_rows(item_points(item, window, tz, with_created=with_created), columns, item, tz)
+        for item, window in plans
+    )
+    return chain.from_iterable(streams)  # no generator frame of our own per row
 
 
 def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
     """A wide table of one or more items; other columns than time do not apply to it."""
+    stats = [series_stats(item, window, numeric_only=bool(item.ds)) for item, window in plans]
+    names = publisher_names({row.publisher for rows in stats for row in rows})
     layouts = [
-        WideLayout.for_item(item, series_stats(item, window, numeric_only=bool(item.ds)))
-        for item, window in plans
+        WideLayout.for_item(item, rows, names) for (item, _), rows in zip(plans, stats, strict=True)
     ]
     headers = unique([time_label(columns), *(h for layout in layouts for h in layout.headers)])
+    display = unique([time_label(columns), *(h for layout in layouts for h in layout.display)])
     streams = [
         (wide_cells(item_points(item, window, tz, with_created=False), layout), len(layout.headers))
         for (item, window), layout in zip(plans, layouts, strict=True)
     ]
     cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
-    return Table(name, headers, wide_rows(cells, tz))
+    return Table(name, headers, wide_rows(cells, tz), display_headers=display)

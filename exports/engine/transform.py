@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from ..vocabulary import Transform
+from .numbers import settled_delta
 from .reading import Point
 
 _MISSING = object()
@@ -21,19 +22,20 @@ def delta(points: Iterable[Point]) -> Iterator[Point]:
     The first point of a series has no previous one and is not written. Text, boolean and data
     values are not numbers: they are dropped. A null value (a message with no value at all, or
     the stddev of a one-point bucket) yields a null delta, and so does the point after it.
+    Differences are settled (``numbers``): 20.191 after 20.0 gives 0.191.
     """
     previous: dict[tuple[int, str], float | None] = {}
     for point in points:
-        value = point.value
+        time, target, publisher, value, unit, created = point  # a plain tuple or a Point
         if value is not None and not is_number(value):
             continue
-        key = (point.target, point.publisher)
+        key = (target, publisher)
         before = previous.get(key, _MISSING)
         previous[key] = value
         if before is _MISSING:
             continue
-        change = None if value is None or before is None else value - before
-        yield point._replace(value=change)
+        change = None if value is None or before is None else settled_delta(value, before)
+        yield Point(time, target, publisher, change, unit, created)
 
 
 TRANSFORMS = {Transform.DELTA: delta}

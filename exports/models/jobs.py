@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
+from ..vocabulary import EmptyReason
+
 
 class JobStatus(models.TextChoices):
     """The platform's stored values, labelled with the words people read (pages, admin)."""
@@ -51,6 +53,13 @@ class ExportJob(models.Model):
     rows_written = models.BigIntegerField(default=0)
     rows_estimated = models.BigIntegerField(null=True, blank=True)
     row_count = models.BigIntegerField(null=True, blank=True)
+    empty_reason = models.CharField(
+        max_length=16,
+        choices=EmptyReason.choices,
+        blank=True,
+        default="",
+        help_text="Why a finished job wrote no rows.",
+    )
     file = models.FileField(upload_to="exports/%Y/%m/%d/", max_length=500, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
     content_type = models.CharField(max_length=100, blank=True, default="")
@@ -63,6 +72,9 @@ class ExportJob(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # After a transient failure: not handed out again before this time (the backoff), so a
+    # short outage (database, storage, Redis) does not use up every attempt in a second.
+    retry_at = models.DateTimeField(null=True, blank=True)
     # When the deliveries of a final status were recorded; a done/failed job without it is
     # picked up by the scheduler tick (the worker died between finishing and notifying).
     notified_at = models.DateTimeField(null=True, blank=True)

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
@@ -16,6 +17,7 @@ from ..validation import (
     validate_target_value,
 )
 from ..vocabulary import (
+    MAX_DECIMALS,
     Aggregation,
     ColumnId,
     Extension,
@@ -27,6 +29,7 @@ from ..vocabulary import (
     Transform,
 )
 from .fields import ZoneNameField
+from .jobs import JobStatus
 
 
 class StorableTextModel(models.Model):
@@ -84,6 +87,17 @@ class ExportRequest(StorableTextModel):
     timezone = ZoneNameField(default="UTC")
     template = models.CharField(max_length=16, choices=Template.choices, default=Template.TABULAR)
     csv_delimiter = models.CharField(max_length=1, default=",", validators=[validate_delimiter])
+    csv_bom = models.BooleanField(
+        "CSV byte order mark",
+        default=True,
+        help_text="Start CSV files with a UTF-8 BOM so Excel reads accents and units right.",
+    )
+    decimals = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_DECIMALS)],
+        help_text="Fixed decimals for every number (0–10); empty writes numbers as they are.",
+    )
     filename = models.CharField(max_length=200, blank=True, default="")
 
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -242,12 +256,22 @@ class NotificationMessage(StorableTextModel):
     )
     title = models.CharField(max_length=200, blank=True, default="")
     text = models.TextField(blank=True, default="")
+    skip_empty = models.BooleanField(
+        "skip empty exports",
+        default=False,
+        help_text="Stay silent when the export wrote no rows.",
+    )
 
     class Meta:
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return f"{self.medium} {self.policy}"
+
+    def is_silent_for(self, job) -> bool:
+        """Whether this message stays silent for ``job``: a finished export with no rows
+        when the message skips empty exports."""
+        return self.skip_empty and job.status == JobStatus.DONE and job.row_count == 0
 
     def clean(self) -> None:
         from notifications.placeholders import validate_placeholders

@@ -74,3 +74,10 @@ def prune_interval() -> timedelta | None:
     if text in ("P0D", "PT0S", "0", ""):
         return None
     return parse_duration(text)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """EXPORTS_RETRY_BACKOFF (seconds, default 30): the wait before attempt ``attempts + 1``
+    after a transient failure of attempt ``attempts``; it doubles each time, at most an hour."""
+    base = float(getattr(settings, "EXPORTS_RETRY_BACKOFF", 30))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600.0))

@@ -70,6 +70,11 @@ def waiting_jobs() -> QuerySet[ExportJob]:
     return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=True)
 
 
+def due_jobs(now: datetime) -> QuerySet[ExportJob]:
+    """Waiting jobs that may be handed out now (not inside a retry backoff)."""
+    return waiting_jobs().filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+
+
 def handed_over_jobs() -> QuerySet[ExportJob]:
     """Jobs in RQ's queue that no worker has started yet."""
     return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=False)
@@ -102,8 +107,9 @@ def dispatch(now: datetime | None = None) -> int:
         if room <= 0:
             return 0
         handed = 0
-        for job_pk, attempts, owner_pk in _next_jobs(connection, room):
-            if _hand_over(job_pk, attempts, now or timezone.now()):
+        now = now or timezone.now()
+        for job_pk, attempts, owner_pk in _next_jobs(connection, room, now):
+            if _hand_over(job_pk, attempts, now):
                 turn = connection.incr(namespace.redis_key(_TURN_KEY))
                 connection.zadd(namespace.redis_key(_SERVED_KEY), {str(owner_pk): turn})
                 handed += 1
@@ -128,11 +134,11 @@ def dispatch_quietly() -> int:
         return 0
 
 
-def _next_jobs(connection, room: int) -> list[tuple[int, int, int]]:
-    """Up to ``room`` waiting jobs as ``(pk, attempts, owner pk)``, in fair order."""
+def _next_jobs(connection, room: int, now: datetime) -> list[tuple[int, int, int]]:
+    """Up to ``room`` due waiting jobs as ``(pk, attempts, owner pk)``, in fair order."""
     # Each user's `room` oldest waiting jobs: nobody can need more than that in one call.
     ranked = (
-        waiting_jobs()
+        due_jobs(now)
         .annotate(
             owner_pk=F("request__owner_id"),
             rank=Window(RowNumber(), partition_by=[F("request__owner_id")], order_by=F("pk").asc()),

@@ -25,11 +25,15 @@ CHOICES: list[tuple[str, str]] = [
 def writer_for(request: Any) -> Writer:
     """The writer for an export request's ``extension`` (aliases such as "xls" accepted).
 
-    Every writer is built the same way; only CSV uses the request's delimiter.
-    Raises ``KeyError`` for an extension no writer handles.
+    Every writer is built the same way; only CSV uses the request's delimiter and byte
+    order mark. Raises ``KeyError`` for an extension no writer handles.
     """
     extension = EXTENSION_ALIASES.get(request.extension, request.extension)
-    return WRITERS[extension](delimiter=request.csv_delimiter or ",")
+    return WRITERS[extension](
+        delimiter=request.csv_delimiter or ",",
+        decimals=getattr(request, "decimals", None),
+        bom=getattr(request, "csv_bom", True),
+    )
 
 
 __all__ = ["CHOICES", "WRITERS", "ReportInfo", "Table", "Writer", "WriteResult", "writer_for"]

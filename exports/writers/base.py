@@ -26,6 +26,14 @@ class ReportInfo:
     timezone: str
     window: str
     generated_at: datetime
+    # The job's slot: file metadata (XLSX core properties, PDF dates and /ID) derive from it,
+    # so re-running a slot gives a byte-identical file. None: from ``generated_at``.
+    slot: datetime | None = None
+
+    @property
+    def stamp(self) -> datetime:
+        """The instant file metadata carries: the slot when known."""
+        return self.slot or self.generated_at
 
 
 @dataclass
@@ -38,6 +46,9 @@ class Table:
     name: str
     headers: list[str]
     rows: Iterable[Sequence[Any]]
+    # Shorter headers for reports (PDF), e.g. a device's name instead of its full id;
+    # None: the headers.
+    display_headers: list[str] | None = None
 
 
 @dataclass
@@ -56,8 +67,8 @@ class Writer:
     """Base class: one subclass per format, registered by ``extension``.
 
     Every writer takes the same options so the engine can build any of them the
-    same way; an option a format has no use for (the CSV delimiter for XLSX) is
-    accepted and ignored.
+    same way; an option a format has no use for (the CSV delimiter or byte order mark
+    for XLSX) is accepted and ignored.
     """
 
     extension: ClassVar[str]
@@ -66,13 +77,20 @@ class Writer:
     # Rows are pulled in chunks of this size, and progress is reported once per chunk.
     chunk_rows: ClassVar[int] = 5000
 
-    def __init__(self, *, delimiter: str = ",") -> None:
-        """Raise ``ValueError`` when ``delimiter`` is not one character usable in CSV."""
+    def __init__(
+        self, *, delimiter: str = ",", decimals: int | None = None, bom: bool = True
+    ) -> None:
+        """Raise ``ValueError`` when ``delimiter`` is not one character usable in CSV, or
+        ``decimals`` (fixed decimals of every number; None: as they are) is not 0–10."""
         if len(delimiter) != 1 or delimiter in '"\r\n':
             raise ValueError(
                 f"the delimiter must be one character, not a quote or newline: {delimiter!r}"
             )
+        if decimals is not None and not (type(decimals) is int and 0 <= decimals <= 10):
+            raise ValueError(f"decimals must be a whole number from 0 to 10, not {decimals!r}")
         self.delimiter = delimiter
+        self.decimals = decimals
+        self.bom = bom
 
     def write(
         self,
@@ -115,9 +133,10 @@ def chunked(rows: Iterable[Sequence[Any]], size: int, width: int) -> Iterator[li
     """
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
-        for row in chunk:
-            if len(row) != width:
-                raise ValueError(f"a row has {len(row)} values for {width} headers: {row!r}")
+        if set(map(len, chunk)) != {width}:  # one C-level pass; find the culprit only if needed
+            for row in chunk:
+                if len(row) != width:
+                    raise ValueError(f"a row has {len(row)} values for {width} headers: {row!r}")
         yield chunk
 
 

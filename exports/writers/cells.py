@@ -6,6 +6,7 @@ import math
 import numbers
 import re
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 # OWASP "CSV injection": a spreadsheet treats a cell starting with one of these as a
@@ -37,6 +38,23 @@ def iso_timestamp(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: rows must carry the request's timezone")
     return value.isoformat(timespec=TIMESPEC)
+
+
+_QUANTA = [Decimal(1).scaleb(-places) for places in range(11)]
+
+
+def fixed(value: float | int, decimals: int) -> str:
+    """``value`` with exactly ``decimals`` decimals (``format.decimals``), no negative zero.
+
+    Rounds the number as written (its shortest form), half away from zero, as people do:
+    24.985 at two decimals is 24.99, although the float nearest 24.985 lies just below it.
+    The caller passes finite numbers only.
+    """
+    exact = Decimal(repr(value)) if type(value) is float else Decimal(value)
+    text = format(exact.quantize(_QUANTA[decimals], ROUND_HALF_UP), "f")
+    if text[0] == "-" and not text.strip("-0."):
+        return text[1:]  # -0.001 at two decimals is 0.00, not -0.00
+    return text
 
 
 def is_finite(value: float) -> bool:

@@ -1,14 +1,24 @@
-"""CSV: UTF-8, one header row, the request's delimiter, RFC 4180 quoting and line ends."""
+"""CSV: UTF-8, one header row, the request's delimiter, RFC 4180 quoting and line ends.
+
+Files start with a UTF-8 byte order mark by default (``format.csvBom``): Excel, which most
+people open CSV files with, reads a file without one in the system's legacy code page and
+shows "TempÃ©rature Â°C" for "Température °C". Python (``utf-8-sig``), pandas, R and
+LibreOffice all skip it; ``csvBom: false`` leaves it out for tools that do not.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 from datetime import datetime
 from typing import Any, TextIO
 
 from .base import Progress, Table, chunked
 from .bundle import TextWriter
-from .cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
+from .cells import FORMULA_PREFIXES, fixed, iso_timestamp, neutralise, plain
+from .columns import columns_of, csv_column
+
+BOM = "\ufeff"
 
 
 def csv_cell(value: Any) -> Any:
@@ -44,11 +54,38 @@ class CsvWriter(TextWriter):
     label = "CSV"
 
     def write_table(self, table: Table, text: TextIO, counter: Progress) -> None:
-        """Write the header row and every row of ``table`` to ``text``."""
-        writer = csv.writer(text, delimiter=self.delimiter, lineterminator="\r\n")
+        """Write the byte order mark (unless turned off), the header row and every row."""
+        # Rows are formatted into a buffer and written once per chunk: one text-layer write
+        # (and encoder call) per chunk instead of one per row.
+        buffer = io.StringIO(BOM if self.bom else "")
+        buffer.seek(0, io.SEEK_END)
+        writer = csv.writer(buffer, delimiter=self.delimiter, lineterminator="\r\n")
         writer.writerow([neutralise(str(label)) for label in table.headers])
         writerows = writer.writerows
-        cell = csv_cell
+        if self.decimals is None:
+            cell, column = csv_cell, csv_column
+        else:  # every number becomes text: the per-cell path
+            cell, column = _fixed_cell(self.decimals), _each
         for chunk in chunked(table.rows, self.chunk_rows, len(table.headers)):
-            writerows([[cell(value) for value in row] for row in chunk])
+            writerows(zip(*[column(values, cell) for values in columns_of(chunk)], strict=True))
+            text.write(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
             counter.add(len(chunk))
+        text.write(buffer.getvalue())  # the header of a table without rows
+
+
+def _each(values: tuple, cell) -> list:
+    return list(map(cell, values))
+
+
+def _fixed_cell(decimals: int):
+    """``csv_cell`` writing every finite number with ``decimals`` decimals."""
+
+    def cell(value: Any) -> Any:
+        kind = type(value)
+        if (kind is float and value - value == 0.0) or kind is int:
+            return fixed(value, decimals)
+        return csv_cell(value)
+
+    return cell

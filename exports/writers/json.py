@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 from .base import Progress, Table, chunked
 from .bundle import TextWriter
-from .cells import iso_timestamp, plain
+from .cells import fixed, iso_timestamp, plain
+from .columns import columns_of, json_column
 
 
 def json_value(value: Any) -> str:
@@ -63,18 +64,35 @@ class JsonWriter(TextWriter):
     def write_table(self, table: Table, text: TextIO, counter: Progress) -> None:
         """Write ``table`` as ``[`` + one object per line + ``]`` (``[]`` when it has no rows)."""
         keys = object_keys(table.headers)
-        value = json_value
+        if self.decimals is None:
+            value, column = json_value, json_column
+        else:  # every number becomes fixed-decimal text: the per-cell path
+            value, column = _fixed_value(self.decimals), _each
+        # One %-template per table: an object is then one C-level format of its value texts.
+        template = "{" + ", ".join(key.replace("%", "%%") + "%s" for key in keys) + "}"
         write = text.write
         write("[")
         separator = "\n"
         for chunk in chunked(table.rows, self.chunk_rows, len(keys)):
-            objects = [
-                "{"
-                + ", ".join([key + value(cell) for key, cell in zip(keys, row, strict=True)])
-                + "}"
-                for row in chunk
-            ]
-            write(separator + ",\n".join(objects))
+            texts = zip(*[column(values, value) for values in columns_of(chunk)], strict=True)
+            write(separator + ",\n".join(map(template.__mod__, texts)))
             separator = ",\n"
             counter.add(len(chunk))
         write("]\n" if separator == "\n" else "\n]\n")
+
+
+def _each(values: tuple, value) -> list:
+    return list(map(value, values))
+
+
+def _fixed_value(decimals: int):
+    """``json_value`` writing every finite number with ``decimals`` decimals (still a JSON
+    number: ``21.50``)."""
+
+    def value(cell: Any) -> str:
+        kind = type(cell)
+        if (kind is float and cell - cell == 0.0) or kind is int:
+            return fixed(cell, decimals)
+        return json_value(cell)
+
+    return value

@@ -4,8 +4,15 @@ xhtml2pdf lays a big HTML table out in quadratic time (10,000 rows take minutes,
 see the stack notes), so the rows go straight to platypus as tables of
 ``CHUNK_ROWS`` rows with fixed column widths and fixed row heights: nothing is
 measured per cell at layout time, the work is linear and 10,000 rows render in a
-few seconds. Cells never wrap: text wider than its column is cut with "…" and
-numbers are rounded to fit (never cut).
+few seconds. Header cells wrap (they are never cut); data cells never wrap: text wider
+than its column is cut with "…" and numbers are rounded to fit (never cut).
+
+Times read as people write them, ``2026-01-02 05:30`` (seconds and milliseconds only when
+there are some), in the zone the title block states once; in the repeated hour of an autumn
+night the offset follows (``02:30 +01:00``) because the wall time alone is ambiguous. Numbers
+are written as the engine settled them (shortest form), or with ``format.decimals``.
+The creation date and the document /ID derive from the job's slot, so re-running a slot gives
+a byte-identical file.
 
 Unlike the other formats a PDF is not streamed: reportlab keeps every page until
 it saves, so memory grows with the rows (about 3.5 MB per 1,000). Reports of up to
@@ -16,11 +23,12 @@ beyond that CSV, XLSX or JSON serve better.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape
@@ -47,7 +55,7 @@ from .base import (
     checked_tables,
     chunked,
 )
-from .cells import iso_timestamp, plain
+from .cells import fixed, plain
 
 CHUNK_ROWS = 500  # rows per platypus table: one table per page or two keeps splitting cheap
 FONT_SIZE = 7
@@ -101,7 +109,7 @@ def fonts() -> Fonts:
         bold=bold,
         ascii_widest=max(width(chr(code)) for code in range(32, 127)),
         number_widest=max(width(char) for char in "0123456789+-.e"),
-        time_width=width("0000-00-00T00:00:00.000+00:00".replace("0", widest_digit)),
+        time_width=width("0000-00-00 00:00:00.000 +00:00".replace("0", widest_digit)),
     )
 
 
@@ -110,8 +118,30 @@ def text_width(text: str, font: str) -> float:
     return pdfmetrics.stringWidth(text, font, FONT_SIZE)
 
 
-def pdf_text(value: Any) -> str:
-    """Return ``value`` as the one-line text of a table cell.
+def report_time(value: datetime) -> str:
+    """``2026-01-02 05:30``, with ``:ss`` and ``.mmm`` only when there are some, and the UTC
+    offset only where the wall time is ambiguous (the repeated hour of a DST change).
+
+    Raises ``ValueError`` for a naive datetime.
+    """
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {value!r}: rows must carry the request's timezone")
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+    if value.second or value.microsecond:
+        text += f":{value.second:02d}"
+        if value.microsecond:
+            text += f".{value.microsecond // 1000:03d}"
+    if value.replace(fold=1 - value.fold).utcoffset() != offset:
+        minutes = int(offset.total_seconds()) // 60
+        sign = "+" if minutes >= 0 else "-"
+        text += f" {sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return text
+
+
+def pdf_text(value: Any, decimals: int | None = None) -> str:
+    """Return ``value`` as the one-line text of a table cell; numbers with ``decimals``
+    fixed decimals when given, else in their shortest form.
 
     Raises ``ValueError`` for a naive datetime, ``TypeError`` as ``plain`` does.
     """
@@ -120,17 +150,18 @@ def pdf_text(value: Any) -> str:
         # A line break would spill out of the fixed-height row.
         return value if value.isprintable() else _CONTROL.sub(" ", value)
     if kind is float:
-        # 15 significant digits drop only binary noise (27.301000000000002 -> 27.301).
-        return format(value, ".15g") if value - value == 0.0 else ""
+        if value - value != 0.0:
+            return ""
+        return float.__repr__(value) if decimals is None else fixed(value, decimals)
     if kind is datetime:
-        return iso_timestamp(value)
+        return report_time(value)
     if kind is int:
-        return int.__repr__(value)
+        return int.__repr__(value) if decimals is None else fixed(value, decimals)
     if value is None:
         return ""
     if kind is bool:
         return "true" if value else "false"
-    return pdf_text(plain(value))
+    return pdf_text(plain(value), decimals)
 
 
 class PdfWriter(Writer):
@@ -159,7 +190,7 @@ class PdfWriter(Writer):
         font = fonts()
         styles = _Styles(font)
         counter = Progress(progress, self.chunk_rows)
-        sections = [_Section(table, font) for table in found]
+        sections = [_Section(table, font, self.decimals) for table in found]
         # The page must be chosen before anything is laid out: ask the first table.
         natural = sum(sections[0].natural_widths())
         pagesize = A4 if natural <= A4[0] - 2 * MARGIN else landscape(A4)
@@ -173,6 +204,7 @@ class PdfWriter(Writer):
             title=info.title,
             subject=info.request_name,
             author="Exporter",
+            invariant=1,  # no wall-clock date or random /ID: ``_Canvas`` uses the slot's
         )
         story: list[Flowable] = _title_block(info, styles, doc.width)
         with_headings = expanded or len(sections) > 1
@@ -183,9 +215,12 @@ class PdfWriter(Writer):
                 story.append(heading)
             story.extend(section.flowables(doc.width, counter, styles))
             story.append(Spacer(1, 5 * mm))
-        footer = _Footer(f"{info.title} — {info.request_name}", pagesize[0], font.regular)
+        same = info.title == info.request_name
+        footer_text = info.title if same else f"{info.title} — {info.request_name}"
+        footer = _Footer(footer_text, pagesize[0], font.regular)
+        canvas = functools.partial(_Canvas, stamp=info.stamp)
         with _binary_streams():
-            doc.build(story, onFirstPage=footer.draw, onLaterPages=footer.draw, canvasmaker=_Canvas)
+            doc.build(story, onFirstPage=footer.draw, onLaterPages=footer.draw, canvasmaker=canvas)
         return WriteResult(counter.count, self.extension, self.content_type)
 
 
@@ -199,6 +234,9 @@ class _Styles:
             "heading", fontName=font.bold, fontSize=11, leading=14, spaceBefore=6, spaceAfter=4
         )
         self.label = ParagraphStyle("label", fontName=font.bold, fontSize=9, leading=11)
+        self.header = ParagraphStyle(
+            "header", fontName=font.bold, fontSize=FONT_SIZE, leading=FONT_SIZE + 1.5
+        )
         self.body = ParagraphStyle("body", fontName=font.regular, fontSize=9, leading=11)
         self.note = ParagraphStyle("note", parent=self.body, textColor=GREY)
 
@@ -208,6 +246,7 @@ class _Styles:
             [
                 ("FONT", (0, 0), (-1, -1), self.font.regular, FONT_SIZE),
                 ("FONT", (0, 0), (-1, 0), self.font.bold, FONT_SIZE),
+                ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
                 ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
                 ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
@@ -236,14 +275,14 @@ def _binary_streams() -> Iterator[None]:
 
 
 def _title_block(info: ReportInfo, styles: _Styles, width: float) -> list[Flowable]:
-    generated = info.generated_at
-    if generated.tzinfo is not None:
-        generated = generated.astimezone(ZoneInfo(info.timezone))
+    stamp = info.stamp
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(ZoneInfo(info.timezone))
     facts = [
         ("Request", info.request_name),
         ("Window", info.window),
-        ("Timezone", info.timezone),
-        ("Generated at", generated.isoformat(timespec="seconds")),
+        ("Time zone", f"{info.timezone} (every time in this report is local to it)"),
+        ("Slot" if info.slot else "Generated at", report_time(stamp)),
     ]
     rows = [
         [Paragraph(label, styles.label), Paragraph(escape(value), styles.body)]
@@ -264,22 +303,24 @@ def _title_block(info: ReportInfo, styles: _Styles, width: float) -> list[Flowab
 class _Section:
     """One table of the report: measured on its first chunk, then emitted chunk by chunk."""
 
-    def __init__(self, table: Table, font: Fonts) -> None:
+    def __init__(self, table: Table, font: Fonts, decimals: int | None = None) -> None:
         self.table = table
         self.font = font
-        self.headers = [pdf_text(str(label)) for label in table.headers]
+        self.decimals = decimals
+        self.headers = [pdf_text(str(label)) for label in table.display_headers or table.headers]
         self._chunks = chunked(table.rows, CHUNK_ROWS, len(self.headers))
         self._first = next(self._chunks, [])
         self._natural: list[float] | None = None
 
     def natural_widths(self) -> list[float]:
-        """Column widths that fit the header and the first chunk's cells, within limits."""
+        """Column widths that fit the header's longest word (headers wrap) and the first
+        chunk's cells, within limits."""
         if self._natural is None:
             self._natural = []
             for index, header in enumerate(self.headers):
                 widest = max(
                     [
-                        text_width(header, self.font.bold),
+                        *(text_width(word, self.font.bold) for word in header.split() or [""]),
                         *(self._width(row[index]) for row in self._first),
                     ]
                 )
@@ -292,8 +333,17 @@ class _Section:
         if kind is datetime:
             return self.font.time_width
         if kind is float or kind is int:
-            return max(len(pdf_text(value)), MIN_NUMBER_CHARS) * self.font.number_widest
+            text = pdf_text(value, self.decimals)
+            return max(len(text), MIN_NUMBER_CHARS) * self.font.number_widest
         return text_width(pdf_text(value), self.font.regular)
+
+    def _header_height(self, widths: list[float], styles: _Styles) -> float:
+        """The height of the header row with every header wrapped to its column."""
+        tallest = max(
+            Paragraph(escape(text), styles.header).wrap(width - 2 * CELL_PADDING, 1000)[1]
+            for text, width in zip(self.headers, widths, strict=True)
+        )
+        return max(ROW_HEIGHT, tallest + 3)  # + the 1.5 pt top and bottom padding
 
     def flowables(self, room: float, counter: Progress, styles: _Styles) -> Iterator[Flowable]:
         """The section's tables, one per chunk, each followed by a progress marker."""
@@ -301,30 +351,39 @@ class _Section:
         numeric = [_first_type(self._first, i) in (int, float) for i in columns]
         # Spare room goes to text columns: later rows may hold longer text than the first chunk.
         growable = [_first_type(self._first, i) in (str, None) for i in columns]
-        fit = _Fitter(_share(self.natural_widths(), room, growable), self.font)
+        fit = _Fitter(_share(self.natural_widths(), room, growable), self.font, self.decimals)
         style = styles.table(numeric)
-        header = [fit.cut(text, index, self.font.bold) for index, text in enumerate(self.headers)]
+        header_height = self._header_height(fit.widths, styles)
+
+        def header() -> list[Paragraph]:
+            # Wrapped, never cut; fresh paragraphs per chunk table (flowables keep state).
+            return [Paragraph(escape(text), styles.header) for text in self.headers]
+
         if not self._first:
-            yield _chunk_table(header, [], fit.widths, style)
+            yield _chunk_table(header(), [], fit.widths, style, header_height)
             yield Paragraph("No rows.", styles.note)
             return
         chunk: list[Sequence[Any]] | None = self._first
         cell = fit.cell
         while chunk is not None:
             rows = [[cell(value, index) for index, value in enumerate(row)] for row in chunk]
-            yield _chunk_table(header, rows, fit.widths, style)
+            yield _chunk_table(header(), rows, fit.widths, style, header_height)
             yield _RowsDrawn(counter, len(rows))
             chunk = next(self._chunks, None)
 
 
 def _chunk_table(
-    header: list[str], rows: list[list[str]], widths: list[float], style: TableStyle
+    header: list[Paragraph],
+    rows: list[list[str]],
+    widths: list[float],
+    style: TableStyle,
+    header_height: float,
 ) -> PdfTable:
     # Fixed widths and heights spare platypus from measuring every cell.
     return PdfTable(
         [header, *rows],
         colWidths=widths,
-        rowHeights=[ROW_HEIGHT] * (len(rows) + 1),
+        rowHeights=[header_height] + [ROW_HEIGHT] * len(rows),
         repeatRows=1,
         style=style,
         hAlign="LEFT",
@@ -371,9 +430,10 @@ class _Fitter:
     usual cells are proven to fit from their length alone and never measured.
     """
 
-    def __init__(self, widths: list[float], font: Fonts) -> None:
+    def __init__(self, widths: list[float], font: Fonts, decimals: int | None = None) -> None:
         self.widths = widths
         self.font = font
+        self.decimals = decimals
         self.room = [width - 2 * CELL_PADDING for width in widths]
         self.time_fits = [font.time_width <= room for room in self.room]
         self.number_safe = [int(room / font.number_widest) for room in self.room]
@@ -384,9 +444,9 @@ class _Fitter:
         """Return ``value`` as text that fits column ``index``: whole, cut or rounded."""
         kind = type(value)
         if kind is datetime:
-            text = iso_timestamp(value)
+            text = report_time(value)
             return text if self.time_fits[index] else self.cut(text, index)
-        text = pdf_text(value)
+        text = pdf_text(value, self.decimals)
         if kind is float or kind is int:
             return text if len(text) <= self.number_safe[index] else self.round(value, index)
         if len(text) <= self.ascii_safe[index] and text.isascii():
@@ -426,6 +486,20 @@ class _Fitter:
                 self._measured.clear()
             width = self._measured[key] = text_width(text, font)
         return width
+
+
+def _date_document(document, stamp: datetime) -> None:
+    """Make the document's creation/modification date ``stamp`` (UTC) and seed its /ID with
+    it, replacing reportlab's wall-clock time stamp (the document was made ``invariant``)."""
+    utc = stamp.astimezone(UTC) if stamp.tzinfo else stamp
+    timestamp = document._timeStamp
+    timestamp.t = utc.timestamp() if stamp.tzinfo else timestamp.t
+    timestamp.YMDhms = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+    timestamp.dhh = timestamp.dmm = 0
+    # The /ID is a digest of this signature and the content: the same slot and rows give
+    # the same /ID, another slot another one.
+    document.signature = hashlib.md5(usedforsecurity=False)
+    document.signature.update(b"exporter report " + utc.isoformat().encode())
 
 
 class _RowsDrawn(Flowable):
@@ -470,6 +544,11 @@ class _Canvas(Canvas):
 
     TOTAL_FORM = "pageCount"
     _total_font = "Helvetica"
+
+    def __init__(self, *args, stamp: datetime | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if stamp is not None:
+            _date_document(self._doc, stamp)
 
     def draw_page_number(self, right: float, y: float, font: str) -> None:
         """Draw "Page N of " and the page-count form, ending at ``right``."""

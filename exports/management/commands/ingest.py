@@ -16,8 +16,8 @@ class Command(BaseCommand):
         "Store the SenML records of FILE as messages of one channel, subtopic and publisher. "
         "FILE is a SenML JSON pack (RFC 8428: an array of records; base fields and relative "
         "times are resolved) or JSON lines (one record or pack per line, read as one stream). "
-        "Every record is checked before anything is stored: a malformed file is rejected with "
-        "the record index (and line) and the reason, and stores nothing. Usage: manage.py "
+        "The file is stored in one transaction: a malformed record rejects it with the record "
+        "index (and line) and the reason, and nothing is stored. Usage: manage.py "
         "ingest FILE --channel C --subtopic S --publisher P [--protocol senml] "
         "[--format auto|pack|lines] [--batch-size 5000]"
     )
@@ -49,18 +49,16 @@ class Command(BaseCommand):
         path = Path(file)
         if input_format == "auto":
             input_format = "lines" if path.suffix.lower() in LINES_SUFFIXES else "pack"
-        now = time.time()  # one "now" for every relative time in the file, in both passes
+        now = time.time()  # one "now" for every relative time in the file
         reader = _pack_reader if input_format == "pack" else _lines_reader
         records = reader(path, now)
 
-        # Pass 1 checks everything, so a bad record is reported before a row is written.
-        total = sum(1 for _ in _checked(records()))
-
-        # Pass 2 writes; one transaction, so an error (say, the file changed) stores nothing.
-        # store_records also keeps the series catalog right, batch by batch.
+        # One pass in one transaction: a bad record (reported with its index and line) rolls
+        # back everything stored before it, so a malformed file stores nothing. store_records
+        # also keeps the series catalog right, batch by batch.
         def report(stored: int) -> None:
             if options["verbosity"] >= 2:
-                self.stdout.write(f"  {stored}/{total} records")
+                self.stdout.write(f"  {stored} records")
 
         stored = store_records(_checked(records()), origin, batch_size=batch_size, on_batch=report)
         self.stdout.write(self.style.SUCCESS(f"Stored {stored} records"))

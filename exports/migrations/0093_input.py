@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0090_api_tokens'),
+        ('exports', '0092_job_retry_at'),
     ]
 
     operations = [

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "exports.middleware.RefuseUnstorableQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "exports.iam.ActorMiddleware",
@@ -181,6 +182,10 @@ EXPORTS_MAX_ATTEMPTS = env_int("EXPORTS_MAX_ATTEMPTS", 3, minimum=1)
 EXPORTS_RETRY_BACKOFF = env_int("EXPORTS_RETRY_BACKOFF", 30, minimum=0)
 EXPORTS_MAX_QUEUED_PER_USER = env_int("EXPORTS_MAX_QUEUED_PER_USER", 10, minimum=1)
 EXPORTS_MAX_CATCHUP = env_int("EXPORTS_MAX_CATCHUP", 24, minimum=1)
+# Scheduled jobs one user may have waiting at once; older waiting slots beyond it are skipped.
+EXPORTS_MAX_SCHEDULED_PER_USER = env_int("EXPORTS_MAX_SCHEDULED_PER_USER", 200, minimum=1)
+# The shortest periodicity a recurring export may have (ISO 8601).
+EXPORTS_MIN_PERIODICITY = env_duration("EXPORTS_MIN_PERIODICITY", "PT1M")
 # A running job whose heartbeat is older than this (seconds) is presumed lost and re-run.
 EXPORTS_HEARTBEAT_TIMEOUT = env_int("EXPORTS_HEARTBEAT_TIMEOUT", 60, minimum=5)
 # Jobs handed to RQ but not started yet; empty = 2 per running exports worker (at least 2).
@@ -239,7 +244,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["exports.api.auth.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE, "anon": API_ANON_THROTTLE_RATE},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["exports.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "exports.api.errors.exception_handler",
 }

@@ -13,9 +13,10 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
@@ -41,10 +42,34 @@ from .models import (
 from .scheduling.dispatch import dispatch_quietly
 from .scheduling.ondemand import QueueFull, run_now, start_one_time
 from .scheduling.words import describe_request_schedule
-from .schema import RequestSchemaError, dump_request, parse_request, save_spec
+from .schema import RequestSchemaError, decode_json, dump_request, parse_request, save_spec
+from .validation import validate_storable_text
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class CheckedSelectionAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose actions refuse a tampered selection instead of failing.
+
+    Django filters the changelist by the posted ids as they come; an id that is not a
+    valid primary key (``abc`` for a number, a NUL for PostgreSQL text) would be a 500.
+    """
+
+    def response_action(self, request, queryset):
+        pk = self.model._meta.pk
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                validate_storable_text(value)
+                pk.run_validators(pk.to_python(value))  # the database's integer range too
+        except ValidationError:
+            self.message_user(
+                request,
+                "The selection holds an id that is not valid; nothing was done.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
+
+
+class ReadOnlyAdmin(CheckedSelectionAdmin):
     """Browse and inspect rows that only the system writes."""
 
     def has_add_permission(self, request) -> bool:
@@ -106,11 +131,9 @@ class ImportRequestForm(forms.Form):
 
     def clean_document(self):
         try:
-            return json.loads(self.cleaned_data["document"])
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"Not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
-            ) from None
+            return decode_json(self.cleaned_data["document"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
 
 
 def _json_download(data, filename: str) -> HttpResponse:
@@ -137,12 +160,16 @@ def run_now_action(modeladmin, request, queryset) -> None:
             queued += 1
         except QueueFull as exc:
             modeladmin.message_user(request, f"{export}: {exc.detail}", messages.WARNING)
+        except ValidationError as exc:  # a schedule stored before today's rules
+            modeladmin.message_user(
+                request, f"{export}: cannot run: {' '.join(exc.messages)}", messages.ERROR
+            )
     if queued:
         modeladmin.message_user(request, f"Queued {queued} export job(s).", messages.SUCCESS)
 
 
 @admin.register(ExportRequest)
-class ExportRequestAdmin(admin.ModelAdmin):
+class ExportRequestAdmin(CheckedSelectionAdmin):
     list_display = (
         "name",
         "owner",
@@ -373,7 +400,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(CheckedSelectionAdmin):
     list_display = ("channel_id", "name")
     list_editable = ("name",)
     search_fields = ("channel_id", "name")

@@ -24,7 +24,7 @@ from . import catalog, pickers
 from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from .scheduling.words import MINUTE_STEPS, WEEKDAYS, Preset, describe_schedule, preset_of
 from .schema import RequestSpec
-from .validation import check_columns, validate_timezone
+from .validation import check_columns, storable_text_error, validate_timezone
 from .vocabulary import DEFAULT_COLUMNS, ColumnId, RequestType
 
 MAX_ITEMS = 100
@@ -362,7 +362,10 @@ class ItemForm(forms.ModelForm):
             value = self.data.get(self.add_prefix(name))
         else:
             value = self.get_initial_for_field(self.fields[name], name)
-        return str(value or "").strip()
+        value = str(value or "").strip()
+        # Text no database holds must not reach a catalog lookup (PostgreSQL fails on a NUL);
+        # the field itself reports it when the form is validated.
+        return "" if storable_text_error(value) else value
 
     def clean(self) -> dict:
         cleaned = super().clean()

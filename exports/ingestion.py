@@ -15,6 +15,7 @@ from django.utils import timezone
 from .catalog import record_messages
 from .models import Message
 from .senml import NormalisedRecord, SenMLError
+from .validation import storable_text_error
 
 RECORD_FIELDS = tuple(field.name for field in fields(NormalisedRecord))
 ORIGIN_FIELDS = ("channel", "subtopic", "publisher", "protocol")
@@ -24,7 +25,7 @@ def origin_problems(origin: dict[str, str]) -> dict[str, str]:
     """What is wrong with an origin (channel, subtopic, publisher, protocol), by key.
 
     Empty when the message table can hold it: channel and publisher are required, and no
-    value may be longer than its column.
+    value may be longer than its column or hold text no database can (a NUL, a surrogate).
     """
     problems = {}
     for key in ORIGIN_FIELDS:
@@ -33,6 +34,9 @@ def origin_problems(origin: dict[str, str]) -> dict[str, str]:
             problems[key] = f"is longer than {limit} characters."
         elif key in ("channel", "publisher") and not origin.get(key):
             problems[key] = "cannot be empty."
+        elif reason := storable_text_error(origin.get(key, "")):
+            # Say, a command-line argument that was not UTF-8 (it arrives holding surrogates).
+            problems[key] = reason
     return problems
 
 

@@ -16,6 +16,7 @@ model errors back to JSON paths such as ``items[0].params.decimation.ds``.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
-from .validation import check_columns
+from .validation import check_columns, storable_text_error
 from .vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
 
 READ_ONLY_KEYS = {"id", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
@@ -144,6 +145,44 @@ def _unknown(data: dict, allowed: set[str], path: str, errors: _Errors) -> None:
             )
 
 
+def decode_json(text: str) -> Any:
+    """Decode a JSON document typed or uploaded by someone.
+
+    Raises ``ValueError`` with a message for people: where the syntax is wrong, that the
+    document is nested too deeply for the decoder (which would otherwise overflow), or that
+    a number has more digits than Python reads.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("arrays or objects are nested too deeply") from None
+    except ValueError:  # Python reads integers of at most 4300 digits
+        raise ValueError("a number has too many digits") from None
+
+
+def _refuse_unstorable(data: Any, errors: _Errors) -> None:
+    """Report every string (value or key) a database cannot hold, at its JSON path.
+
+    Iterative, so a deeply nested document cannot exhaust the stack.
+    """
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if reason := storable_text_error(value):
+                errors.add(path or "(request)", f"This text {reason}")
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if reason := storable_text_error(key):
+                    errors.add(path or "(request)", f"A field name {reason}")
+                else:
+                    pending.append((f"{path}.{key}" if path else key, child))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", child) for index, child in enumerate(value))
+
+
 def parse_timestamp(value: Any) -> datetime:
     """A Unix timestamp in seconds (number) or an ISO 8601 date-time with offset.
 
@@ -153,7 +192,7 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, bool):
         raise ValueError("must be a Unix timestamp in seconds or an ISO 8601 date-time.")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number.")
         try:
             millis = round(value * 1000)
@@ -221,6 +260,11 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
     Raises ``RequestSchemaError`` listing every problem by JSON path.
     """
     errors = _Errors()
+    _refuse_unstorable(data, errors)
+    if errors.errors:
+        # Checked first and alone: later messages quote keys and values, which must not
+        # carry a NUL or a lone surrogate into a page, a log or the database.
+        raise RequestSchemaError(errors.errors)
     if _obj(data, "(request)", errors) is None:
         raise RequestSchemaError(errors.errors)
     _unknown(

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from .validation import storable_text_error
+
 # RFC 8428 §4.5.3: resolved times below 2**28 s are relative to "now".
 RELATIVE_TIME_LIMIT = 2**28
 # RFC 8428 §4.4: this is version 10 of the format; a newer version must not be used.
@@ -157,8 +159,9 @@ class Resolver:
         if "bver" in fields:
             version = fields["bver"]
             if version > SENML_VERSION:
+                shown = version if version < 10**9 else "above 10**9"
                 raise _Invalid(
-                    f"SenML version {version} is newer than the supported {SENML_VERSION}."
+                    f"SenML version {shown} is newer than the supported {SENML_VERSION}."
                 )
             if self.version is not None and version != self.version:
                 raise _Invalid(
@@ -216,6 +219,14 @@ def iter_json_lines(stream: IO[str] | Iterable[str], *, now: float) -> Iterator[
             raise SenMLError(
                 resolver.index, f"not valid JSON: {exc.msg} at column {exc.colno}.", line_number
             ) from None
+        except RecursionError:
+            raise SenMLError(
+                resolver.index, "not a SenML record: arrays are nested too deeply.", line_number
+            ) from None
+        except ValueError:  # Python reads integers of at most 4300 digits
+            raise SenMLError(
+                resolver.index, "not valid JSON: a number has too many digits.", line_number
+            ) from None
         for record in data if isinstance(data, list) else [data]:
             try:
                 yield resolver.resolve(record)
@@ -236,17 +247,24 @@ def _known(record: dict) -> Iterator[tuple[str, type]]:
 def _typed(record: dict, key: str, kind: type) -> Any:
     value = record[key]
     if kind is str and isinstance(value, str):
+        if reason := storable_text_error(value):
+            raise _Invalid(f"{key} {reason}")
         return value
     if kind is bool and isinstance(value, bool):
         return value
     # JSON booleans are ints in Python; they are never numbers in SenML.
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise _Invalid(f"{key} must be a finite number.")
-        return float(value)
-    # bver: JSON has one number type, so 10 and 10.0 are both the integer 10.
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int and is_number and math.isfinite(value) and value == int(value) and value >= 1:
+    if kind is float and is_number:
+        try:
+            number = float(value)  # a JSON integer of 400 digits does not fit a float
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise _Invalid(f"{key} must be a finite number.")
+        return number
+    # bver: JSON has one number type, so 10 and 10.0 are both the integer 10.
+    whole = isinstance(value, int) or (is_number and math.isfinite(value) and value == int(value))
+    if kind is int and is_number and whole and value >= 1:
         return int(value)
     raise _Invalid(f"{key} must be {_TYPE_NAMES[kind]}, not {_json_type(value)}.")
 

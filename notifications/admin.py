@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from exports.admin import CheckedSelectionAdmin
+
 from .dispatch import hand_over
 from .models import Delivery, DeliveryStatus, DownloadLink, DownloadLog
 
@@ -21,7 +23,7 @@ def resend(modeladmin, request, queryset) -> None:
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(CheckedSelectionAdmin):
     list_display = ("id", "job", "message", "recipient", "status", "attempts", "sent_at")
     list_filter = ("status", "is_permanent_error", "message__medium")
     search_fields = ("recipient", "last_error", "rq_job_id")
@@ -43,7 +45,7 @@ def revoke(modeladmin, request, queryset) -> None:
 
 
 @admin.register(DownloadLink)
-class DownloadLinkAdmin(admin.ModelAdmin):
+class DownloadLinkAdmin(CheckedSelectionAdmin):
     list_display = ("id", "job", "created_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at",)
     raw_id_fields = ("job",)
@@ -56,7 +58,7 @@ class DownloadLinkAdmin(admin.ModelAdmin):
 
 
 @admin.register(DownloadLog)
-class DownloadLogAdmin(admin.ModelAdmin):
+class DownloadLogAdmin(CheckedSelectionAdmin):
     list_display = ("at", "job", "link", "ip", "user_agent")
     raw_id_fields = ("job", "link")
     date_hierarchy = "at"

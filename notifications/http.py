@@ -5,6 +5,8 @@ followed (a webhook answering 3xx could bounce us into the private network), no
 proxy is picked up from the environment, and the socket is opened by our own
 function, which checks the addresses a user-supplied host resolves to right
 before connecting (a check at save time alone can be defeated by changing DNS).
+A user-supplied URL is parsed and resolved by the very functions that judged it
+when it was saved (``targets.parse_webhook_url`` and ``targets.resolve_public``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
+from functools import partial
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
+
 from . import conf
 from .errors import TransportError
-from .targets import is_allowed_host, is_public_address, resolve
+from .targets import WebhookURL, parse_webhook_url, resolve_public
 
 MAX_BODY = 64 * 1024  # a provider's answer is a short status; never read more
 SUMMARY_LENGTH = 500
@@ -65,17 +70,22 @@ def post_json(url: str, payload: Any, *, service: str, trusted: bool = False) ->
     408 and 429 (with its Retry-After); permanent for other 4xx, 3xx, refused
     addresses and invalid URLs.
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host or parts.scheme not in ("http", "https"):
-        raise TransportError(f"{service}: the target is not an http(s) URL.", permanent=True)
-    if parts.scheme == "http" and not trusted and not is_allowed_host(host):
-        raise TransportError(f"{service}: plain http is not allowed for this host.", permanent=True)
-    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = connection_class(host, parts.port, timeout=conf.http_timeout())
-    if not trusted and not is_allowed_host(host):
-        connection._create_connection = _connect_to_public_address  # see the module docstring
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if trusted:
+        parts = urlsplit(url)
+        if not parts.hostname or parts.scheme not in ("http", "https"):
+            raise TransportError(f"{service}: the target is not an http(s) URL.", permanent=True)
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    else:
+        try:
+            webhook = parse_webhook_url(url, service)
+        except ValidationError as exc:
+            raise TransportError(" ".join(exc.messages), permanent=True) from None
+        scheme, host, port, path = webhook.scheme, webhook.host, webhook.port, webhook.target
+    connection_class = HTTPSConnection if scheme == "https" else HTTPConnection
+    connection = connection_class(host, port, timeout=conf.http_timeout())
+    if not trusted:
+        connection._create_connection = partial(_connect_checked, webhook, service)
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
     try:
@@ -144,19 +154,22 @@ def retry_after(response: Response) -> float | None:
     return None
 
 
-def _connect_to_public_address(
-    address: tuple[str, int], timeout: float | None = None, source_address: Any = None, **kwargs
+def _connect_checked(
+    webhook: WebhookURL,
+    service: str,
+    address: tuple[str, int],
+    timeout: float | None = None,
+    source_address: Any = None,
+    **kwargs,
 ) -> socket.socket:
-    """``socket.create_connection`` that refuses hosts resolving to non-public addresses.
+    """``socket.create_connection`` to the addresses ``resolve_public`` approves.
 
-    Connects to the address that was checked, not to a second lookup of the name.
-    Raises ``TransportError`` (permanent) for a refused address, ``OSError`` otherwise.
+    Connects to an address that was checked, not to a second lookup of the name. Raises
+    ``TransportError``: permanent for a refused address, transient when the name does not
+    resolve right now; ``OSError`` for a failed connection.
     """
-    host, port = address
-    addresses = resolve(host, port)
-    if not addresses or not all(is_public_address(ip) for ip in addresses):
-        raise TransportError(
-            "The webhook host resolves to a private or local network address; refused.",
-            permanent=True,
-        )
-    return socket.create_connection((addresses[0], port), timeout, source_address, **kwargs)
+    try:
+        addresses = resolve_public(webhook, service)
+    except ValidationError as exc:
+        raise TransportError(" ".join(exc.messages), permanent=exc.code != "unresolvable") from None
+    return socket.create_connection((addresses[0], address[1]), timeout, source_address, **kwargs)

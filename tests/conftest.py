@@ -1,6 +1,16 @@
+import ipaddress
+import socket
+
 import django_rq
 import pytest
 from django.contrib.auth import get_user_model
+
+# Host names the fake resolver knows (see ``fake_dns``); every other name fails to resolve.
+FAKE_DNS = {
+    "hooks.slack.com": ["34.226.36.53"],
+    "discord.com": ["162.159.135.232", "2606:4700::6812:1b4c"],
+    "hooks.example.org": ["93.184.215.14"],
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,6 +29,47 @@ def redis_server():
     if process is not None:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fake_dns():
+    """No test resolves a name through real DNS (nor connects to what it would find).
+
+    IP literals and ``localhost`` resolve as usual (no network involved); names in
+    ``FAKE_DNS`` resolve to the addresses listed, which tests may change; any other name
+    fails like an unknown name. Webhook checks resolve through ``socket.getaddrinfo``.
+    """
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name == "localhost" or _is_ip(name):
+            return real(host, port, *args, **kwargs)
+        addresses = FAKE_DNS.get(name.lower().rstrip("."))
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (
+                socket.AF_INET6 if ":" in address else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (address, port or 0),
+            )
+            for address in addresses
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield FAKE_DNS
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.fixture

@@ -25,6 +25,9 @@ atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 IAM_EVENTS_STREAM = "test.exporter.iam"
+# A configured bot, so Telegram messages can be saved; sends go to fake servers on 127.0.0.1
+# (and the test resolver makes api.telegram.org unresolvable, see conftest.fake_dns).
+TELEGRAM_BOT_TOKEN = "123456:test-token"
 # One fixed namespace for the suite: worker subprocesses see the same one as the test process.
 EXPORTS_INSTANCE = "test"
 # Token ids repeat from test to test, so throttle counters would carry over: tests that check

@@ -3,7 +3,12 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from notifications.targets import describe_target, is_public_address, validate_target
+from notifications.targets import (
+    describe_target,
+    is_public_address,
+    parse_webhook_url,
+    validate_target,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +47,36 @@ def test_it_accepts_a_valid_target(medium, target):
         ("telegram", "12ab", "chat id"),
         ("telegram", "@ab", "chat id"),
         ("sms", "+391234", "Unknown medium"),
+        # Loopback and private networks hidden in IPv6 forms.
+        ("slack", "https://[::1%lo]/hook", "IPv6 zone"),
+        ("slack", "https://[fe80::1%25eth0]/hook", "IPv6 zone"),
+        ("slack", "https://[64:ff9b::7f00:1]/", "private or local"),
+        ("slack", "https://[64:ff9b::a00:1]/", "private or local"),
+        ("slack", "https://[2002:7f00:1::]/", "private or local"),
+        ("slack", "https://[2002:c0a8:101::1]/", "private or local"),
+        ("slack", "https://[::127.0.0.1]/", "private or local"),
+        ("slack", "https://[::ffff:7f00:1]/", "private or local"),
+        ("slack", "https://[fec0::1]/", "private or local"),
+        ("slack", "https://[::]/", "private or local"),
+        ("slack", "https://0.0.0.0/", "private or local"),
+        ("slack", "https://100.64.0.1/", "private or local"),
+        ("slack", "https://[ff02::1]/", "private or local"),
+        # Host names that cannot be parsed or resolved.
+        ("slack", "https://a..b/hook", "invalid host name"),
+        ("slack", "https://-a.example.org/hook", "invalid host name"),
+        ("slack", f"https://{'a' * 64}.example.org/hook", "invalid host name"),
+        ("slack", "https://127.1/hook", "unusual form"),
+        ("slack", "https://2130706433/hook", "unusual form"),
+        ("slack", "https://0x7f000001/hook", "unusual form"),
+        ("slack", "https://[::1/hook", "cannot be read"),
+        ("slack", "https://nowhere.invalid/hook", "does not resolve"),
+        ("slack", "https://hooks.slack.com:0/x", "invalid port"),
+        ("slack", "https://hooks.slack.com/a b", "spaces or line breaks"),
+        ("slack", "https://hooks.slack.com/\thook", "spaces or line breaks"),
+        ("slack", "https://hooks.slack\x00.com/x", "NUL character"),
+        ("slack", "https://hooks.slack.com/\ud800", "unpaired surrogate"),
+        ("email", "ops\x00@example.org", "NUL character"),
+        ("telegram", "12\x0034", "NUL character"),
     ],
 )
 def test_it_refuses_a_bad_target(medium, target, error):
@@ -50,7 +85,29 @@ def test_it_refuses_a_bad_target(medium, target, error):
     assert error in " ".join(caught.value.messages)
 
 
-def test_allowed_hosts_may_be_private_and_use_plain_http(settings):
+def test_a_host_resolving_to_any_private_address_is_refused(fake_dns, monkeypatch):
+    monkeypatch.setitem(fake_dns, "mixed.example.org", ["93.184.215.14", "10.0.0.7"])
+    monkeypatch.setitem(fake_dns, "nat64.example.org", ["64:ff9b::c0a8:1"])
+    for host in ("mixed.example.org", "nat64.example.org"):
+        with pytest.raises(ValidationError, match="private or local"):
+            validate_target("discord", f"https://{host}/api/webhooks/1/x")
+
+
+def test_an_idn_host_is_checked_in_its_ascii_form(fake_dns, monkeypatch):
+    monkeypatch.setitem(fake_dns, "xn--bcher-kva.example", ["93.184.215.14"])
+    validate_target("slack", "https://bücher.example/hook")
+    parsed = parse_webhook_url("https://BÜCHER.example./hook?x=1", "Slack")
+    assert (parsed.host, parsed.port, parsed.target) == ("xn--bcher-kva.example", 443, "/hook?x=1")
+
+
+def test_a_telegram_message_needs_a_configured_bot(settings):
+    settings.TELEGRAM_BOT_TOKEN = ""
+    with pytest.raises(ValidationError, match="no TELEGRAM_BOT_TOKEN configured"):
+        validate_target("telegram", "123456789")
+
+
+def test_allowed_hosts_may_be_private_and_use_plain_http(settings, fake_dns, monkeypatch):
+    monkeypatch.setitem(fake_dns, "chat.internal", ["10.0.0.5"])
     settings.NOTIFICATIONS_ALLOWED_HOSTS = ["127.0.0.1", "chat.internal"]
     validate_target("slack", "http://127.0.0.1:8080/hook")
     validate_target("discord", "https://chat.internal/api/webhooks/1/x")
@@ -73,8 +130,16 @@ def test_public_addresses_are_told_apart_from_private_ones():
         "fc00::1",
         "224.0.0.1",
         "::ffff:10.0.0.1",
+        "64:ff9b::7f00:1",
+        "2002:7f00:1::",
+        "::7f00:1",
+        "fec0::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "not an address",
     ):
         assert not is_public_address(address), address
+    # Public IPv4 behind NAT64 or 6to4 is public (an IPv6-only network reaches it so).
+    assert is_public_address("64:ff9b::808:808") and is_public_address("2002:808:808::")
 
 
 def test_webhook_urls_are_shown_as_their_host_only():

@@ -61,6 +61,8 @@ class SenMLPackParser(BaseParser):
                 + (hint if exc.msg == "Extra data" else "")
                 + "."
             ) from None
+        except (RecursionError, ValueError) as exc:
+            raise ParseError(f"The body is not valid JSON: {_decoder_limit(exc)}.") from None
 
 
 class JSONPackParser(SenMLPackParser):
@@ -78,7 +80,28 @@ class JSONLinesParser(SenMLLinesParser):
     media_type = "application/jsonl"
 
 
-class MergePatchParser(JSONParser):
+def _decoder_limit(exc: Exception) -> str:
+    """What a decoder limit hit by ``json.loads`` means, for people."""
+    if isinstance(exc, RecursionError):
+        return "arrays or objects are nested too deeply"
+    return "a number has too many digits"  # Python reads integers of at most 4300 digits
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, with the decoder's own limits reported as a 400 like bad syntax.
+
+    DRF turns a ``ValueError`` into a parse error but not the ``RecursionError`` that a
+    deeply nested body raises, which would be a 500.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError(f"JSON parse error - {_decoder_limit(exc)}") from None
+
+
+class MergePatchParser(BoundedJSONParser):
     """``application/merge-patch+json`` (RFC 7396), the media type of a JSON Merge Patch."""
 
     media_type = "application/merge-patch+json"

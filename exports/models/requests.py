@@ -7,9 +7,13 @@ from django.utils import timezone as dj_timezone
 
 from ..validation import (
     check_target_labels,
+    clean_storable_fields,
+    storable_text_error,
     validate_delimiter,
     validate_ds,
     validate_duration,
+    validate_instant,
+    validate_periodicity,
     validate_target_value,
 )
 from ..vocabulary import (
@@ -28,7 +32,32 @@ from .fields import ZoneNameField
 from .jobs import JobStatus
 
 
-class ExportRequest(models.Model):
+class StorableTextModel(models.Model):
+    """A model whose text fields refuse what a database cannot hold (NUL, lone surrogates).
+
+    The check runs in ``clean_fields()``, so every ``full_clean`` — the JSON schema, the
+    editor's and the admin's model forms — reports it as a field error.
+    """
+
+    class Meta:
+        abstract = True
+
+    def clean_fields(self, exclude=None) -> None:
+        # Text checked first: the fields' own validators then never see a NUL or a surrogate.
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            clean_storable_fields(self, exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.error_dict
+        try:
+            super().clean_fields(exclude={*(exclude or ()), *errors})
+        except ValidationError as exc:
+            errors.update(exc.error_dict)  # error objects, not texts: codes stay readable
+        if errors:
+            raise ValidationError(errors)
+
+
+class ExportRequest(StorableTextModel):
     """What a user wants exported, in which format, how often, and who is told."""
 
     owner = models.ForeignKey(
@@ -42,12 +71,13 @@ class ExportRequest(models.Model):
         max_length=64,
         blank=True,
         default="",
-        validators=[validate_duration],
+        validators=[validate_periodicity],
         help_text="ISO 8601 duration between runs, e.g. P1D or PT15M (recurring only).",
     )
     period_start = models.DateTimeField(
         null=True,
         blank=True,
+        validators=[validate_instant],
         help_text="Anchor of the recurrence; empty means the creation time.",
     )
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
@@ -105,7 +135,7 @@ class ExportRequest(models.Model):
         super().save(*args, **kwargs)
 
 
-class ExportColumn(models.Model):
+class ExportColumn(StorableTextModel):
     """One output column: which message field, under which header, at which position."""
 
     request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="columns")
@@ -125,7 +155,7 @@ class ExportColumn(models.Model):
         return f"{self.column_id} → {self.label}"
 
 
-class ExportItem(models.Model):
+class ExportItem(StorableTextModel):
     """Which metrics of one channel/subtopic to export, over which window, processed how."""
 
     request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="items")
@@ -146,8 +176,8 @@ class ExportItem(models.Model):
     channel_id = models.CharField("channel", max_length=64)
     subtopic = models.CharField(max_length=255)
     publisher = models.CharField(max_length=255, blank=True, default="")
-    from_time = models.DateTimeField("from", null=True, blank=True)
-    to_time = models.DateTimeField("to", null=True, blank=True)
+    from_time = models.DateTimeField("from", null=True, blank=True, validators=[validate_instant])
+    to_time = models.DateTimeField("to", null=True, blank=True, validators=[validate_instant])
     period = models.CharField(
         max_length=64,
         blank=True,
@@ -211,7 +241,7 @@ class ExportItem(models.Model):
         return self.dsf or (Aggregation.AVG if self.ds else "")
 
 
-class NotificationMessage(models.Model):
+class NotificationMessage(StorableTextModel):
     """A message sent when a job of the request ends with the matching outcome."""
 
     request = models.ForeignKey(ExportRequest, on_delete=models.CASCADE, related_name="messages")
@@ -254,6 +284,8 @@ class NotificationMessage(models.Model):
         )
         errors: dict[str, list[str]] = {}
         for name, check in checks:
+            if storable_text_error(getattr(self, name) or ""):
+                continue  # clean_fields() reports it; other messages would echo the bad text
             try:
                 check()
             except ValidationError as exc:

@@ -20,6 +20,12 @@ def max_queued_per_user() -> int:
     return max(1, int(getattr(settings, "EXPORTS_MAX_QUEUED_PER_USER", 10)))
 
 
+def max_scheduled_per_user() -> int:
+    """EXPORTS_MAX_SCHEDULED_PER_USER: scheduled jobs one user may have waiting at once;
+    the oldest beyond it are skipped (see ``scheduler.skip_beyond_user_cap``)."""
+    return max(1, int(getattr(settings, "EXPORTS_MAX_SCHEDULED_PER_USER", 200)))
+
+
 def max_attempts() -> int:
     """EXPORTS_MAX_ATTEMPTS: attempts (a worker taking the job) before a lost job is failed."""
     return max(1, int(getattr(settings, "EXPORTS_MAX_ATTEMPTS", 3)))

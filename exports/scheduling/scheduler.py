@@ -18,6 +18,12 @@ jobs carrying the reason, so none disappears silently. Skipped rows are written 
 ``SKIP_BATCH`` per request per tick (a year of PT1M is half a million of them); the rest
 follow in the next ticks, and the catch-up jobs are created once the skipped ones are done.
 
+Flood guard: however many requests a user has, at most ``EXPORTS_MAX_SCHEDULED_PER_USER``
+of their scheduled jobs wait at once. After a tick that created jobs,
+:func:`skip_beyond_user_cap` records the oldest waiting slots beyond that cap as ``skipped``
+with the reason (newest kept: the freshest data is what people wait for), so no schedule can
+fill the queue faster than workers empty it.
+
 ``next_run_at`` is maintained when a request is saved (see ``signals.py``): it is kept while
 the schedule fields are unchanged; it is recomputed to the first slot after now when the
 type, periodicity, period start, timezone or paused flag changes. Pausing clears it, so no
@@ -35,7 +41,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from ..models import ExportJob, ExportRequest, JobStatus
@@ -93,6 +99,7 @@ class ScheduleResult:
     lost: int = 0  # requests another scheduler (or an edit) claimed first
     duplicates: int = 0  # slots that already had a job (unique constraint)
     errors: int = 0  # requests whose schedule could not be computed
+    over_cap: int = 0  # waiting jobs skipped by the per-user cap (skip_beyond_user_cap)
 
     def __bool__(self) -> bool:
         return bool(self.requests)
@@ -137,7 +144,60 @@ def schedule_due(
                 result.skipped += count
             else:
                 result.created += count
+    if result.created:
+        result.over_cap = skip_beyond_user_cap(now)
     return result
+
+
+def skip_beyond_user_cap(now: datetime | None = None) -> int:
+    """Skip each user's oldest waiting scheduled jobs beyond ``EXPORTS_MAX_SCHEDULED_PER_USER``.
+
+    Counts the ``notProcessed`` jobs of recurring requests per owner; the newest ``cap`` of
+    them by slot are kept, older ones not yet handed to RQ become ``skipped`` with the
+    reason (a compare-and-set on the status, so a job a worker just took is left alone).
+    Returns how many jobs were skipped.
+    """
+    now = now or timezone.now()
+    cap = conf.max_scheduled_per_user()
+    waiting = ExportJob.objects.filter(
+        status=JobStatus.NOT_PROCESSED, request__type=RequestType.RECURRING
+    )
+    crowded = dict(
+        waiting.values("request__owner_id")
+        .annotate(count=Count("pk"))
+        .filter(count__gt=cap)
+        .values_list("request__owner_id", "count")
+    )
+    if not crowded:
+        return 0
+    # One read of the crowded users' waiting jobs, newest first per user; the choice is made
+    # here and written by primary key (an UPDATE joined per user is slow on a big table).
+    rows = (
+        waiting.filter(request__owner_id__in=crowded)
+        .order_by("request__owner_id", "-slot", "-pk")
+        .values_list("request__owner_id", "pk", "enqueued_at")
+    )
+    seen: dict[int, int] = {}
+    doomed: dict[int, list[int]] = {}
+    for owner_id, pk, enqueued_at in rows.iterator(chunk_size=5000):
+        seen[owner_id] = seen.get(owner_id, 0) + 1
+        if seen[owner_id] > cap and enqueued_at is None:
+            doomed.setdefault(owner_id, []).append(pk)
+    skipped = 0
+    for owner_id, pks in doomed.items():
+        reason = (
+            f"Skipped: {crowded[owner_id]} scheduled exports of this user were waiting at once; "
+            f"only the newest {cap} (EXPORTS_MAX_SCHEDULED_PER_USER) were kept."
+        )
+        for start in range(0, len(pks), 500):  # within SQLite's limit on query parameters
+            skipped += ExportJob.objects.filter(
+                pk__in=pks[start : start + 500],
+                status=JobStatus.NOT_PROCESSED,
+                enqueued_at__isnull=True,
+            ).update(status=JobStatus.SKIPPED, error=reason, finished_at=now)
+    if skipped:
+        log.warning("Skipped %d waiting scheduled jobs beyond the per-user cap.", skipped)
+    return skipped
 
 
 def _plan(

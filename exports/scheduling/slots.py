@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import isodate
+from django.core.exceptions import ValidationError
 
 from ..validation import parse_duration
 
@@ -256,13 +257,19 @@ def upcoming_slots(
     """The next ``n`` runs of a request for its detail page, in the request's timezone.
 
     Starts at the pending ``next_run_at`` (which may be slightly in the past when the
-    scheduler is about to pick it up). Returns ``[]`` for one-time or paused requests.
+    scheduler is about to pick it up). Returns ``[]`` for one-time or paused requests and
+    for a schedule that cannot be computed.
     """
     if not request.is_recurring or request.paused or not request.periodicity:
         return []
-    schedule = Schedule.of(request)
-    if request.next_run_at is not None:
-        k = schedule.index_at_or_after(request.next_run_at)
-    else:
-        k, _ = schedule.next_slot_after(now or datetime.now(UTC))
-    return [schedule.slot_at(k + i).astimezone(schedule.tz) for i in range(n)]
+    try:
+        schedule = Schedule.of(request)
+        if request.next_run_at is not None:
+            k = schedule.index_at_or_after(request.next_run_at)
+        else:
+            k, _ = schedule.next_slot_after(now or datetime.now(UTC))
+        return [schedule.slot_at(k + i).astimezone(schedule.tz) for i in range(n)]
+    except (ValueError, ValidationError, OverflowError, zoneinfo.ZoneInfoNotFoundError):
+        # A schedule stored before today's rules (say P2000Y): the page shows no upcoming
+        # runs, and the scheduler logs it, rather than the page failing.
+        return []

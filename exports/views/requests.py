@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import prefetch_related_objects
@@ -243,5 +244,8 @@ def request_run(request: HttpRequest, pk: int) -> HttpResponse:
         job = run_now(export)
     except QueueFull as exc:
         return _queue_full(request, export, exc)
+    except ValidationError as exc:  # a schedule stored before today's rules (say P2000Y)
+        messages.error(request, f"Export “{export.name}” cannot run: {' '.join(exc.messages)}")
+        return redirect(export)
     messages.success(request, f"Export “{export.name}” queued; its job is listed below.")
     return redirect(f"{export.get_absolute_url()}#job-{job.pk}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape as html_escape
 from django.utils.html import format_html
@@ -13,6 +14,7 @@ from exports.vocabulary import Medium
 
 from ..errors import TransportError
 from ..facts import ExportFacts
+from ..targets import validate_target
 from .base import Transport
 
 
@@ -39,6 +41,12 @@ class Email(Transport):
                 "The message has no target and the request owner has no email address.",
                 permanent=True,
             )
+        try:  # the check made when the message was saved; the owner's address too
+            validate_target(self.medium, self.recipient)
+        except ValidationError as exc:
+            raise TransportError(
+                f"Not a usable email address: {' '.join(exc.messages)}", permanent=True
+            ) from None
         plain = self.context(facts, plain=True)
         subject = " ".join(self.render("email_subject.txt", plain).split())  # one header line
         email = EmailMultiAlternatives(

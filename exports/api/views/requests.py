@@ -13,7 +13,6 @@ from typing import Any
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +25,7 @@ from ...scheduling.ondemand import run_now, set_paused, start_one_time
 from ...schema import dump_request, parse_request, save_spec
 from ..errors import documented
 from ..paging import page_of, read_query
-from ..parsers import MergePatchParser
+from ..parsers import BoundedJSONParser, MergePatchParser
 from ..problems import Problem
 from ..serializers import (
     SORT_KEYS,
@@ -124,7 +123,7 @@ class ExportListView(APIView):
 
 
 class ExportDetailView(APIView):
-    parser_classes = [JSONParser, MergePatchParser]
+    parser_classes = [BoundedJSONParser, MergePatchParser]
 
     @extend_schema(
         operation_id="exports_retrieve",

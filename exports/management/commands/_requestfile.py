@@ -1,12 +1,11 @@
 """Shared by the commands that take a request JSON file and an owner."""
 
-import json
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from exports.schema import RequestSchemaError, RequestSpec, parse_request
+from exports.schema import RequestSchemaError, RequestSpec, decode_json, parse_request
 
 
 def load_spec(path: str, username: str) -> RequestSpec:
@@ -26,11 +25,9 @@ def load_spec(path: str, username: str) -> RequestSpec:
     except UnicodeDecodeError:
         raise CommandError(f"{path} is not UTF-8 text.") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CommandError(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
-        ) from None
+        data = decode_json(text)
+    except ValueError as exc:
+        raise CommandError(f"{path} is not valid JSON: {exc}.") from None
     try:
         return parse_request(data, owner=owner)
     except RequestSchemaError as exc:

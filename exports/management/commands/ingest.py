@@ -77,6 +77,10 @@ def _pack_reader(path: Path, now: float) -> Callable[[], Iterator[NormalisedReco
         raise CommandError(
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}."
         ) from None
+    except RecursionError:
+        raise CommandError(f"{path} is not a SenML pack: arrays are nested too deeply.") from None
+    except ValueError:  # Python reads integers of at most 4300 digits
+        raise CommandError(f"{path} is not valid JSON: a number has too many digits.") from None
     try:
         resolved = parse_pack(data, now=now)
     except SenMLError as exc:

@@ -121,6 +121,7 @@ class Command(BaseCommand):
             f"{result.skipped} missed slot(s) recorded as skipped"
             + (f", {result.duplicates} already had a job" if result.duplicates else "")
             + (f", {result.errors} with an unusable schedule" if result.errors else "")
+            + (f", {result.over_cap} skipped over the per-user cap" if result.over_cap else "")
             + ".",
         )
         return bool(result)

@@ -274,6 +274,17 @@ def test_a_terminated_database_connection_mid_export_is_retried_and_ends_done(
             worker.wait(timeout=90)  # a burst worker: it ends when the queue is empty
         finally:
             stop(worker)
+        # The dropped connection is transient: the job waits out its retry backoff.
+        job.refresh_from_db()
+        assert (job.status, job.attempts) == (JobStatus.NOT_PROCESSED, 1)
+        assert job.retry_at is not None
+        ExportJob.objects.filter(pk=job.pk).update(retry_at=timezone.now())  # backoff over
+        assert dispatch() == 1  # the scheduler tick hands it out again
+        worker = start_slow_worker(settings.MEDIA_ROOT, url)
+        try:
+            worker.wait(timeout=90)
+        finally:
+            stop(worker)
     job.refresh_from_db()
     assert (job.status, job.attempts, job.row_count) == (JobStatus.DONE, 2, ROWS)
     assert file_bytes(job) == expected

@@ -3,8 +3,9 @@
 The file is streamed from wherever it is stored (local disk or bucket, see
 ``exports.storage``), in chunks. With ``EXPORTS_DOWNLOAD_REDIRECT`` and a store that can
 sign URLs (S3), the answer is instead a redirect to a short-lived URL that the bucket
-serves with the same name and type. Callers check access and job status first; this
-module only knows the file.
+serves with the same name and type. Callers check access first; :func:`serve_job_file`
+decides, once for the pages, the API and capability links, whether there is a file to serve
+and why not (:class:`DownloadRefused`), and each caller renders the refusal its own way.
 """
 
 from pathlib import PurePosixPath
@@ -12,11 +13,17 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 
-from .models import ExportJob
+from .models import ExportJob, JobStatus
 from .naming import export_filename
 from .storage import StorageUnavailable
 
-__all__ = ["StorageUnavailable", "download_filename", "file_response"]
+__all__ = [
+    "DownloadRefused",
+    "StorageUnavailable",
+    "download_filename",
+    "file_response",
+    "serve_job_file",
+]
 
 # Bytes per read while streaming. FileResponse's 4 KiB makes a bucket download a third as
 # fast as boto3 reading 64 KiB at a time (bench/bench_storage.py).
@@ -57,3 +64,44 @@ def file_response(job: ExportJob) -> HttpResponse:
     response["Content-Length"] = str(size)
     response.block_size = STREAM_CHUNK
     return response
+
+
+MISSING = "This file is missing from storage. Run the export again."
+
+
+class DownloadRefused(Exception):
+    """Why a job's file cannot be served.
+
+    ``status`` is the HTTP status (404: the job has no file; 410: expired or gone; 503: the
+    store cannot be reached, the file may well be there), ``reason`` a sentence for people,
+    ``kind`` one of ``none``, ``gone``, ``storage`` for callers with their own wording.
+    """
+
+    def __init__(self, status: int, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.kind = status, reason, kind
+
+
+def serve_job_file(job: ExportJob) -> HttpResponse:
+    """The download of a done job's file (see :func:`file_response`).
+
+    Raises :class:`DownloadRefused` when the job is expired, has no file (yet), or its file is
+    gone or unreachable.
+    """
+    if job.status == JobStatus.EXPIRED:
+        raise DownloadRefused(
+            410, "This file has expired: retention deleted it. Run the export again.", "gone"
+        )
+    if job.status != JobStatus.DONE:
+        reason = f"This run has no file to download ({job.status_label.lower()})."
+        raise DownloadRefused(404, reason, "none")
+    if not job.file:
+        raise DownloadRefused(410, MISSING, "gone")
+    try:
+        return file_response(job)
+    except StorageUnavailable:  # an OSError too, but the file may well be there
+        raise DownloadRefused(
+            503, "File storage is unreachable right now. Try again in a minute.", "storage"
+        ) from None
+    except OSError:  # deleted between the status check and the open (retention, an operator)
+        raise DownloadRefused(410, MISSING, "gone") from None

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from exports.access import get_any_job_for_user, visible_requests
-from exports.downloads import StorageUnavailable, file_response
+from exports.downloads import DownloadRefused, serve_job_file
 from exports.models import ExportJob, NotificationMessage
 
 from .dispatch import hand_over
@@ -118,14 +118,11 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         return _unavailable(request, "revoked", job)
     if link.is_expired():
         return _unavailable(request, "expired", job)
-    if not job.is_downloadable:
-        return _unavailable(request, "gone", job)
     try:
-        response = file_response(job)
-    except StorageUnavailable:  # an OSError too, but the file may well be there
-        return _unavailable(request, "storage", job)
-    except OSError:  # retention deleted the file between the check and the open
-        return _unavailable(request, "gone", job)
+        response = serve_job_file(job)
+    except DownloadRefused as refused:
+        # A link holder gets the link page's wording: no file here is "gone" for them.
+        return _unavailable(request, "storage" if refused.kind == "storage" else "gone", job)
     if request.method == "GET":  # a HEAD downloads nothing
         DownloadLog.objects.create(
             link=link,

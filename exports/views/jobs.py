@@ -18,7 +18,7 @@ from notifications.templatetags.notifications import with_job_deliveries
 
 from ..access import get_job_for_user, get_request_for_user
 from ..display import describe_no_data, format_window, metrics_looked_for
-from ..downloads import StorageUnavailable, file_response
+from ..downloads import DownloadRefused, serve_job_file
 from ..iam import record_download
 from ..models import ExportJob, ExportRequest, JobStatus
 
@@ -127,25 +127,10 @@ def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResp
     An expired or vanished file is a 410 page; a job that has no file (yet) is a 404 page.
     """
     job = get_job_for_user(request.user, request_pk, job_pk)
-    if job.status == JobStatus.EXPIRED:
-        return _unavailable(
-            request, job, 410, "This file has expired: retention deleted it. Run the export again."
-        )
-    if job.status != JobStatus.DONE:
-        return _unavailable(
-            request, job, 404, f"This run has no file to download ({job.status_label.lower()})."
-        )
-    missing = "This file is missing from storage. Run the export again."
-    if not job.file:
-        return _unavailable(request, job, 410, missing)
     try:
-        response = file_response(job)
-    except StorageUnavailable:  # an OSError too, but the file may well be there
-        return _unavailable(
-            request, job, 503, "File storage is unreachable right now. Try again in a minute."
-        )
-    except OSError:  # deleted between the status check and the open (retention, an operator)
-        return _unavailable(request, job, 410, missing)
+        response = serve_job_file(job)
+    except DownloadRefused as refused:
+        return _unavailable(request, job, refused.status, refused.reason)
     if request.method == "GET":  # a HEAD downloads nothing
         record_download(job, request.user, via="page")
     return response

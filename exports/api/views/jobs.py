@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from notifications.models import Delivery
 
 from ...access import get_any_job_for_user, get_request_for_user
-from ...downloads import StorageUnavailable, file_response
+from ...downloads import DownloadRefused, serve_job_file
 from ...iam import record_download
 from ...models import ExportJob, JobStatus
 from ..errors import documented
@@ -39,19 +39,10 @@ def serve_file(request: Request, job: ExportJob) -> HttpResponse:
 
     A served GET is recorded as an IAM download event, as the pages record theirs.
     """
-    if job.status == JobStatus.EXPIRED:
-        raise Problem(410, "This file has expired: retention deleted it. Run the export again.")
-    if job.status != JobStatus.DONE:
-        raise Problem(404, f"This run has no file to download (status: {job.status}).")
-    missing = "This file is missing from storage. Run the export again."
-    if not job.file:
-        raise Problem(410, missing)
     try:
-        response = file_response(job)
-    except StorageUnavailable:  # an OSError too, but the file may well be there
-        raise Problem(503, "File storage is unreachable right now. Try again soon.") from None
-    except OSError:  # deleted between the status check and the open (retention, an operator)
-        raise Problem(410, missing) from None
+        response = serve_job_file(job)
+    except DownloadRefused as refused:
+        raise Problem(refused.status, refused.reason) from None
     if request.method == "GET":  # a HEAD downloads nothing
         record_download(job, request.user, via="api")
     return response

@@ -16,12 +16,29 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .cells import FORMULA_PREFIXES
+from .cells import FORMULA_PREFIXES, fixed
 
 _FORMULA_START = re.compile("(?:^|\n)[" + re.escape(FORMULA_PREFIXES) + "]")
 _NONE = type(None)
 
 Cell = Callable[[Any], Any]
+
+
+def each(column: tuple, cell: Cell) -> list:
+    """The per-cell path: ``cell`` applied to every value of the column."""
+    return list(map(cell, column))
+
+
+def fixed_decimals(cell: Cell, decimals: int) -> Cell:
+    """``cell`` writing every finite number with ``decimals`` decimals (``format.decimals``)."""
+
+    def fixed_cell(value: Any) -> Any:
+        kind = type(value)
+        if (kind is float and value - value == 0.0) or kind is int:
+            return fixed(value, decimals)
+        return cell(value)
+
+    return fixed_cell
 
 
 def columns_of(chunk: Sequence[Sequence[Any]]) -> list[tuple]:

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from .base import Progress, Table, chunked
 from .bundle import TextWriter
-from .cells import FORMULA_PREFIXES, fixed, iso_timestamp, neutralise, plain
-from .columns import columns_of, csv_column
+from .cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
+from .columns import columns_of, csv_column, each, fixed_decimals
 
 BOM = "\ufeff"
 
@@ -65,7 +65,7 @@ class CsvWriter(TextWriter):
         if self.decimals is None:
             cell, column = csv_cell, csv_column
         else:  # every number becomes text: the per-cell path
-            cell, column = _fixed_cell(self.decimals), _each
+            cell, column = fixed_decimals(csv_cell, self.decimals), each
         for chunk in chunked(table.rows, self.chunk_rows, len(table.headers)):
             writerows(zip(*[column(values, cell) for values in columns_of(chunk)], strict=True))
             text.write(buffer.getvalue())
@@ -73,19 +73,3 @@ class CsvWriter(TextWriter):
             buffer.truncate()
             counter.add(len(chunk))
         text.write(buffer.getvalue())  # the header of a table without rows
-
-
-def _each(values: tuple, cell) -> list:
-    return list(map(cell, values))
-
-
-def _fixed_cell(decimals: int):
-    """``csv_cell`` writing every finite number with ``decimals`` decimals."""
-
-    def cell(value: Any) -> Any:
-        kind = type(value)
-        if (kind is float and value - value == 0.0) or kind is int:
-            return fixed(value, decimals)
-        return csv_cell(value)
-
-    return cell

@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 from .base import Progress, Table, chunked
 from .bundle import TextWriter
-from .cells import fixed, iso_timestamp, plain
-from .columns import columns_of, json_column
+from .cells import iso_timestamp, plain
+from .columns import columns_of, each, fixed_decimals, json_column
 
 
 def json_value(value: Any) -> str:
@@ -67,7 +67,7 @@ class JsonWriter(TextWriter):
         if self.decimals is None:
             value, column = json_value, json_column
         else:  # every number becomes fixed-decimal text: the per-cell path
-            value, column = _fixed_value(self.decimals), _each
+            value, column = fixed_decimals(json_value, self.decimals), each
         # One %-template per table: an object is then one C-level format of its value texts.
         template = "{" + ", ".join(key.replace("%", "%%") + "%s" for key in keys) + "}"
         write = text.write
@@ -79,20 +79,3 @@ class JsonWriter(TextWriter):
             separator = ",\n"
             counter.add(len(chunk))
         write("]\n" if separator == "\n" else "\n]\n")
-
-
-def _each(values: tuple, value) -> list:
-    return list(map(value, values))
-
-
-def _fixed_value(decimals: int):
-    """``json_value`` writing every finite number with ``decimals`` decimals (still a JSON
-    number: ``21.50``)."""
-
-    def value(cell: Any) -> str:
-        kind = type(cell)
-        if (kind is float and cell - cell == 0.0) or kind is int:
-            return fixed(cell, decimals)
-        return json_value(cell)
-
-    return value

@@ -24,6 +24,7 @@ from .scheduling.slots import Schedule
 from .scheduling.windows import job_windows
 from .schema import RequestSpec, parse_request
 from .vocabulary import Template
+from .writers.columns import fixed_decimals
 from .writers.csv import csv_cell
 
 PREVIEW_ROWS = 20
@@ -102,6 +103,8 @@ def preview_spec(
     tz = zoneinfo.ZoneInfo(request.timezone)
     now = (now or dj_timezone.now()).replace(microsecond=0)
     schedule, k, slot = _next_slot(request, now)
+    # Cells as the CSV file holds them, fixed decimals included.
+    cell = csv_cell if request.decimals is None else fixed_decimals(csv_cell, request.decimals)
     items = []
     for item in spec.items:
         item.request = request
@@ -120,7 +123,7 @@ def preview_spec(
         )
         table = tables[0]
         rows = islice(table.rows, limit)
-        cells = [[_text(value) for value in row] for row in rows]
+        cells = [[str(cell(value)) for value in row] for row in rows]
         _close(table.rows)
         items.append(
             ItemPreview(
@@ -155,11 +158,6 @@ def _next_slot(request, now: datetime) -> tuple[Schedule | None, int | None, dat
     schedule = Schedule.create(start.astimezone(UTC), request.periodicity, request.timezone)
     k, slot = schedule.next_slot_after(now)
     return schedule, k, slot
-
-
-def _text(value: Any) -> str:
-    """A cell as the CSV file holds it."""
-    return str(csv_cell(value))
 
 
 def _close(rows) -> None:

@@ -176,3 +176,15 @@ def test_the_preview_json_has_the_api_shape(alice, readings):
         "unknownMetrics",
     }
     assert shape["items"][0]["estimatedRows"] == 288  # 2 metrics × 2 devices × 72
+
+
+def test_the_preview_rounds_numbers_as_the_file_does_with_fixed_decimals(alice, readings):
+    data = request_json(decimation={"ds": "1h", "dsf": "avg"})
+    data["format"]["decimals"] = 1
+
+    preview = preview_request(data, alice, now=SLOT)
+    tables = file_tables(alice, data)
+
+    header, *rows = tables["first.csv"]
+    assert preview.items[0].rows == rows[:20]
+    assert all(len(row[3].partition(".")[2]) == 1 for row in preview.items[0].rows)

@@ -32,9 +32,9 @@ from exports.models import ExportJob, JobStatus, Message
 from exports.scheduling.dispatch import dispatch
 from exports.scheduling.ondemand import run_now
 from exports.scheduling.reaper import reap
-from exports.schema import parse_request, save_spec
 from exports.vocabulary import Medium
 from notifications.models import Delivery, DeliveryStatus
+from tests.builders import one_day_of_temperature
 from tests.test_notifications_fakes import FakeChatService, Reply, SmtpSink, add_message
 from tests.test_scheduler import ROOT, database_for_subprocesses, subprocess_env, wait_for
 
@@ -98,26 +98,7 @@ def readings():
 
 
 def make_request(owner, name: str = "Fault run"):
-    spec = parse_request(
-        {
-            "name": name,
-            "type": "oneTime",
-            "format": {"extension": "csv", "timezone": "Europe/Rome"},
-            "items": [
-                {
-                    "params": {
-                        "target": {"value": "temperature"},
-                        "channelId": CHANNEL,
-                        "subtopic": "events.data",
-                        "from": START.isoformat(),
-                        "to": (START + timedelta(days=1)).isoformat(),
-                    }
-                }
-            ],
-        },
-        owner=owner,
-    )
-    return save_spec(spec)
+    return one_day_of_temperature(owner, name=name, channel=CHANNEL, start=START)
 
 
 def reference_bytes(owner) -> bytes:

@@ -28,9 +28,9 @@ from exports.jobs import create_job, run_job
 from exports.models import ExportJob, JobStatus, Message
 from exports.retention import prune
 from exports.scheduling.dispatch import dispatch
-from exports.schema import parse_request, save_spec
 from notifications.links import create_link
 from notifications.models import DownloadLog
+from tests.builders import one_day_of_temperature
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, FaultProxy, S3Server
 from tests.test_api import bearer, issue
 
@@ -125,27 +125,8 @@ def add_readings(count: int) -> None:
     )
 
 
-def make_request(owner, name="Boiler room"):
-    spec = parse_request(
-        {
-            "name": name,
-            "type": "oneTime",
-            "format": {"extension": "csv", "timezone": "Europe/Rome"},
-            "items": [
-                {
-                    "params": {
-                        "target": {"value": "temperature"},
-                        "channelId": CHANNEL,
-                        "subtopic": "events.data",
-                        "from": START.isoformat(),
-                        "to": (START + timedelta(days=1)).isoformat(),
-                    }
-                }
-            ],
-        },
-        owner=owner,
-    )
-    return save_spec(spec)
+def make_request(owner, name: str = "Boiler room"):
+    return one_day_of_temperature(owner, name=name, channel=CHANNEL, start=START)
 
 
 SLOT = START + timedelta(days=1)

@@ -82,6 +82,16 @@ def redis_conn():
 
 
 @pytest.fixture
+def chat(settings):
+    """A chat service on 127.0.0.1 standing in for Slack, Discord and Telegram."""
+    from tests.test_notifications_fakes import FakeChatService
+
+    settings.NOTIFICATIONS_ALLOWED_HOSTS = ["127.0.0.1"]
+    with FakeChatService() as service:
+        yield service
+
+
+@pytest.fixture
 def alice(db):
     return get_user_model().objects.create_user("alice", "alice@example.com", "alice-pass-123")
 

@@ -23,19 +23,11 @@ from exports.vocabulary import Medium
 from notifications.dispatch import job_finished, tick
 from notifications.models import Delivery, DeliveryStatus, DownloadLink
 from tests.test_notifications_fakes import (
-    FakeChatService,
     Reply,
     add_message,
     make_job,
     make_request,
 )
-
-
-@pytest.fixture
-def chat(settings):
-    settings.NOTIFICATIONS_ALLOWED_HOSTS = ["127.0.0.1"]
-    with FakeChatService() as service:
-        yield service
 
 
 @pytest.fixture

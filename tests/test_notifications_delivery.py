@@ -22,20 +22,12 @@ from notifications.jobs import deliver
 from notifications.models import Delivery, DeliveryStatus, DownloadLog
 from tests.test_notifications_fakes import (
     FILE_CONTENT,
-    FakeChatService,
     Reply,
     SmtpSink,
     add_message,
     make_job,
     make_request,
 )
-
-
-@pytest.fixture
-def chat(settings):
-    settings.NOTIFICATIONS_ALLOWED_HOSTS = ["127.0.0.1"]
-    with FakeChatService() as service:
-        yield service
 
 
 @pytest.fixture

@@ -17,19 +17,12 @@ from notifications.errors import TransportError
 from notifications.facts import facts_for_job
 from notifications.transports import transport_for
 from notifications.transports.slack import Slack
-from tests.test_notifications_fakes import FakeChatService, add_message, make_job, make_request
+from tests.test_notifications_fakes import add_message, make_job, make_request
 
 pytestmark = pytest.mark.django_db
 
 LINK = "https://exporter.example.org/d/abc_DEF-123"
 MRKDWN = "*bold?* _it_ ~gone~ `code` <@here> <!channel> <http://x|y> & co"
-
-
-@pytest.fixture
-def chat(settings):
-    settings.NOTIFICATIONS_ALLOWED_HOSTS = ["127.0.0.1"]
-    with FakeChatService() as service:
-        yield service
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """Keeping the series catalog right, and reading it for pickers, preview and the API.
 
 The catalog (``Series``, plus ``Channel`` and ``Publisher`` names) is maintained per stored
-batch by :func:`record_messages`, which every ingest path calls through
-:func:`exports.ingestion.store_messages`. Nothing here scans the message table except
-:func:`rebuild`, the explicit repair behind ``manage.py rebuildcatalog``.
+batch by :func:`record_messages` (model instances, through
+:func:`exports.ingestion.store_messages`) or :func:`record_points` (the plain rows of
+:func:`exports.ingestion.store_records`); both tally the batch the same way. Nothing here
+scans the message table except :func:`rebuild`, the explicit repair behind ``manage.py
+rebuildcatalog``.
 """
 
 from __future__ import annotations
@@ -39,18 +41,40 @@ def record_messages(messages: Sequence[Message]) -> None:
     message table. Call it in the transaction that stored the messages: the catalog then
     commits or rolls back with them.
     """
-    batches: dict[SeriesKey, _Batch] = {}
-    for message in messages:
-        key = (message.channel, message.subtopic, message.publisher, message.name)
+    _record(
+        _tally(((m.channel, m.subtopic, m.publisher, m.name), m.unit, m.time) for m in messages)
+    )
+
+
+def record_points(channel: str, subtopic: str, publisher: str, points: Iterable[Sequence]) -> None:
+    """:func:`record_messages` for a batch of one origin stored as plain rows.
+
+    Each point starts with its name, unit and time (a ``NormalisedRecord`` does), so a large
+    ingest tallies its batch without building a message per row.
+    """
+    batches = _tally(points)
+    _record({(channel, subtopic, publisher, name): batch for name, batch in batches.items()})
+
+
+def _tally(points: Iterable[Sequence]) -> dict:
+    """Count, first and last time, and the newest point's unit, per key of ``(key, unit,
+    time, ...)`` points; among points at the same newest time the last one's unit wins."""
+    batches = {}
+    for point in points:
+        key, time = point[0], point[2]
         seen = batches.get(key)
         if seen is None:
-            batches[key] = _Batch(1, message.time, message.time, message.unit)
+            batches[key] = _Batch(1, time, time, point[1])
             continue
         seen.count += 1
-        if message.time < seen.first:
-            seen.first = message.time
-        if message.time >= seen.last:
-            seen.last, seen.unit = message.time, message.unit
+        if time < seen.first:
+            seen.first = time
+        if time >= seen.last:
+            seen.last, seen.unit = time, point[1]
+    return batches
+
+
+def _record(batches: dict[SeriesKey, _Batch]) -> None:
     if not batches:
         return
     _name_rows(Channel, "channel_id", {key[0] for key in batches})

@@ -7,6 +7,12 @@ JSON-lines file) resolves exactly like one pack. Each record resolves to a
 :class:`NormalisedRecord`: full name, unit, absolute UTC time and one value, the
 fields of :class:`exports.models.Message`.
 
+Most records of a real stream are plain: a name, maybe a unit and a time, a number, and no
+base field. :meth:`Resolver.resolve` takes those through a short path that checks only what
+such a record can get wrong, and hands every other record (and any plain one that fails a
+check) to the general path, which resolves it or says exactly what is wrong. Both give the
+same record for the same input (``tests/test_senml.py`` compares them).
+
 This module is pure: no database, no clock (``now`` is passed in), so the same
 input always gives the same records or the same :class:`SenMLError`.
 """
@@ -19,9 +25,8 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from .validation import storable_text_error
 
@@ -46,6 +51,15 @@ REGULAR_FIELDS = {
     "l": str,  # link (RFC 8428 §4.3 registry); accepted and not stored
 }
 VALUE_FIELDS = ("v", "vs", "vb", "vd")
+FIELDS = (*BASE_FIELDS.items(), *REGULAR_FIELDS.items())  # the order errors are reported in
+# The fields of a plain record, the one the short path of Resolver.resolve takes.
+PLAIN_FIELDS = frozenset({"n", "u", "v", "t"})
+# Integers of this size or more may not fit a float: the general path says so.
+_FLOAT_INT_LIMIT = 2**1000
+# How many distinct names and units a resolver remembers as already checked.
+_CHECKED_LIMIT = 1024
+# Characters storable_text_error refuses; a text without any needs no closer look.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 _TYPE_NAMES = {str: "a string", float: "a number", int: "a positive integer", bool: "true or false"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -61,11 +75,12 @@ class SenMLError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class NormalisedRecord:
+class NormalisedRecord(NamedTuple):
     """One resolved SenML record, field for field what a ``Message`` stores.
 
-    Exactly one of the four values is set, unless the record only has a ``sum``.
+    Exactly one of the four values is set, unless the record only has a ``sum``. A named
+    tuple: a million of them are built per large file, and a tuple is the cheapest to build
+    and to turn into a row.
     """
 
     name: str
@@ -91,15 +106,76 @@ class Resolver:
         self.base_sum: float | None = None
         self.version: int | None = None
         self.index = 0
+        # Names and units that passed their checks, and the last time resolved.
+        self._names: set[str] = set()
+        self._units: set[str] = set()
+        self._last_seconds: float | None = None
+        self._last_time = _EPOCH
 
     def resolve(self, record: Any) -> NormalisedRecord:
         """Resolve the next record. Raises ``SenMLError`` naming its index."""
         index = self.index
         self.index += 1
+        if type(record) is dict and record.keys() <= PLAIN_FIELDS:
+            resolved = self._plain(record)
+            if resolved is not None:
+                return resolved
         try:
             return self._resolve(record)
         except _Invalid as exc:
             raise SenMLError(index, str(exc)) from None
+
+    def _plain(self, record: dict) -> NormalisedRecord | None:
+        """A record of ``PLAIN_FIELDS`` with a number ``v``, resolved; ``None`` when any check
+        fails or the record needs more than this (the general path then decides).
+
+        Exactly what ``_resolve`` returns for such a record: no base field to apply, no
+        must-understand field, one value; the same arithmetic in the same order.
+        """
+        if self.base_sum is not None:
+            return None  # every record then carries a sum
+        value = record.get("v")
+        kind = type(value)
+        if kind is int and -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT:
+            value = float(value)
+        elif kind is not float:
+            return None  # absent, null, a bool, text...: the general path explains
+        if self.base_value is not None:
+            value = self.base_value + value
+        if not math.isfinite(value):
+            return None
+        offset = record.get("t", 0.0)
+        kind = type(offset)
+        if kind is int and -_FLOAT_INT_LIMIT < offset < _FLOAT_INT_LIMIT:
+            offset = float(offset)
+        elif kind is not float or not math.isfinite(offset):
+            return None
+        name = record.get("n", "")
+        if type(name) is not str:
+            return None
+        if self.base_name:
+            name = self.base_name + name
+        if name not in self._names:
+            # The pattern admits neither NUL nor surrogates: n is storable text too.
+            if NAME_PATTERN.fullmatch(name) is None:
+                return None
+            _remember(self._names, name)
+        unit = record.get("u", self.base_unit)
+        if type(unit) is not str:
+            return None
+        if unit not in self._units:
+            if _UNSTORABLE.search(unit) is not None:
+                return None
+            _remember(self._units, unit)
+        try:
+            time = self._time(self.base_time + offset)
+        except _Invalid:
+            return None
+        # tuple.__new__ directly: the named tuple's own __new__ costs twice as much.
+        # No string, bool or data value, no sum, no update time.
+        return _new_record(
+            NormalisedRecord, (name, unit, time, value, None, None, None, None, None)
+        )
 
     def _resolve(self, record: Any) -> NormalisedRecord:
         if not isinstance(record, dict):
@@ -110,7 +186,7 @@ class Resolver:
             if key.endswith("_"):
                 # RFC 8428 §4.4: labels ending in "_" must be understood to use the pack.
                 raise _Invalid(f"unsupported must-understand field {key!r}.")
-        fields = {key: _typed(record, key, kind) for key, kind in _known(record)}
+        fields = {key: _typed(record, key, kind) for key, kind in FIELDS if key in record}
         self._apply_base(fields)
 
         name = self.base_name + fields.get("n", "")
@@ -181,12 +257,17 @@ class Resolver:
             self.base_sum = fields["bs"]
 
     def _time(self, seconds: float) -> datetime:
-        if seconds < RELATIVE_TIME_LIMIT:
-            seconds += self.now
+        if seconds == self._last_seconds:
+            return self._last_time  # records of one reading share their time
+        resolved = seconds
+        if resolved < RELATIVE_TIME_LIMIT:
+            resolved += self.now
         try:
-            return _EPOCH + timedelta(microseconds=round(seconds * 1_000_000))
+            time = _EPOCH + timedelta(microseconds=round(resolved * 1_000_000))
         except (OverflowError, ValueError):
-            raise _Invalid(f"the resolved time {seconds!r} is out of range.") from None
+            raise _Invalid(f"the resolved time {resolved!r} is out of range.") from None
+        self._last_seconds, self._last_time = seconds, time
+        return time
 
 
 def parse_pack(records: Any, *, now: float) -> list[NormalisedRecord]:
@@ -210,12 +291,13 @@ def iter_json_lines(stream: IO[str] | Iterable[str], *, now: float) -> Iterator[
     ``SenMLError`` with the 1-based line number and the record index in the stream.
     """
     resolver = Resolver(now=now)
+    resolve = resolver.resolve
     for line_number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
         try:
-            data = json.loads(line)
+            data = _decode(line)
         except json.JSONDecodeError as exc:
+            if not line.strip():
+                continue  # a blank line is never JSON: checked only when decoding fails
             raise SenMLError(
                 resolver.index, f"not valid JSON: {exc.msg} at column {exc.colno}.", line_number
             ) from None
@@ -227,27 +309,35 @@ def iter_json_lines(stream: IO[str] | Iterable[str], *, now: float) -> Iterator[
             raise SenMLError(
                 resolver.index, "not valid JSON: a number has too many digits.", line_number
             ) from None
-        for record in data if isinstance(data, list) else [data]:
-            try:
-                yield resolver.resolve(record)
-            except SenMLError as exc:
-                raise SenMLError(exc.index, exc.reason, line_number) from None
+        try:
+            if type(data) is list:
+                for record in data:
+                    yield resolve(record)
+            else:
+                yield resolve(data)
+        except SenMLError as exc:
+            raise SenMLError(exc.index, exc.reason, line_number) from None
 
 
 class _Invalid(Exception):
     """Reason a record is invalid; :class:`Resolver` adds the index."""
 
 
-def _known(record: dict) -> Iterator[tuple[str, type]]:
-    for key, kind in (*BASE_FIELDS.items(), *REGULAR_FIELDS.items()):
-        if key in record:
-            yield key, kind
+_new_record = tuple.__new__
+# json.loads without its per-call keyword checks: the same decoder, the same errors.
+_decode = json.JSONDecoder().decode
+
+
+def _remember(checked: set[str], text: str) -> None:
+    if len(checked) >= _CHECKED_LIMIT:
+        checked.clear()  # a stream of ever new names must not grow memory
+    checked.add(text)
 
 
 def _typed(record: dict, key: str, kind: type) -> Any:
     value = record[key]
     if kind is str and isinstance(value, str):
-        if reason := storable_text_error(value):
+        if _UNSTORABLE.search(value) and (reason := storable_text_error(value)):
             raise _Invalid(f"{key} {reason}")
         return value
     if kind is bool and isinstance(value, bool):

@@ -148,8 +148,8 @@ class Resolver:
         kind = type(offset)
         if kind is int and -_FLOAT_INT_LIMIT < offset < _FLOAT_INT_LIMIT:
             offset = float(offset)
-        elif kind is not float or not math.isfinite(offset):
-            return None
+        elif kind is not float:
+            return None  # (an infinite or NaN time fails in _time below)
         name = record.get("n", "")
         if type(name) is not str:
             return None

@@ -220,3 +220,35 @@ def test_seeddemo_names_its_channels_and_devices():
     assert max(Series.objects.values_list("last_time", flat=True)) == datetime(
         2026, 1, 10, tzinfo=UTC
     ) - timedelta(minutes=5)
+
+
+def test_a_batch_of_plain_points_folds_in_as_the_same_messages_do():
+    from exports.senml import NormalisedRecord
+
+    points = [
+        NormalisedRecord("temperature", "Cel", at(30), value=1.0),
+        NormalisedRecord("temperature", "K", at(0), value=1.0),
+        NormalisedRecord("humidity", "%RH", at(30), value=1.0),
+        NormalisedRecord("humidity", "Cel", at(10), value=1.0),
+        NormalisedRecord("temperature", "F", at(30), value=1.0),  # last at the newest time
+    ]
+
+    def as_messages(batch):
+        return [
+            Message(channel="messages", subtopic="events.data", publisher=DEVICE, **p._asdict())
+            for p in batch
+        ]
+
+    for batch in (points[:3], points[3:], points[:2], points):
+        catalog.record_points("points", "events.data", DEVICE, batch)
+        catalog.record_messages(as_messages(batch))
+
+    def rows(channel):
+        return {
+            s.name: (s.subtopic, s.publisher, s.unit, s.count, s.first_time, s.last_time)
+            for s in Series.objects.filter(channel=channel)
+        }
+
+    assert rows("points") == rows("messages")
+    assert rows("points")["temperature"] == ("events.data", DEVICE, "F", 8, at(0), at(30))
+    assert set(Channel.objects.values_list("channel_id", flat=True)) == {"points", "messages"}

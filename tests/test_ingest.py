@@ -3,11 +3,15 @@
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
+from exports.ingestion import store_records
 from exports.models import Message
+from exports.senml import NormalisedRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +186,50 @@ def test_it_stores_nothing_and_says_so_for_an_empty_pack(tmp_path):
     path = tmp_path / "empty.json"
     path.write_text("[]")
     assert "Stored 0 records" in ingest(path)
+
+
+def test_stored_rows_are_exactly_what_the_orm_stores_for_the_same_records():
+    shared = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    records = [
+        NormalisedRecord("a", "Cel", shared, value=21.5),
+        NormalisedRecord("b", "%RH", shared, value=48),  # the same datetime object
+        NormalisedRecord("a", "Cel", shared + timedelta(microseconds=1), value=-0.0),
+        NormalisedRecord("c", "", datetime(2026, 1, 1, 13, 0, 0, 500000, tzinfo=UTC), sum=2.5),
+        NormalisedRecord(
+            "d",
+            "°C",
+            datetime(2026, 7, 1, 14, 30, tzinfo=ZoneInfo("Europe/Rome")),
+            string_value="caffè",
+        ),
+        NormalisedRecord("e", "", datetime(1970, 1, 1, tzinfo=UTC), bool_value=False),
+        NormalisedRecord(
+            "f",
+            "",
+            datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            data_value="aGVsbG8",
+            update_time=30.0,
+        ),
+        NormalisedRecord("g", "", datetime(1, 1, 1, tzinfo=UTC), value=1e308),
+    ]
+    created = datetime(2026, 2, 1, 8, 0, 0, 123456, tzinfo=UTC)
+    store_records(records, origin("fast"), batch_size=3, created=created)
+    Message.objects.bulk_create(
+        Message(**origin("orm"), **record._asdict(), created=created) for record in records
+    )
+
+    def stored(channel):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT subtopic, publisher, protocol, name, unit, CAST(time AS TEXT), value,"
+                " string_value, bool_value, data_value, sum, update_time, CAST(created AS TEXT)"
+                " FROM exports_message WHERE channel = %s ORDER BY id",
+                [channel],
+            )
+            return cursor.fetchall()
+
+    assert len(stored("fast")) == len(records)
+    assert stored("fast") == stored("orm")
+
+
+def origin(channel):
+    return {"channel": channel, "subtopic": "s", "publisher": PUBLISHER, "protocol": "senml"}

@@ -4,8 +4,10 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from exports.senml import SenMLError, iter_json_lines, parse_pack
+from exports.senml import Resolver, SenMLError, iter_json_lines, parse_pack
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 NOW_DT = datetime.fromtimestamp(NOW, tz=UTC)
@@ -240,3 +242,170 @@ def test_it_reports_the_line_of_invalid_json():
         list(iter_json_lines(lines, now=NOW))
     assert caught.value.line == 3
     assert "not valid JSON" in caught.value.reason
+
+
+# --- the short path for plain records ---------------------------------------------------------
+# Resolver.resolve takes plain records (n, u, v, t only) through Resolver._plain; every case
+# below is resolved with and without it and must give the same records or the same error.
+
+PLAIN_CASES = [
+    [{"n": "x", "v": 1}],
+    [{"n": "x", "v": 1.5, "t": T0, "u": "Cel"}],
+    [{"n": "x", "v": -0.0, "t": -0.0}, {"n": "x", "v": 0, "t": 0}],
+    [{"n": "x", "v": 10**20, "t": T0 + 0.0000005}, {"n": "x", "v": 2**1000, "t": T0}],
+    [{"n": "x", "v": 10**400}],
+    [{"n": "x", "v": -(10**400)}],
+    [{"n": "x", "v": 1, "t": 10**400}],
+    [{"n": "x", "v": float("nan")}],
+    [{"n": "x", "v": float("inf")}],
+    [{"n": "x", "v": 1, "t": float("-inf")}],
+    [{"n": "x", "v": 1, "t": 1e20}],
+    [{"n": "x", "v": 1, "t": -1e12}],
+    [{"n": "x", "v": 1, "t": 2**28 - 1}, {"n": "x", "v": 1, "t": 2**28}],
+    [{"n": "x", "v": 1, "t": 5}, {"n": "y", "v": 2, "t": 5}, {"n": "x", "v": 3, "t": 5.0}],
+    [{"n": "x", "v": True}],
+    [{"n": "x", "v": None}],
+    [{"n": "x", "v": "1"}],
+    [{"n": "x", "v": [1]}],
+    [{"n": "x", "t": "1", "v": 1}],
+    [{"n": "x", "t": None, "v": 1}],
+    [{"n": "x", "t": False, "v": 1}],
+    [{"n": "x"}],
+    [{"v": 1}],
+    [{"n": "", "v": 1}],
+    [{"n": 5, "v": 1}],
+    [{"n": ["x"], "v": 1}],
+    [{"n": "x y", "v": 1}],
+    [{"n": "-x", "v": 1}],
+    [{"n": "x\x00", "v": 1}],
+    [{"n": "x\ud800", "v": 1}],
+    [{"n": "tëmp", "v": 1}],
+    [{"n": "x", "u": None, "v": 1}],
+    [{"n": "x", "u": 1, "v": 1}],
+    [{"n": "x", "u": ["Cel"], "v": 1}],
+    [{"n": "x", "u": {"a": 1}, "v": 1}],
+    [{"n": "x", "u": "°C", "v": 1}, {"n": "x", "u": "", "v": 1}],
+    [{"n": "x", "u": "C\x00", "v": 1}],
+    [{"n": "x", "u": "\udfff", "v": 1}],
+    [{"n": "x", "v": 1, "vs": "a"}],
+    [{"n": "x", "v": 1, "s": 2}],
+    [{"n": "x", "v": 1, "ut": 2}],
+    [{"n": "x", "v": 1, "l": "[]"}],
+    [{"n": "x", "v": 1, "x_": 1}],
+    [{"bn": "dev:", "bt": T0, "bu": "K", "n": "a", "v": 1}, {"n": "b", "t": 1, "v": 2}],
+    [{"bn": "dev:", "v": 1}, {"v": 2}, {"n": "", "v": 3}, {"n": " ", "v": 4}],
+    [{"bn": "dev:", "n": "a", "v": 1}, {"n": "b\x00", "v": 2}],
+    [{"bu": "K", "n": "a", "v": 1}, {"n": "b", "v": 2}, {"n": "c", "u": "Cel", "v": 3}],
+    [{"bv": 100, "n": "a", "v": 1}, {"n": "a", "v": 0.25}, {"n": "a", "v": 1e308}],
+    [{"bv": 1e308, "n": "a", "v": 1}, {"n": "a", "v": 1e308}],
+    [{"bv": -0.0, "n": "a", "v": -0.0}, {"n": "a", "v": 0.0}],
+    [{"bs": 5, "n": "a", "v": 1}, {"n": "a", "v": 2}],
+    [{"bs": -0.0, "n": "a", "v": 1}, {"n": "a", "v": 2}],
+    [{"bt": -60, "n": "a", "v": 1}, {"n": "a", "t": 30, "v": 2}, {"n": "a", "t": 2**28, "v": 3}],
+    [{"bt": 1e20, "n": "a", "s": 1}, {"n": "a", "v": 2}, {"n": "a", "t": -1e20, "v": 3}],
+    [{"bt": T0, "n": "a", "v": 1, "t": 0.1}, {"n": "a", "v": 2, "t": 0.1}, {"n": "a", "v": 3}],
+    [{"bver": 10, "n": "a", "v": 1}, {"n": "b", "v": 2}],
+]
+
+
+def resolved(pack):
+    """The records (exactly: types and signs of zero too) or the error of a pack."""
+    try:
+        return [repr(record) for record in parse_pack(pack, now=NOW)]
+    except SenMLError as exc:
+        return str(exc)
+
+
+def general(pack, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(Resolver, "_plain", lambda self, record: None)
+        return resolved(pack)
+
+
+@pytest.mark.parametrize("pack", PLAIN_CASES)
+def test_the_short_path_resolves_a_pack_exactly_as_the_general_path(pack, monkeypatch):
+    assert resolved(pack) == general(pack, monkeypatch)
+
+
+def test_the_short_path_is_taken_for_plain_records_only(monkeypatch):
+    general_calls = []
+    resolve = Resolver._resolve
+
+    def counted(self, record):
+        general_calls.append(record)
+        return resolve(self, record)
+
+    monkeypatch.setattr(Resolver, "_resolve", counted)
+    pack = [
+        {"bn": "dev:", "bt": T0, "n": "a", "v": 1},  # base fields: general
+        {"n": "a", "t": 1, "v": 2},
+        {"n": "b", "u": "%RH", "t": 1, "v": 3},
+        {"n": "c", "t": 2, "vs": "on"},  # a string value: general
+        {"v": 4},
+    ]
+    assert [r.name for r in parse_pack(pack, now=NOW)] == [
+        "dev:a",
+        "dev:a",
+        "dev:b",
+        "dev:c",
+        "dev:",
+    ]
+    assert general_calls == [pack[0], pack[3]]
+
+
+def test_records_of_one_reading_share_their_time_and_the_next_time_is_its_own():
+    records = parse_pack(
+        [
+            {"bt": T0, "n": "a", "t": 1, "v": 1},
+            {"n": "b", "t": 1, "v": 2},
+            {"n": "a", "t": 1.5, "v": 3},
+            {"n": "b", "t": 1, "v": 4},
+        ],
+        now=NOW,
+    )
+    assert [r.time for r in records] == [at(T0 + 1), at(T0 + 1), at(T0 + 1.5), at(T0 + 1)]
+    assert records[1].time is records[0].time
+
+
+def test_a_stream_of_ever_new_names_is_checked_with_bounded_memory(monkeypatch):
+    monkeypatch.setattr("exports.senml._CHECKED_LIMIT", 3)
+    resolver = Resolver(now=NOW)
+    for index in range(10):
+        assert resolver.resolve({"n": f"m{index}", "u": f"u{index}", "v": 1}).name == f"m{index}"
+        assert len(resolver._names) <= 3 and len(resolver._units) <= 3
+    with pytest.raises(SenMLError, match="record 10: name 'm 1' must start"):
+        resolver.resolve({"n": "m 1", "v": 1})
+    assert resolver.resolve({"n": "m9", "v": 1}).name == "m9"  # still known
+
+
+plain_numbers = st.one_of(
+    st.integers(),
+    st.integers(min_value=-(2**1100), max_value=2**1100),
+    st.floats(),
+    st.sampled_from([0.0, -0.0, 2**28, 2**28 - 1, T0, 1e308, -1e308, 0.0000005]),
+)
+plain_texts = st.one_of(
+    st.sampled_from(["x", "dev:", "", " ", "°C", "-a", "x\x00", "x\ud800", "Cel"]),
+    st.text(max_size=4),
+)
+plain_records = st.dictionaries(
+    st.sampled_from(["n", "u", "v", "t"]),
+    st.one_of(plain_numbers, plain_texts, st.booleans(), st.none()),
+    max_size=4,
+)
+any_records = st.one_of(
+    plain_records,
+    plain_records.map(lambda record: {**record, "n": "x", "v": 1.5}),
+    st.dictionaries(
+        st.sampled_from(["bn", "bt", "bu", "bv", "bs", "n", "u", "v", "t", "s", "vs"]),
+        st.one_of(plain_numbers, plain_texts),
+        max_size=5,
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pack=st.lists(any_records, max_size=6))
+def test_the_short_path_matches_the_general_path_on_any_pack(pack):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert resolved(pack) == general(pack, monkeypatch)

@@ -233,3 +233,15 @@ def test_stored_rows_are_exactly_what_the_orm_stores_for_the_same_records():
 
 def origin(channel):
     return {"channel": channel, "subtopic": "s", "publisher": PUBLISHER, "protocol": "senml"}
+
+
+def test_a_naive_time_is_stored_in_the_connections_zone_as_the_orm_stores_it():
+    if connection.vendor != "postgresql":
+        pytest.skip("the binary COPY of PostgreSQL needs the zone said; SQLite stores text")
+    naive = datetime(2026, 1, 1, 12, 0, 0, 250000)
+    store_records([NormalisedRecord("a", "", naive, value=1.0)], origin("fast"))
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        Message.objects.create(**origin("orm"), name="a", time=naive, value=1.0)
+
+    assert Message.objects.get(channel="fast").time == Message.objects.get(channel="orm").time
+    assert Message.objects.get(channel="fast").time == naive.replace(tzinfo=UTC)

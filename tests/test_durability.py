@@ -361,5 +361,5 @@ def test_resend_in_a_real_browser_sends_an_unknown_delivery_once(
     work()
     page.reload()
     page.screenshot(path="/tmp/h11a-resend-after.png", full_page=True)
-    assert "sent" in page.locator(".delivery-sent").inner_text()
+    assert "Sent after 2 attempts" in page.locator(".delivery-sent").inner_text()
     assert len(chat.requests) == 1

@@ -4,6 +4,8 @@ import django_rq
 import pytest
 from rq import SimpleWorker
 
+from exports.scheduling.namespace import queue_name
+
 pytestmark = pytest.mark.django_db
 
 
@@ -28,8 +30,10 @@ def staff_client(client, admin_user):
 @pytest.fixture
 def worker_and_job(redis_conn, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
-        django_rq.get_queue("default").enqueue("builtins.len", "abc", job_id="rq-admin-test")
-    worker = SimpleWorker([django_rq.get_queue("default")], connection=redis_conn)
+        django_rq.get_queue(queue_name("default")).enqueue(
+            "builtins.len", "abc", job_id="rq-admin-test"
+        )
+    worker = SimpleWorker([django_rq.get_queue(queue_name("default"))], connection=redis_conn)
     worker.register_birth()
     yield worker.key, "rq-admin-test"
     worker.register_death()

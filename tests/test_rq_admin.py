@@ -45,6 +45,16 @@ def test_every_rq_page_works_for_staff(staff_client, worker_and_job):
         assert response.status_code == 200, url
 
 
+def test_the_queues_are_listed_under_their_namespaced_names(staff_client, worker_and_job):
+    dashboard = staff_client.get("/admin/rq/").text
+    for alias in ("default", "exports", "notifications"):
+        assert f"test:{alias}" in dashboard
+    # django-rq orders queues by name: index 0 is test:default, where the job waits.
+    default_queue = staff_client.get("/admin/rq/queues/0/")
+    assert "test:default" in default_queue.text and "rq-admin-test" in default_queue.text
+    assert "rq-admin-test" not in staff_client.get("/admin/rq/queues/1/").text
+
+
 def test_the_rq_scheduler_page_explains_that_schedules_live_in_the_database(staff_client):
     for index in (0, 1, 2, 7):
         response = staff_client.get(f"/admin/rq/schedulers/{index}/")

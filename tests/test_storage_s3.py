@@ -174,6 +174,31 @@ def test_a_worker_stores_a_finished_export_as_one_object_in_the_bucket(
     assert not list(Path(settings.MEDIA_ROOT).rglob("Boiler_room_*"))  # nothing on local disk
 
 
+def test_the_worker_builds_the_s3_client_before_it_forks_and_a_horse_stores_with_it(
+    bucket, redis_conn
+):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from exports.worker import PreloadingWorker
+
+    PreloadingWorker(["exports"], connection=redis_conn)
+    inherited = default_storage._connections.connection  # built in the parent, no request made
+    assert bucket.keys() == []
+    child = os.fork()
+    if child == 0:  # a work horse: RQ forks one per job
+        status = 1
+        try:
+            same = default_storage.connection is inherited
+            name = default_storage.save("horse/probe.txt", ContentFile(b"from the horse"))
+            status = 0 if same and name == "horse/probe.txt" else 2
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert bucket.read("horse/probe.txt") == b"from the horse"
+
+
 def test_a_rerun_of_the_same_slot_gets_an_object_of_its_own(done_job, bucket, alice):
     # A retried or reaped attempt never overwrites (or deletes) another attempt's object.
     ExportJob.objects.filter(pk=done_job.pk).update(status=JobStatus.NOT_PROCESSED, file="")

@@ -12,7 +12,7 @@ on a free port of 127.0.0.1, as ``EXPORTS_STORAGE=s3`` in production; ``local`` 
 
 Each run starts from the same state: the requests due, no jobs, no deliveries, an empty Redis
 (a server of the bench's own on a free port). It then starts the schedulers
-(``manage.py runscheduler``) and the workers (``manage.py rqworker exports notifications``) as
+(``manage.py runscheduler``) and the workers (``manage.py runworker exports notifications``) as
 subprocesses and waits until every export is done and every message sent. A local HTTP server
 stands in for Slack and counts what it receives. Printed per run: wall time, exports per
 second, duplicates (a slot with two jobs, a message received twice) and lost (a job not done, a
@@ -119,6 +119,7 @@ from exports.models import (  # noqa: E402
     Message,
     NotificationMessage,
 )
+from exports.scheduling.namespace import queue_name  # noqa: E402
 from notifications.models import Delivery, DeliveryStatus, DownloadLink  # noqa: E402
 
 CHANNEL = "bench-chan"
@@ -211,7 +212,7 @@ def reset(request_ids: list[int]) -> datetime:
     ExportJob.objects.all().delete()
     slot = timezone.now().replace(minute=0, second=0, microsecond=0)
     ExportRequest.objects.filter(pk__in=request_ids).update(next_run_at=slot)
-    django_rq.get_connection("exports").flushdb()
+    django_rq.get_connection(queue_name("exports")).flushdb()
     return slot
 
 
@@ -250,7 +251,7 @@ def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter
         subprocess.Popen([*manage, "runscheduler", "--interval", "0.5"], **quiet)
         for _ in range(schedulers)
     ] + [
-        subprocess.Popen([*manage, "rqworker", "exports", "notifications"], **quiet)
+        subprocess.Popen([*manage, "runworker", "exports", "notifications"], **quiet)
         for _ in range(workers)
     ]
     total = len(request_ids)

@@ -1,4 +1,4 @@
-"""The RQ worker class of the site (``RQ["WORKER_CLASS"]``), used by ``manage.py rqworker``."""
+"""The RQ worker class of the site (``RQ["WORKER_CLASS"]``), used by ``manage.py runworker``."""
 
 from __future__ import annotations
 

@@ -182,7 +182,7 @@ def test_the_worker_builds_the_s3_client_before_it_forks_and_a_horse_stores_with
 
     from exports.worker import PreloadingWorker
 
-    PreloadingWorker(["exports"], connection=redis_conn)
+    PreloadingWorker([queue_name("exports")], connection=redis_conn)
     inherited = default_storage._connections.connection  # built in the parent, no request made
     assert bucket.keys() == []
     child = os.fork()

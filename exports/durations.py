@@ -35,9 +35,8 @@ from __future__ import annotations
 import calendar
 import functools
 import re
-import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 import isodate
@@ -109,7 +108,7 @@ class Duration:
         guess how many fit in an interval, never to move an instant."""
         return self.months * NOMINAL_MONTH + self.days * _DAY + self.exact
 
-    def shift(self, instant: datetime, tz: zoneinfo.ZoneInfo = UTC, times: int = 1) -> datetime:
+    def shift(self, instant: datetime, tz: tzinfo = UTC, times: int = 1) -> datetime:
         """``instant + times × self``, the calendar part counted in ``tz`` (``times`` may be
         negative or zero).
 
@@ -127,11 +126,11 @@ class Duration:
             result = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
         return result + self.exact * times
 
-    def after(self, instant: datetime, tz: zoneinfo.ZoneInfo = UTC) -> datetime:
+    def after(self, instant: datetime, tz: tzinfo = UTC) -> datetime:
         """The UTC instant one duration after ``instant`` (see :meth:`shift`)."""
         return self.shift(instant, tz, 1)
 
-    def before(self, instant: datetime, tz: zoneinfo.ZoneInfo = UTC) -> datetime:
+    def before(self, instant: datetime, tz: tzinfo = UTC) -> datetime:
         """The UTC instant one duration before ``instant`` (see :meth:`shift`)."""
         return self.shift(instant, tz, -1)
 

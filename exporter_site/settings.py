@@ -197,7 +197,7 @@ EXPORTS_MAX_CATCHUP = env_int("EXPORTS_MAX_CATCHUP", 24, minimum=1)
 # Scheduled jobs one user may have waiting at once; older waiting slots beyond it are skipped.
 EXPORTS_MAX_SCHEDULED_PER_USER = env_int("EXPORTS_MAX_SCHEDULED_PER_USER", 200, minimum=1)
 # The shortest periodicity a recurring export may have (ISO 8601).
-EXPORTS_MIN_PERIODICITY = env_duration("EXPORTS_MIN_PERIODICITY", "PT1M")
+EXPORTS_MIN_PERIODICITY = env_duration("EXPORTS_MIN_PERIODICITY", "PT1M", positive=True)
 # A running job whose heartbeat is older than this (seconds) is presumed lost and re-run.
 EXPORTS_HEARTBEAT_TIMEOUT = env_int("EXPORTS_HEARTBEAT_TIMEOUT", 60, minimum=5)
 # Jobs handed to RQ but not started yet; empty = 2 per running exports worker (at least 2).

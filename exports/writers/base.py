@@ -6,6 +6,10 @@ one per item for ``expanded``) whose rows are sequences of plain Python values:
 already converted to the request's timezone. Each format has one small
 ``Writer`` subclass that streams those rows to a binary stream; the registry in
 ``exports.writers`` maps an extension to its class.
+
+The engine's rows come as ``ColumnChunks``: still rows to whoever iterates them, but
+writers read them a chunk of columns at a time (``column_chunks``), which saves turning
+rows into columns and back, and times as ``times.LocalTimes``.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, BinaryIO, ClassVar
+
+Columns = list[Sequence[Any]]  # one sequence per column, all of one length
 
 
 @dataclass
@@ -123,6 +129,58 @@ def checked_tables(tables: Iterable[Table]) -> list[Table]:
     if not found:
         raise ValueError("there is no table to write")
     return found
+
+
+class ColumnChunks:
+    """Rows given as chunks of columns (each chunk a list of equally long sequences).
+
+    Iterating it yields the rows (tuples), once, like any other ``Table.rows``; ``chunks``
+    gives the same rows as the chunks themselves, for writers that convert whole columns.
+    Both draw from one stream: use one of them. ``close`` releases the stream (its database
+    cursor) before it is exhausted.
+    """
+
+    def __init__(self, chunks: Iterable[Columns]) -> None:
+        self._chunks = iter(chunks)
+        self._rows = chain.from_iterable(map(_rows_of, self._chunks))
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self._rows
+
+    def chunks(self) -> Iterator[Columns]:
+        """The chunks not consumed yet."""
+        return self._chunks
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if callable(close):
+            close()
+
+
+def _rows_of(columns: Columns) -> Iterator[tuple]:
+    return zip(*columns, strict=True)
+
+
+def column_chunks(
+    rows: Iterable[Sequence[Any]], size: int, width: int
+) -> Iterator[tuple[int, Columns]]:
+    """Yield ``(row count, columns)`` of at most about ``size`` rows at a time.
+
+    ``ColumnChunks`` give their own chunks; other rows are chunked (``chunked``, which
+    checks their widths) and turned into columns. Raises ``ValueError`` for a row, or a
+    chunk, that has not exactly ``width`` values.
+    """
+    if isinstance(rows, ColumnChunks):
+        for columns in rows.chunks():
+            lengths = set(map(len, columns))
+            if len(columns) != width or len(lengths) > 1:
+                raise ValueError(f"a chunk has {len(columns)} columns for {width} headers")
+            count = lengths.pop() if lengths else 0
+            if count:
+                yield count, columns
+        return
+    for chunk in chunked(rows, size, width):
+        yield len(chunk), list(zip(*chunk, strict=True)) if width else []
 
 
 def chunked(rows: Iterable[Sequence[Any]], size: int, width: int) -> Iterator[list[Sequence[Any]]]:

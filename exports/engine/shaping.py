@@ -15,7 +15,7 @@ from operator import itemgetter
 
 from ..vocabulary import DEFAULT_COLUMNS, ColumnId
 from ..writers.times import LocalClock
-from .reading import Point, SeriesStats
+from .reading import CHUNK_SIZE, Point, SeriesStats
 
 WideCells = tuple[int, list]  # (time in epoch microseconds, one cell per value column)
 
@@ -57,30 +57,30 @@ def long_columns(
 
     def shaped(chunk: list[Sequence]) -> list[Sequence]:
         times, targets, publishers, values, units, created = chunk
-        shaped = []
+        result = []
         for column_id in ids:
             if column_id == ColumnId.TIME:
-                shaped.append(clock.column(times))
+                result.append(clock.column(times))
             elif column_id == ColumnId.CREATED:
-                shaped.append(clock.column(created))
+                result.append(clock.column(created))
             elif column_id == ColumnId.NAME:
-                shaped.append(list(map(labels.__getitem__, targets)))
+                result.append(list(map(labels.__getitem__, targets)))
             elif column_id == ColumnId.PUBLISHER:
-                shaped.append(publishers)
+                result.append(publishers)
             elif column_id == ColumnId.UNIT:
-                shaped.append(units)
+                result.append(units)
             elif column_id == ColumnId.VALUE:
-                shaped.append(values)
+                result.append(values)
             elif column_id == ColumnId.CHANNEL:
-                shaped.append([channel] * len(times))
+                result.append([channel] * len(times))
             else:
-                shaped.append([subtopic] * len(times))
-        return shaped
+                result.append([subtopic] * len(times))
+        return result
 
     return map(shaped, chunks)
 
 
-def point_columns(points: Iterable[Point], size: int = 5000) -> Iterator[list[Sequence]]:
+def point_columns(points: Iterable[Point], size: int = CHUNK_SIZE) -> Iterator[list[Sequence]]:
     """A stream of points (decimated, transformed) as chunks of ``size`` points, as columns."""
     iterator = iter(points)
     chunks = iter(lambda: list(islice(iterator, size)), [])

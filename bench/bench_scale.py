@@ -6,16 +6,19 @@ Usage (from the project root)::
         .venv/bin/python bench/bench_scale.py          # data in test_exporter, dropped after
 
 Options: ``--exports 500`` (recurring requests with one due slot each, one Slack message each),
-``--users 50``, ``--workers 1,2,4`` (one run per count), ``--schedulers 2``, ``--timeout 600``.
+``--users 50``, ``--workers 1,2,4`` (one run per count), ``--schedulers 2``, ``--timeout 600``,
+``--storage s3`` (default: export files in a bucket of moto's S3 server, started by the bench
+on a free port of 127.0.0.1, as ``EXPORTS_STORAGE=s3`` in production; ``local`` for the disk).
 
 Each run starts from the same state: the requests due, no jobs, no deliveries, an empty Redis
 (a server of the bench's own on a free port). It then starts the schedulers
-(``manage.py runscheduler``) and the workers (``manage.py rqworker exports notifications``) as
+(``manage.py runscheduler``) and the workers (``manage.py runworker exports notifications``) as
 subprocesses and waits until every export is done and every message sent. A local HTTP server
 stands in for Slack and counts what it receives. Printed per run: wall time, exports per
 second, duplicates (a slot with two jobs, a message received twice) and lost (a job not done, a
-message not received). The raw baseline in the same run: the same exports run one after the
-other in this process with ``exports.jobs.run_job`` (no Redis, no workers, no notifications).
+message not received, a done job whose file is not in the bucket). The raw baseline in the
+same run: the same exports run one after the other in this process with
+``exports.jobs.run_job`` (same storage; no Redis, no workers, no notifications).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +53,52 @@ with socket.socket() as _probe:
     _probe.bind(("127.0.0.1", 0))
     REDIS_PORT = _probe.getsockname()[1]
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    """moto's S3 server on a free port of 127.0.0.1 and a fresh bucket in it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(endpoint, timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    bucket = f"bench-scale-{uuid.uuid4().hex[:8]}"
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)
+    os.environ.update(
+        EXPORTS_STORAGE="s3",
+        AWS_STORAGE_BUCKET_NAME=bucket,
+        AWS_S3_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_S3_REGION_NAME="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return server, bucket
+
+
+# Storage is chosen by settings, so before django.setup(): the same for this process (the
+# baseline) and for the workers it starts (they inherit the environment).
+_early = argparse.ArgumentParser(add_help=False)
+_early.add_argument("--storage", choices=("s3", "local"), default="s3")
+MOTO, BUCKET = start_moto() if _early.parse_known_args()[0].storage == "s3" else (None, None)
 
 import django  # noqa: E402
 
@@ -68,6 +119,7 @@ from exports.models import (  # noqa: E402
     Message,
     NotificationMessage,
 )
+from exports.scheduling.namespace import queue_name  # noqa: E402
 from notifications.models import Delivery, DeliveryStatus, DownloadLink  # noqa: E402
 
 CHANNEL = "bench-chan"
@@ -140,6 +192,19 @@ def make_data(exports: int, users: int, chat_url: str) -> list[int]:
     return [r.pk for r in requests]
 
 
+def bucket_keys() -> set[str]:
+    """Names of the files in the bench's bucket (empty set on local storage)."""
+    if BUCKET is None:
+        return set()
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"])
+    keys: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        keys.update(item["Key"] for item in page.get("Contents", ()))
+    return keys
+
+
 def reset(request_ids: list[int]) -> datetime:
     """Every request due for its slot again; no jobs, deliveries or links; Redis empty."""
     DownloadLink.objects.all().delete()
@@ -147,7 +212,7 @@ def reset(request_ids: list[int]) -> datetime:
     ExportJob.objects.all().delete()
     slot = timezone.now().replace(minute=0, second=0, microsecond=0)
     ExportRequest.objects.filter(pk__in=request_ids).update(next_run_at=slot)
-    django_rq.get_connection("exports").flushdb()
+    django_rq.get_connection(queue_name("exports")).flushdb()
     return slot
 
 
@@ -186,7 +251,7 @@ def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter
         subprocess.Popen([*manage, "runscheduler", "--interval", "0.5"], **quiet)
         for _ in range(schedulers)
     ] + [
-        subprocess.Popen([*manage, "rqworker", "exports", "notifications"], **quiet)
+        subprocess.Popen([*manage, "runworker", "exports", "notifications"], **quiet)
         for _ in range(workers)
     ]
     total = len(request_ids)
@@ -208,6 +273,8 @@ def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter
             except subprocess.TimeoutExpired:
                 process.kill()
     jobs_per_request = Counter(ExportJob.objects.values_list("request_id", flat=True))
+    done_files = set(ExportJob.objects.filter(status=JobStatus.DONE).values_list("file", flat=True))
+    missing_files = len(done_files - bucket_keys()) if BUCKET is not None else 0
     expected_paths = {f"/hook/{pk}" for pk in request_ids}
     return {
         "workers": workers,
@@ -219,6 +286,7 @@ def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter
         "messages_once": sum(1 for p in expected_paths if chat.received[p] == 1),
         "duplicate_messages": sum(n - 1 for n in chat.received.values() if n > 1),
         "lost_messages": sum(1 for p in expected_paths if chat.received[p] == 0),
+        "files_missing_in_bucket": missing_files,
     }
 
 
@@ -229,6 +297,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--schedulers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--storage", choices=("s3", "local"), default="s3")
     options = parser.parse_args()
 
     redis = start_redis(os.environ["REDIS_URL"])
@@ -242,7 +311,8 @@ def main() -> None:
         request_ids = make_data(options.exports, options.users, chat.url)
         slot = reset(request_ids)
         raw = baseline(request_ids, slot)
-        print(f"Database: {connection.vendor}; {os.cpu_count()} CPU(s)")
+        storage = f"S3 bucket {BUCKET} on moto" if BUCKET else "local disk"
+        print(f"Database: {connection.vendor}; storage: {storage}; {os.cpu_count()} CPU(s)")
         print(
             f"raw baseline: {options.exports} exports in-process, one by one: {raw:.2f} s "
             f"({options.exports / raw:.1f}/s)"
@@ -261,6 +331,9 @@ def main() -> None:
             redis.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(MEDIA, ignore_errors=True)
+        if MOTO is not None:
+            MOTO.terminate()
+            MOTO.wait(timeout=10)
 
 
 if __name__ == "__main__":

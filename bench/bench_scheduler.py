@@ -43,6 +43,7 @@ from django.db.models import Count  # noqa: E402
 
 from exports.models import ExportItem, ExportJob, ExportRequest, JobStatus  # noqa: E402
 from exports.scheduling.dispatch import dispatch  # noqa: E402
+from exports.scheduling.namespace import queue_name  # noqa: E402
 from exports.scheduling.reaper import reap  # noqa: E402
 from exports.scheduling.scheduler import schedule_due, skip_beyond_user_cap  # noqa: E402
 from exports.scheduling.slots import Schedule  # noqa: E402
@@ -143,7 +144,7 @@ def main() -> None:
         connection.settings_dict["TEST"]["NAME"] = os.path.join(folder, "bench.sqlite3")
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    redis = django_rq.get_connection("exports")
+    redis = django_rq.get_connection(queue_name("exports"))
     redis.flushdb()
     rows: list = []
     try:

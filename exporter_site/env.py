@@ -6,6 +6,7 @@ a deployment fails at start-up instead of being silently ignored.
 """
 
 import os
+from datetime import timedelta
 
 import isodate
 from django.core.exceptions import ImproperlyConfigured
@@ -69,11 +70,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def env_duration(name: str, default: str) -> str:
-    """Return an ISO 8601 duration string after checking that it parses."""
+def env_duration(name: str, default: str, *, positive: bool = False) -> str:
+    """Return an ISO 8601 duration string after checking that it parses (and, if
+    ``positive``, that it is longer than zero)."""
     raw = os.environ.get(name, default)
     try:
-        isodate.parse_duration(raw)
+        parsed = isodate.parse_duration(raw)
     except (isodate.ISO8601Error, ValueError):
         raise ImproperlyConfigured(f"{name} must be an ISO 8601 duration, got {raw!r}") from None
+    if positive and not _longer_than_zero(parsed):
+        raise ImproperlyConfigured(f"{name} must be longer than zero, got {raw!r}")
     return raw
+
+
+def _longer_than_zero(parsed) -> bool:
+    if isinstance(parsed, isodate.Duration):
+        return parsed.years > 0 or parsed.months > 0 or parsed.tdelta > timedelta(0)
+    return parsed > timedelta(0)

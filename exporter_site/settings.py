@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from exports.scheduling.namespace import NamespacedQueues
+
 from .env import env_bool, env_choice, env_duration, env_int, env_list, env_required, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -96,7 +98,13 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that is down fails a request, a probe or a worker in seconds, instead of
+    # the operating system's TCP timeout of minutes. A connect_timeout in DATABASE_URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server, workers and scheduler read while one of them writes.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -160,12 +168,16 @@ STORAGES = {
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 EXPORTS_JOB_TIMEOUT = env_int("EXPORTS_JOB_TIMEOUT", 6 * 3600, minimum=1)
-RQ_QUEUES = {
-    # Exports are long, low-priority work; workers list queues in priority order.
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
-    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
-    "exports": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EXPORTS_JOB_TIMEOUT},
-}
+# Our queues by alias; in Redis (and for django-rq) each is named `<instance>:<alias>`, so
+# installations sharing a Redis never see each other's jobs (exports.scheduling.namespace).
+# Workers serve them in the order of namespace.QUEUES (`manage.py runworker`).
+RQ_QUEUES = NamespacedQueues(
+    {
+        "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+        "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+        "exports": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": EXPORTS_JOB_TIMEOUT},
+    }
+)
 RQ_SHOW_ADMIN_LINK = True
 # Imports the job code before forking, so each job does not import it again.
 RQ = {"WORKER_CLASS": "exports.worker.PreloadingWorker"}
@@ -185,7 +197,7 @@ EXPORTS_MAX_CATCHUP = env_int("EXPORTS_MAX_CATCHUP", 24, minimum=1)
 # Scheduled jobs one user may have waiting at once; older waiting slots beyond it are skipped.
 EXPORTS_MAX_SCHEDULED_PER_USER = env_int("EXPORTS_MAX_SCHEDULED_PER_USER", 200, minimum=1)
 # The shortest periodicity a recurring export may have (ISO 8601).
-EXPORTS_MIN_PERIODICITY = env_duration("EXPORTS_MIN_PERIODICITY", "PT1M")
+EXPORTS_MIN_PERIODICITY = env_duration("EXPORTS_MIN_PERIODICITY", "PT1M", positive=True)
 # A running job whose heartbeat is older than this (seconds) is presumed lost and re-run.
 EXPORTS_HEARTBEAT_TIMEOUT = env_int("EXPORTS_HEARTBEAT_TIMEOUT", 60, minimum=5)
 # Jobs handed to RQ but not started yet; empty = 2 per running exports worker (at least 2).

@@ -67,6 +67,8 @@ def file_response(job: ExportJob) -> HttpResponse:
 
 
 MISSING = "This file is missing from storage. Run the export again."
+# Seconds after which a download refused because the store was unreachable may be retried.
+STORAGE_RETRY_AFTER = 60
 
 
 class DownloadRefused(Exception):
@@ -74,12 +76,21 @@ class DownloadRefused(Exception):
 
     ``status`` is the HTTP status (404: the job has no file; 410: expired or gone; 503: the
     store cannot be reached, the file may well be there), ``reason`` a sentence for people,
-    ``kind`` one of ``none``, ``gone``, ``storage`` for callers with their own wording.
+    ``kind`` one of ``none``, ``gone``, ``storage`` for callers with their own wording, and
+    ``retry_after`` the seconds after which a client may try again (set for a 503), which
+    every caller answers as ``Retry-After`` (:meth:`with_headers`, the API's ``Problem``).
     """
 
-    def __init__(self, status: int, reason: str, kind: str) -> None:
+    def __init__(self, status: int, reason: str, kind: str, retry_after: int | None = None):
         super().__init__(reason)
         self.status, self.reason, self.kind = status, reason, kind
+        self.retry_after = retry_after
+
+    def with_headers(self, response: HttpResponse) -> HttpResponse:
+        """``response``, a caller's page for this refusal, with ``Retry-After`` when it has one."""
+        if self.retry_after is not None:
+            response["Retry-After"] = str(self.retry_after)
+        return response
 
 
 def serve_job_file(job: ExportJob) -> HttpResponse:
@@ -101,7 +112,10 @@ def serve_job_file(job: ExportJob) -> HttpResponse:
         return file_response(job)
     except StorageUnavailable:  # an OSError too, but the file may well be there
         raise DownloadRefused(
-            503, "File storage is unreachable right now. Try again in a minute.", "storage"
+            503,
+            "File storage is unreachable right now. Try again in a minute.",
+            "storage",
+            retry_after=STORAGE_RETRY_AFTER,
         ) from None
     except OSError:  # deleted between the status check and the open (retention, an operator)
         raise DownloadRefused(410, MISSING, "gone") from None

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .scheduling.namespace import queue_settings
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,10 @@ def check_database() -> None:
 
 
 def check_redis() -> None:
-    """PING the Redis of the queues, with short timeouts of its own."""
+    """PING the Redis of the queues, with short timeouts of its own (and no database)."""
     import redis
 
-    url = settings.RQ_QUEUES["default"]["URL"]
+    url = queue_settings("default")["URL"]
     client = redis.Redis.from_url(
         url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT
     )

@@ -186,8 +186,10 @@ def enqueue_publish() -> None:
     """Ask a worker to publish the outbox; if Redis is down the rows wait for a retry."""
     import django_rq
 
+    from .scheduling.namespace import queue_name
+
     try:
-        django_rq.get_queue("default").enqueue(publish_pending_events)
+        django_rq.get_queue(queue_name("default")).enqueue(publish_pending_events)
     except Exception as exc:  # noqa: BLE001 - the outbox keeps the events; log and go on
         log.warning("IAM events stay in the outbox: could not enqueue publisher: %s", exc)
 
@@ -202,9 +204,9 @@ def publish_pending_events(limit: int = 500) -> int:
     import django_rq
 
     from .models import IamEvent
-    from .scheduling.namespace import redis_key
+    from .scheduling.namespace import queue_name, redis_key
 
-    connection = django_rq.get_connection("default")
+    connection = django_rq.get_connection(queue_name("default"))
     # Namespaced like every key of ours: installations sharing a Redis keep separate streams.
     stream = redis_key(settings.IAM_EVENTS_STREAM)
     published = 0

@@ -28,7 +28,7 @@ class PruneResult:
 
 def retention_cutoff(now: datetime | None = None) -> datetime:
     """Jobs that finished before this instant have outlived ``EXPORTS_RETENTION``."""
-    return (now or timezone.now()) - parse_duration(settings.EXPORTS_RETENTION)
+    return parse_duration(settings.EXPORTS_RETENTION).before(now or timezone.now())
 
 
 def expire_job(job: ExportJob) -> bool:
@@ -93,7 +93,7 @@ def prune_if_due(now: datetime | None = None) -> PruneResult | None:
     installation = Installation.current()
     won = (
         Installation.objects.filter(pk=installation.pk)
-        .filter(Q(last_pruned_at__isnull=True) | Q(last_pruned_at__lte=now - interval))
+        .filter(Q(last_pruned_at__isnull=True) | Q(last_pruned_at__lte=interval.before(now)))
         .update(last_pruned_at=now)
     )
     return prune(now) if won else None

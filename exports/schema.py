@@ -30,7 +30,7 @@ from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from .validation import check_columns, storable_text_error
 from .vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
 
-READ_ONLY_KEYS = {"id", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
+READ_ONLY_KEYS = {"id", "owner", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
 
 REQUEST_FIELDS = {
     "name": "name",
@@ -496,6 +496,7 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
         fmt["columns"] = columns
     data: dict[str, Any] = {
         "id": request.pk,
+        "owner": request.owner.get_username(),
         "name": request.name,
         "type": request.type,
         "format": fmt,

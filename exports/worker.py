@@ -1,9 +1,10 @@
-"""The RQ worker class of the site (``RQ["WORKER_CLASS"]``), used by ``manage.py rqworker``."""
+"""The RQ worker class of the site (``RQ["WORKER_CLASS"]``), used by ``manage.py runworker``."""
 
 from __future__ import annotations
 
 import importlib
 
+from django.core.files.storage import default_storage
 from rq import Worker
 
 # The modules our jobs run in; see PreloadingWorker.
@@ -22,3 +23,7 @@ class PreloadingWorker(Worker):
         super().__init__(*args, **kwargs)
         for module in JOB_MODULES:
             importlib.import_module(module)
+        # Likewise the object-storage client (S3): built once here, inherited by every horse.
+        warm = getattr(default_storage, "warm", None)
+        if warm is not None:
+            warm()

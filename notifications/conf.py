@@ -7,11 +7,9 @@ Django settings (tests, scripts).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
-from isodate import Duration
 
+from exports.durations import Duration
 from exports.validation import parse_duration
 
 
@@ -66,15 +64,12 @@ def telegram_api_base() -> str:
     return getattr(settings, "TELEGRAM_API_BASE", "https://api.telegram.org").rstrip("/")
 
 
-def retention() -> timedelta | Duration:
-    """How long a finished export file is kept (``EXPORTS_RETENTION``).
-
-    An ``isodate.Duration`` when it counts months or years; both add to a datetime.
-    """
+def retention() -> Duration:
+    """How long a finished export file is kept (``EXPORTS_RETENTION``), counted in UTC."""
     return parse_duration(getattr(settings, "EXPORTS_RETENTION", "P7D"))
 
 
-def link_ttl() -> timedelta | Duration:
+def link_ttl() -> Duration:
     """How long a capability link lives (``EXPORTS_LINK_TTL``, default the retention)."""
     return parse_duration(
         getattr(settings, "EXPORTS_LINK_TTL", None) or getattr(settings, "EXPORTS_RETENTION", "P7D")

@@ -7,8 +7,9 @@ job id (``enqueued_at``, ``rq_job_id``); the enqueue happens after that commit. 
 scheduler tick (:func:`tick`) then makes sure nothing waits only in Redis:
 
 * due rows not handed over are handed over (retries included: RQ never holds a delayed job);
-* handed-over rows whose RQ job is missing (Redis flushed or restarted empty) or ended
-  without claiming the row are released and handed over again;
+* handed-over rows whose RQ job is missing (Redis flushed or restarted empty), ended
+  without claiming the row, or waits in a queue no worker of ours serves (see
+  ``namespace.is_stranded``) are released and handed over again;
 * rows left ``sending`` past ``NOTIFICATIONS_SENDING_TIMEOUT`` become ``unknown`` (the worker
   died mid-send; resending could double a message, so only people resend them);
 * done/failed jobs whose deliveries were never recorded (the worker died in between) get them.
@@ -40,7 +41,7 @@ from .models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-QUEUE = "notifications"
+QUEUE = "notifications"  # alias: the queue is namespace.queue_name(QUEUE)
 # Enqueued by dotted path: the job module imports this one.
 DELIVER = "notifications.jobs.deliver"
 # Which messages a final job status sends.
@@ -99,7 +100,7 @@ def hand_over(delivery_id: int, now: datetime | None = None) -> bool:
 
 def _enqueue(delivery_id: int, rq_id: str) -> None:
     # commit_mode="auto": this already runs after our commit; django-rq must not defer again.
-    queue = django_rq.get_queue(QUEUE, commit_mode="auto")
+    queue = django_rq.get_queue(namespace.queue_name(QUEUE), commit_mode="auto")
     try:
         queue.enqueue(
             DELIVER, delivery_id, job_id=rq_id, unique=True, description=f"delivery {delivery_id}"
@@ -193,11 +194,14 @@ def release_lost(now: datetime) -> int:
     )
     if not rows:
         return 0
-    connection = django_rq.get_connection(QUEUE)
+    connection = django_rq.get_connection(namespace.queue_name(QUEUE))
     rq_jobs = Job.fetch_many([rq_id for _, rq_id in rows], connection=connection)
     released = 0
     for (delivery_id, rq_id), rq_job in zip(rows, rq_jobs, strict=True):
         status = rq_job.get_status(refresh=False) if rq_job is not None else None
+        if rq_job is not None and namespace.is_stranded(rq_job):
+            rq_job.delete()  # never taken, and no worker of ours would ever take it
+            status = None
         if status is not None and status not in _ENDED_RQ_STATUSES:
             continue  # queued or running: RQ still owns it
         released += (

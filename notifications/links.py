@@ -37,7 +37,7 @@ def link_expiry(job: ExportJob, now: datetime | None = None) -> datetime:
     finished, as the pruner counts) and ``now + EXPORTS_LINK_TTL``.
     """
     now = now or timezone.now()
-    return min((job.finished_at or now) + conf.retention(), now + conf.link_ttl())
+    return min(conf.retention().after(job.finished_at or now), conf.link_ttl().after(now))
 
 
 def create_link(job: ExportJob, now: datetime | None = None) -> tuple[DownloadLink, str]:

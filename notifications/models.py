@@ -10,13 +10,13 @@ from django.utils import timezone
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "pending"  # waiting for its first or next attempt
-    SENDING = "sending", "sending"  # claimed by one worker, being sent now
-    SENT = "sent", "sent"
-    FAILED = "failed", "failed"  # a permanent error, or transient ones until out of attempts
+    PENDING = "pending", "Waiting"  # waiting for its first or next attempt
+    SENDING = "sending", "Sending"  # claimed by one worker, being sent now
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"  # a permanent error, or transient ones until out of attempts
     # Left "sending" past NOTIFICATIONS_SENDING_TIMEOUT (the worker died mid-send): it may or
     # may not have arrived, so it is never resent by itself; people can "Resend" it.
-    UNKNOWN = "unknown", "unknown"
+    UNKNOWN = "unknown", "Unknown"
 
 
 class DeliveryQuerySet(models.QuerySet):

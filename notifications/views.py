@@ -122,7 +122,8 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         response = serve_job_file(job)
     except DownloadRefused as refused:
         # A link holder gets the link page's wording: no file here is "gone" for them.
-        return _unavailable(request, "storage" if refused.kind == "storage" else "gone", job)
+        problem = "storage" if refused.kind == "storage" else "gone"
+        return refused.with_headers(_unavailable(request, problem, job))
     if request.method == "GET":  # a HEAD downloads nothing
         DownloadLog.objects.create(
             link=link,

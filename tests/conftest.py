@@ -5,6 +5,8 @@ import django_rq
 import pytest
 from django.contrib.auth import get_user_model
 
+from exports.scheduling.namespace import queue_name
+
 # Host names the fake resolver knows (see ``fake_dns``); every other name fails to resolve.
 FAKE_DNS = {
     "hooks.slack.com": ["34.226.36.53"],
@@ -75,7 +77,7 @@ def _is_ip(name: str) -> bool:
 @pytest.fixture
 def redis_conn():
     """The test Redis database (see tests/settings.py), emptied before and after the test."""
-    connection = django_rq.get_connection("default")
+    connection = django_rq.get_connection(queue_name("default"))
     connection.flushdb()
     yield connection
     connection.flushdb()

@@ -9,7 +9,7 @@ from exporter_site.settings import *  # noqa: F403
 from exporter_site.settings import RQ_QUEUES
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-for queue in RQ_QUEUES.values():
+for queue in RQ_QUEUES.configs.values():
     queue["URL"] = TEST_REDIS_URL
 REDIS_URL = TEST_REDIS_URL
 CACHES["api-throttle"]["LOCATION"] = TEST_REDIS_URL  # noqa: F405

@@ -254,8 +254,19 @@ def test_another_users_export_is_absent_from_their_list(bob_api, alices_export, 
     assert names == ["Bob's"]
 
 
-def test_staff_see_every_export(admin_api, alices_export):
-    assert admin_api.get("/api/exports").json()["total"] == 1
+def test_staff_see_every_export_and_whose_it_is(admin_api, alices_export):
+    listing = admin_api.get("/api/exports").json()
+    assert listing["total"] == 1 and listing["results"][0]["owner"] == "alice"
+    assert admin_api.get(f"/api/exports/{alices_export.pk}").json()["owner"] == "alice"
+
+
+def test_owner_is_read_only_a_patch_naming_another_owner_changes_nothing(
+    alice_api, alices_export, alice
+):
+    response = send(alice_api, "patch", f"/api/exports/{alices_export.pk}", {"owner": "bob"})
+    assert response.status_code == 200 and response.json()["owner"] == "alice"
+    alices_export.refresh_from_db()
+    assert alices_export.owner == alice
 
 
 def test_a_staff_update_keeps_the_owner(admin_api, alices_export, alice):

@@ -17,6 +17,7 @@ from rq import SimpleWorker
 
 from exports.ingestion import store_messages
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus, Message
+from exports.scheduling.namespace import queue_name
 from exports.scheduling.ondemand import run_now
 
 SHOTS = Path("/tmp/h8r-shots")
@@ -157,7 +158,7 @@ def test_a_job_started_by_run_now_reaches_done_on_the_open_page_and_downloads(
 
     # A real RQ worker runs the queued jobs while the page stays open.
     assert set(ExportJob.objects.values_list("status", flat=True)) == {JobStatus.NOT_PROCESSED}
-    django_rq.get_worker("exports", worker_class=SimpleWorker).work(burst=True)
+    django_rq.get_worker(queue_name("exports"), worker_class=SimpleWorker).work(burst=True)
     assert set(ExportJob.objects.values_list("status", flat=True)) == {JobStatus.DONE}
 
     expect(job_row.locator(".status")).to_have_text("Done", timeout=15_000)

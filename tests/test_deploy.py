@@ -14,6 +14,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -90,19 +91,32 @@ def unit_command(unit: str) -> list[str]:
     raise AssertionError(f"{unit} has no ExecStart")
 
 
-def test_the_worker_unit_runs_a_real_worker(redis_conn, tmp_path):
+def test_the_worker_unit_runs_a_real_worker_on_the_installations_queues(redis_conn, tmp_path):
+    database = tmp_path / "db.sqlite3"
     env = process_env(
         REDIS_URL=django_settings.REDIS_URL,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DATABASE_URL=f"sqlite:///{database}",
         EXPORTS_STORAGE="local",
     )
+    assert env["EXPORTS_INSTANCE"] == ""  # as documented: the id stored in the database
     command = unit_command("exporter-worker@.service")
-    assert command[1:] == ["manage.py", "rqworker", "exports", "notifications", "default"]
-    result = subprocess.run(
-        [*command, "--burst"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    assert command[1:] == ["manage.py", "runworker"]
+
+    def burst() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*command, "--burst"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    unmigrated = burst()
+    assert unmigrated.returncode != 0
+    assert "Run `manage.py migrate` first, or set EXPORTS_INSTANCE." in unmigrated.stderr
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    result = burst()
     assert result.returncode == 0, result.stderr
-    assert "Listening on exports, notifications, default" in result.stdout + result.stderr
+    with sqlite3.connect(database) as db:
+        [(instance,)] = db.execute("SELECT instance_id FROM exports_installation").fetchall()
+    listening = f"Listening on {instance}:exports, {instance}:notifications, {instance}:default"
+    assert listening in result.stdout + result.stderr
 
 
 def test_the_scheduler_unit_runs_the_scheduler_command():

@@ -30,6 +30,7 @@ from exports.jobs import create_job, run_job
 from exports.management.commands.runstack import start_redis
 from exports.models import ExportJob, JobStatus, Message
 from exports.scheduling.dispatch import dispatch
+from exports.scheduling.namespace import queue_name
 from exports.scheduling.ondemand import run_now
 from exports.scheduling.reaper import reap
 from exports.vocabulary import Medium
@@ -45,7 +46,7 @@ START = datetime(2026, 2, 1, tzinfo=UTC)
 ROWS = 2000
 STARTED = "test:faults:started"
 
-# A real django-rq worker (forking a work horse per job, as `manage.py rqworker` does), whose
+# The real worker command (`manage.py runworker`, forking a work horse per job), whose
 # first attempt at a job is slowed down so that the fault lands mid-export: every progress
 # report sleeps, and the first one tells the test the horse's pid (and its PostgreSQL backend).
 SLOW_WORKER = """
@@ -55,8 +56,10 @@ django.setup()
 from django.conf import settings
 settings.MEDIA_ROOT = sys.argv[1]
 import django_rq
+from django.core.management import call_command
 from django.db import connection
 from exports import jobs
+from exports.scheduling.namespace import queue_name
 from exports.writers.csv import CsvWriter
 
 CsvWriter.chunk_rows = 50
@@ -70,14 +73,14 @@ def slow(self, rows):
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_backend_pid()")
                     backend = cursor.fetchone()[0]
-            django_rq.get_connection("exports").set(
+            django_rq.get_connection(queue_name("exports")).set(
                 "test:faults:started", f"{self.job.pk}:{os.getpid()}:{backend}"
             )
         time.sleep(0.15)
     original(self, rows)
 
 jobs._Progress.__call__ = slow
-django_rq.get_worker("exports").work(burst=True)
+call_command("runworker", "exports", "--burst")
 """
 
 
@@ -115,7 +118,7 @@ def file_bytes(job: ExportJob) -> bytes:
 
 def burst(*queues: str) -> None:
     for queue in queues:
-        django_rq.get_worker(queue, worker_class=SimpleWorker).work(burst=True)
+        django_rq.get_worker(queue_name(queue), worker_class=SimpleWorker).work(burst=True)
 
 
 def start_slow_worker(media_root: str, database_url: str) -> subprocess.Popen:
@@ -206,7 +209,8 @@ def test_redis_restarted_empty_loses_no_job_and_no_delivery_and_doubles_none(
             requests.append(request)
         jobs = [run_now(request) for request in requests]  # one handed over, two waiting
         # One export runs (the next is handed over as it ends); its Slack message fails.
-        django_rq.get_worker("exports", worker_class=SimpleWorker).work(burst=True, max_jobs=1)
+        worker = django_rq.get_worker(queue_name("exports"), worker_class=SimpleWorker)
+        worker.work(burst=True, max_jobs=1)
         burst("notifications")
         retrying = Delivery.objects.get(status=DeliveryStatus.PENDING, attempts=1)
         assert retrying.enqueued_at is None  # its due time lives in the row only
@@ -217,7 +221,7 @@ def test_redis_restarted_empty_loses_no_job_and_no_delivery_and_doubles_none(
         assert len(chat.requests) == 1
 
         restart_empty()
-        assert django_rq.get_connection("exports").dbsize() == 0
+        assert django_rq.get_connection(queue_name("exports")).dbsize() == 0
 
         def settled() -> bool:
             call_command("runscheduler", "--once", stdout=io.StringIO())

@@ -1,13 +1,18 @@
 """/healthz for load balancers: database, Redis and file storage, no login, nothing secret."""
 
+import importlib.util
 import json
 import logging
 import socket
 import sys
+import time
 
 import pytest
+from django.db import connections
+from django.db.utils import ConnectionHandler
 
 from exports.json_logging import JsonFormatter
+from exports.scheduling.namespace import NamespacedQueues
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +37,12 @@ def test_it_reports_each_check_and_200_when_all_pass(client, redis_conn):
 
 def test_it_answers_503_naming_redis_when_redis_is_down(client, settings):
     port = closed_port()
-    settings.RQ_QUEUES = {
-        name: {**queue, "URL": f"redis://127.0.0.1:{port}/0"}
-        for name, queue in settings.RQ_QUEUES.items()
-    }
+    settings.RQ_QUEUES = NamespacedQueues(
+        {
+            alias: {**queue, "URL": f"redis://127.0.0.1:{port}/0"}
+            for alias, queue in settings.RQ_QUEUES.configs.items()
+        }
+    )
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
@@ -43,6 +50,54 @@ def test_it_answers_503_naming_redis_when_redis_is_down(client, settings):
     assert body["checks"]["redis"] == {"ok": False, "error": "ConnectionError"}
     assert body["checks"]["database"] == {"ok": True}
     assert str(port) not in response.content.decode()  # no addresses, hosts or secrets
+
+
+def settings_from_env(monkeypatch, **env: str) -> dict:
+    """The site's settings module evaluated afresh with ``env`` set (the loaded one untouched)."""
+    spec = importlib.util.find_spec("exporter_site.settings")
+    module = importlib.util.module_from_spec(spec)
+    with monkeypatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        spec.loader.exec_module(module)
+    return vars(module)
+
+
+def test_a_postgresql_connection_gives_up_after_the_connect_timeout(monkeypatch):
+    url = "postgres://postgres@127.0.0.1:5432/exporter"
+    monkeypatch.delenv("DATABASE_CONNECT_TIMEOUT", raising=False)
+    default = settings_from_env(monkeypatch, DATABASE_URL=url)["DATABASES"]["default"]
+    assert default["OPTIONS"]["connect_timeout"] == 5
+    configured = settings_from_env(monkeypatch, DATABASE_URL=url, DATABASE_CONNECT_TIMEOUT="2")
+    assert configured["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 2
+    in_url = settings_from_env(monkeypatch, DATABASE_URL=url + "?connect_timeout=9")
+    assert in_url["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 9
+
+
+def test_it_answers_503_naming_the_database_when_it_is_unreachable(client, redis_conn, monkeypatch):
+    port = closed_port()
+    env = settings_from_env(monkeypatch, DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/x")
+    unreachable = ConnectionHandler(env["DATABASES"])["default"]
+    # Every use of the default database in this request goes to the closed port.
+    reachable = connections["default"]
+    connections["default"] = unreachable
+    try:
+        started = time.monotonic()
+        response = client.get("/healthz")
+        elapsed = time.monotonic() - started
+    finally:
+        connections["default"] = reachable
+        unreachable.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"] == {
+        "database": {"ok": False, "error": "OperationalError"},
+        "redis": {"ok": True},
+        "storage": {"ok": True},
+    }
+    assert str(port) not in response.content.decode()
+    assert elapsed < 5
 
 
 def test_it_answers_503_naming_storage_when_the_files_cannot_be_written(

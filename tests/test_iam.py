@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from exports.iam import acting_as, publish_pending_events
 from exports.models import ExportColumn, ExportItem, ExportRequest, IamEvent
-from exports.scheduling.namespace import redis_key
+from exports.scheduling.namespace import NamespacedQueues, queue_name, redis_key
 from exports.schema import parse_request, save_spec
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +118,7 @@ def test_the_publish_job_runs_on_a_real_worker(alice, redis_conn, settings, comm
 
     with committed():
         save_spec(spec_for(alice))
-    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
+    django_rq.get_worker(queue_name("default"), worker_class=SimpleWorker).work(burst=True)
     assert redis_conn.xlen(redis_key(settings.IAM_EVENTS_STREAM)) == 1
     assert IamEvent.objects.get().published_at is not None
 
@@ -126,7 +126,7 @@ def test_the_publish_job_runs_on_a_real_worker(alice, redis_conn, settings, comm
 def test_a_failed_publish_stays_in_the_outbox_and_is_retried(alice, redis_conn, committed):
     with committed():
         save_spec(spec_for(alice))
-    broken = {"default": {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 5}}
+    broken = NamespacedQueues({"default": {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 5}})
     with override_settings(RQ_QUEUES=broken):
         assert publish_pending_events() == 0
     event = IamEvent.objects.get()

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
 
+from exports.scheduling.namespace import queue_name
 from exports.vocabulary import Medium, Policy
 from notifications.dispatch import job_finished, tick
 from notifications.jobs import deliver
@@ -49,7 +50,7 @@ def work() -> None:
     # The tick enqueues after its commits; inside a `db` test those run when captured.
     with TestCase.captureOnCommitCallbacks(execute=True):
         tick()
-    django_rq.get_worker("notifications", worker_class=SimpleWorker).work(burst=True)
+    django_rq.get_worker(queue_name("notifications"), worker_class=SimpleWorker).work(burst=True)
 
 
 def work_until(condition, timeout: float = 10) -> None:
@@ -138,7 +139,7 @@ def test_a_404_is_permanent_is_not_retried_and_shows_on_the_request_page(
     assert delivery.status == DeliveryStatus.FAILED and delivery.is_permanent_error
     assert delivery.attempts == 1 and len(chat.requests) == 1
     assert delivery.last_error == "Slack answered HTTP 404: no_service"
-    assert django_rq.get_queue("notifications").scheduled_job_registry.count == 0
+    assert django_rq.get_queue(queue_name("notifications")).scheduled_job_registry.count == 0
     page = Template("{% load notifications %}{% job_deliveries job %}").render(
         Context({"job": job})
     )
@@ -160,7 +161,9 @@ def test_a_429_waits_for_its_retry_after(
     assert delivery.next_attempt_at - delivery.last_attempt_at >= timedelta(seconds=2)
     # The due time lives in the row only: nothing waits in Redis meanwhile.
     assert delivery.enqueued_at is None
-    assert django_rq.get_queue("notifications").scheduled_job_registry.get_job_ids() == []
+    assert (
+        django_rq.get_queue(queue_name("notifications")).scheduled_job_registry.get_job_ids() == []
+    )
     work()
     assert len(chat.requests) == 1  # not due yet
     work_until(lambda: only_delivery().status == DeliveryStatus.SENT)

@@ -4,6 +4,8 @@ import django_rq
 import pytest
 from rq import SimpleWorker
 
+from exports.scheduling.namespace import queue_name
+
 pytestmark = pytest.mark.django_db
 
 
@@ -28,8 +30,10 @@ def staff_client(client, admin_user):
 @pytest.fixture
 def worker_and_job(redis_conn, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
-        django_rq.get_queue("default").enqueue("builtins.len", "abc", job_id="rq-admin-test")
-    worker = SimpleWorker([django_rq.get_queue("default")], connection=redis_conn)
+        django_rq.get_queue(queue_name("default")).enqueue(
+            "builtins.len", "abc", job_id="rq-admin-test"
+        )
+    worker = SimpleWorker([django_rq.get_queue(queue_name("default"))], connection=redis_conn)
     worker.register_birth()
     yield worker.key, "rq-admin-test"
     worker.register_death()
@@ -39,6 +43,16 @@ def test_every_rq_page_works_for_staff(staff_client, worker_and_job):
     for url in page_urls(*worker_and_job):
         response = staff_client.get(url)
         assert response.status_code == 200, url
+
+
+def test_the_queues_are_listed_under_their_namespaced_names(staff_client, worker_and_job):
+    dashboard = staff_client.get("/admin/rq/").text
+    for alias in ("default", "exports", "notifications"):
+        assert f"test:{alias}" in dashboard
+    # django-rq orders queues by name: index 0 is test:default, where the job waits.
+    default_queue = staff_client.get("/admin/rq/queues/0/")
+    assert "test:default" in default_queue.text and "rq-admin-test" in default_queue.text
+    assert "rq-admin-test" not in staff_client.get("/admin/rq/queues/1/").text
 
 
 def test_the_rq_scheduler_page_explains_that_schedules_live_in_the_database(staff_client):

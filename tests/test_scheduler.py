@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 import django_rq
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -36,6 +35,7 @@ from exports.scheduling import scheduler as scheduler_module
 from exports.scheduling import signals as scheduling_signals
 from exports.scheduling.dispatch import dispatch, rq_job_id
 from exports.scheduling.lifecycle import beat, finish_job, start_job
+from exports.scheduling.namespace import queue_name, queue_settings
 from exports.scheduling.ondemand import QueueFull, enqueue_one_time, run_now
 from exports.scheduling.reaper import reap
 from exports.scheduling.scheduler import schedule_due
@@ -55,7 +55,7 @@ def complete_export_job(job_id: int) -> None:
     job = start_job(job_id)
     if job is None:
         return  # a stale RQ job of an earlier attempt: the row is not expecting it
-    django_rq.get_connection("exports").rpush(EXECUTED, job_id)
+    django_rq.get_connection(queue_name("exports")).rpush(EXECUTED, job_id)
     content = json.dumps({"slot": job.slot.isoformat(), "windows": job.windows}).encode()
     name = default_storage.save(f"exports/test/job-{job.pk}.json", ContentFile(content))
     if not finish_job(job, JobStatus.DONE, file=name, size=len(content)):
@@ -73,7 +73,7 @@ def export_job_dying_on_first_attempt(job_id: int) -> None:
     job = start_job(job_id)
     name = default_storage.save(f"exports/test/partial-{job.pk}.json", ContentFile(b'{"slot'))
     ExportJob.objects.filter(pk=job.pk).update(file=name)
-    django_rq.get_connection("exports").set(STARTED, f"{job_id}:{os.getpid()}")
+    django_rq.get_connection(queue_name("exports")).set(STARTED, f"{job_id}:{os.getpid()}")
     while beat(job, stage="writing"):
         time.sleep(0.2)
 
@@ -101,11 +101,11 @@ def fake_jobs(monkeypatch, redis_conn):
 
 
 def run_worker() -> None:
-    django_rq.get_worker("exports", worker_class=SimpleWorker).work(burst=True)
+    django_rq.get_worker(queue_name("exports"), worker_class=SimpleWorker).work(burst=True)
 
 
 def queued_ids() -> list[str]:
-    return django_rq.get_queue("exports").job_ids
+    return django_rq.get_queue(queue_name("exports")).job_ids
 
 
 def executed(redis_conn) -> list[int]:
@@ -182,7 +182,7 @@ def subprocess_env(database_url: str) -> dict[str, str]:
         os.environ,
         DJANGO_SETTINGS_MODULE="tests.settings",
         DATABASE_URL=database_url,
-        TEST_REDIS_URL=settings.RQ_QUEUES["exports"]["URL"],
+        TEST_REDIS_URL=queue_settings("exports")["URL"],
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
 
@@ -338,9 +338,10 @@ from datetime import datetime, timedelta
 import django
 django.setup()
 import django_rq
+from exports.scheduling.namespace import queue_name
 from exports.scheduling.scheduler import schedule_due
 processes, start, ticks = int(sys.argv[1]), datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
-redis = django_rq.get_connection("exports")
+redis = django_rq.get_connection(queue_name("exports"))
 redis.incr("test:barrier")
 while int(redis.get("test:barrier")) < processes:
     time.sleep(0.005)
@@ -496,7 +497,8 @@ def test_a_thousand_queued_jobs_of_one_user_do_not_starve_another_users_single_j
     (bobs,) = queue_jobs(bob, 1)
     dispatch()
     assert queued_ids() == [rq_job_id(alices[0].pk, 1), rq_job_id(bobs.pk, 1)]
-    django_rq.get_worker("exports", worker_class=SimpleWorker).work(burst=True, max_jobs=2)
+    worker = django_rq.get_worker(queue_name("exports"), worker_class=SimpleWorker)
+    worker.work(burst=True, max_jobs=2)
     assert executed(fake_jobs) == [alices[0].pk, bobs.pk]
 
 
@@ -607,8 +609,8 @@ import django
 django.setup()
 from django.conf import settings
 settings.MEDIA_ROOT = sys.argv[1]
-import django_rq
-django_rq.get_worker("exports").work(burst=True)
+from django.core.management import call_command
+call_command("runworker", "exports", "--burst")
 """
 
 

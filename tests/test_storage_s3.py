@@ -24,10 +24,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
 
+from exports.downloads import STORAGE_RETRY_AFTER
 from exports.jobs import create_job, run_job
 from exports.models import ExportJob, JobStatus, Message
 from exports.retention import prune
 from exports.scheduling.dispatch import dispatch
+from exports.scheduling.namespace import queue_name
 from notifications.links import create_link
 from notifications.models import DownloadLog
 from tests.builders import one_day_of_temperature
@@ -135,7 +137,9 @@ SLOT = START + timedelta(days=1)
 def run_in_worker(job: ExportJob, max_jobs: int | None = None) -> ExportJob:
     """Hand the job to RQ as the scheduler does and let a real burst worker run it."""
     dispatch()
-    django_rq.get_worker("exports", worker_class=SimpleWorker).work(burst=True, max_jobs=max_jobs)
+    django_rq.get_worker(queue_name("exports"), worker_class=SimpleWorker).work(
+        burst=True, max_jobs=max_jobs
+    )
     job.refresh_from_db()
     return job
 
@@ -168,6 +172,31 @@ def test_a_worker_stores_a_finished_export_as_one_object_in_the_bucket(
     assert b",2026-01-10T01:00:00.000+01:00,0.0," in content.splitlines()[1]  # Rome time
     assert done_job.file.name.endswith("/Boiler_room_2026-01-11T0100.csv")
     assert not list(Path(settings.MEDIA_ROOT).rglob("Boiler_room_*"))  # nothing on local disk
+
+
+def test_the_worker_builds_the_s3_client_before_it_forks_and_a_horse_stores_with_it(
+    bucket, redis_conn
+):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from exports.worker import PreloadingWorker
+
+    PreloadingWorker([queue_name("exports")], connection=redis_conn)
+    inherited = default_storage._connections.connection  # built in the parent, no request made
+    assert bucket.keys() == []
+    child = os.fork()
+    if child == 0:  # a work horse: RQ forks one per job
+        status = 1
+        try:
+            same = default_storage.connection is inherited
+            name = default_storage.save("horse/probe.txt", ContentFile(b"from the horse"))
+            status = 0 if same and name == "horse/probe.txt" else 2
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert bucket.read("horse/probe.txt") == b"from the horse"
 
 
 def test_a_rerun_of_the_same_slot_gets_an_object_of_its_own(done_job, bucket, alice):
@@ -229,6 +258,7 @@ def test_the_api_streams_the_object_and_says_503_when_the_bucket_is_unreachable(
     response = api.get(f"/api/jobs/{job.pk}/download")
     assert response.status_code == 503
     assert "unreachable" in response.json()["errors"][0]["message"]
+    assert response["Retry-After"] == str(STORAGE_RETRY_AFTER)
 
 
 def test_with_redirects_on_a_download_goes_to_a_short_lived_presigned_url(
@@ -264,10 +294,11 @@ def test_an_object_deleted_from_the_bucket_is_gone_for_page_and_link(
     settings.EXPORTS_DOWNLOAD_REDIRECT = redirect
     bucket.client.delete_object(Bucket=bucket.name, Key=done_job.file.name)
     _, token = create_link(done_job)
-    assert client.get(reverse("notifications:download", args=[token])).status_code == 410
+    link_response = client.get(reverse("notifications:download", args=[token]))
+    assert link_response.status_code == 410 and not link_response.has_header("Retry-After")
     client.force_login(done_job.request.owner)
     response = client.get(download_path(done_job))
-    assert response.status_code == 410
+    assert response.status_code == 410 and not response.has_header("Retry-After")
     assert b"missing from storage" in response.content
 
 
@@ -281,11 +312,14 @@ def test_an_unreachable_bucket_is_a_503_not_a_missing_file(alice, bucket, proxy,
     response = client.get(download_path(job))
     assert response.status_code == 503
     assert b"unreachable right now" in response.content
+    assert response["Retry-After"] == str(STORAGE_RETRY_AFTER)
     link_response = client.get(reverse("notifications:download", args=[token]))
     assert link_response.status_code == 503
     assert b"File storage is unreachable right now." in link_response.content
+    assert link_response["Retry-After"] == str(STORAGE_RETRY_AFTER)
     settings.EXPORTS_DOWNLOAD_REDIRECT = True
-    assert client.get(download_path(job)).status_code == 503
+    redirected = client.get(download_path(job))
+    assert redirected.status_code == 503 and redirected["Retry-After"] == str(STORAGE_RETRY_AFTER)
 
 
 # --- retention -------------------------------------------------------------------------------

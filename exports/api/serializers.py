@@ -18,6 +18,7 @@ from notifications.models import DeliveryStatus
 from ..display import format_window
 from ..models import ExportJob, JobStatus
 from ..vocabulary import (
+    MAX_DECIMALS,
     Aggregation,
     ColumnId,
     Extension,
@@ -105,6 +106,15 @@ class FormatSerializer(serializers.Serializer):
     timezone = serializers.CharField(required=False, help_text="IANA zone, default UTC.")
     template = serializers.ChoiceField(Template.values, required=False)
     csvDelimiter = serializers.CharField(required=False)
+    csvBom = serializers.BooleanField(
+        required=False, help_text="CSV only: start with a UTF-8 byte order mark (default true)."
+    )
+    decimals = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_DECIMALS,
+        help_text="Fixed decimals for every number; absent: numbers as they are.",
+    )
     filename = serializers.CharField(required=False)
 
 
@@ -114,6 +124,9 @@ class MessageSerializer(serializers.Serializer):
     target = serializers.CharField(required=False)
     title = serializers.CharField(required=False)
     text = serializers.CharField(required=False)
+    skipEmpty = serializers.BooleanField(
+        required=False, help_text="Stay silent when the export wrote no rows (default false)."
+    )
 
 
 class NotificationSerializer(serializers.Serializer):
@@ -137,6 +150,7 @@ class StoredExportRequestSerializer(ExportRequestSerializer):
     """A stored request, exactly as ``manage.py dumpexport`` prints it."""
 
     id = serializers.IntegerField()
+    owner = serializers.CharField(help_text="Username of the owner (read-only).")
     createdAt = serializers.DateTimeField()
     updatedAt = serializers.DateTimeField(allow_null=True)
     nextRunAt = serializers.DateTimeField(required=False)

@@ -14,10 +14,12 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-import isodate
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from ..validation import parse_duration
 
 SECRET_PATTERN = re.compile(r"^exp_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 # How stale ``last_used_at`` may get: one write per minute per token, not one per request.
@@ -31,16 +33,18 @@ def hash_secret(secret: str) -> str:
 def expiry_after(lifetime: str, now: datetime | None = None) -> datetime:
     """``now`` + an ISO 8601 duration (``P30D``, ``P1Y``, ``PT12H``), as a token's expiry.
 
-    Raises ``ValueError`` for text that is not a positive ISO 8601 duration.
+    Raises ``ValueError`` for text that is not a positive ISO 8601 duration of at most a
+    century (the bounds of every duration, see ``exports.durations``).
     """
     now = now or timezone.now()
     try:
-        expires_at = now + isodate.parse_duration(lifetime)
-    except (isodate.ISO8601Error, ValueError, TypeError):
+        return parse_duration(lifetime).after(now)
+    except ValidationError as error:
+        if error.code == "not_positive":
+            raise ValueError(f"{lifetime!r} is not a positive duration.") from None
+        if error.code in ("too_long", "fractional_months"):
+            raise ValueError(error.messages[0]) from None
         raise ValueError(f"{lifetime!r} is not an ISO 8601 duration such as P30D.") from None
-    if expires_at <= now:
-        raise ValueError(f"{lifetime!r} is not a positive duration.")
-    return expires_at
 
 
 class ApiTokenQuerySet(models.QuerySet):

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from ..durations import Duration
+
 
 def max_catchup() -> int:
     """EXPORTS_MAX_CATCHUP: missed slots run per request per tick (older ones are skipped)."""
@@ -65,7 +67,7 @@ def requeue_after() -> timedelta:
     return timedelta(seconds=float(getattr(settings, "EXPORTS_REQUEUE_AFTER", 30)))
 
 
-def prune_interval() -> timedelta | None:
+def prune_interval() -> Duration | None:
     """EXPORTS_PRUNE_INTERVAL (ISO 8601 duration, default PT1H): the scheduler runs retention
     at most this often, whichever scheduler gets there first. ``P0D`` turns it off."""
     from ..validation import parse_duration

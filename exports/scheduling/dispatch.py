@@ -1,7 +1,7 @@
 """Dispatch: hand waiting jobs to RQ a few at a time, fairly across users.
 
 Jobs are created ``notProcessed`` with ``enqueued_at`` empty ("waiting") and stay in the
-database; :func:`dispatch` moves a handful of them into the ``exports`` RQ queue ("handed
+database; :func:`dispatch` moves a handful of them into our ``exports`` RQ queue ("handed
 over": ``notProcessed`` with ``enqueued_at`` set), keeping at most
 ``conf.dispatch_backlog()`` handed-over jobs that no worker has started yet. Keeping RQ's
 FIFO short is what makes the order fair: a newcomer's job is never behind another user's
@@ -44,7 +44,7 @@ from . import conf, namespace
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "exports"
+QUEUE = "exports"  # alias: the queue is namespace.queue_name(QUEUE)
 # Enqueued by dotted path: this package never imports the job code it schedules.
 RUN_EXPORT_JOB = "exports.jobs.run_export_job"
 # Redis keys, inside this installation's namespace (see namespace.redis_key).
@@ -85,7 +85,7 @@ def backlog_limit() -> int:
     configured = conf.dispatch_backlog()
     if configured is not None:
         return configured
-    workers = Worker.count(queue=django_rq.get_queue(QUEUE_NAME))
+    workers = Worker.count(queue=django_rq.get_queue(namespace.queue_name(QUEUE)))
     return 2 * max(1, workers)
 
 
@@ -98,7 +98,7 @@ def dispatch(now: datetime | None = None) -> int:
     Returns the number of jobs handed over. Raises ``redis.exceptions.RedisError`` when
     Redis is unreachable (the jobs simply keep waiting).
     """
-    connection = django_rq.get_connection(QUEUE_NAME)
+    connection = django_rq.get_connection(namespace.queue_name(QUEUE))
     lock = connection.lock(namespace.redis_key(_LOCK_KEY), timeout=60, blocking_timeout=10)
     if not lock.acquire():
         return 0
@@ -196,7 +196,7 @@ def _hand_over(job_pk: int, attempts: int, now: datetime) -> bool:
 
 def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
     # commit_mode="auto": this already runs after our commit; django-rq must not defer again.
-    queue = django_rq.get_queue(QUEUE_NAME, commit_mode="auto")
+    queue = django_rq.get_queue(namespace.queue_name(QUEUE), commit_mode="auto")
     try:
         queue.enqueue(
             RUN_EXPORT_JOB,

@@ -12,7 +12,8 @@ updates, so two schedulers reaping at once act on a job once:
   never served. Its windows are pinned, so the rerun exports exactly the same data.
 * **Handed-over job whose RQ job is gone or dead**: ``notProcessed`` with ``enqueued_at``
   older than ``EXPORTS_REQUEUE_AFTER``, and RQ no longer has a live job for it (Redis was
-  flushed or lost data, or the RQ job failed before ``run_export_job`` could claim the row).
+  flushed or lost data, the RQ job failed before ``run_export_job`` could claim the row, or it
+  waits in a queue named before queue names carried the instance, which no worker serves).
   A vanished RQ job never reached a worker, and a finished one was dropped unclaimed by
   another installation's worker, so no attempt is counted; a dead one (a worker took it and it
   failed before claiming the row) counts one, so a job that cannot even start ends failed.
@@ -33,8 +34,8 @@ from rq.job import Job
 from rq.job import JobStatus as RqStatus
 
 from ..models import ExportJob, JobStatus
-from . import conf
-from .dispatch import QUEUE_NAME, handed_over_jobs
+from . import conf, namespace
+from .dispatch import QUEUE, handed_over_jobs
 from .signals import job_reaped
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def reap(now: datetime | None = None) -> ReapResult:
             result.failed += 1
         elif outcome == JobStatus.NOT_PROCESSED:
             result.requeued += 1
-    connection = django_rq.get_connection(QUEUE_NAME)
+    connection = django_rq.get_connection(namespace.queue_name(QUEUE))
     handed_before = now - conf.requeue_after()
     for job in handed_over_jobs().filter(enqueued_at__lt=handed_before).order_by("pk"):
         outcome = _settle_handed_over(job, connection, now)
@@ -159,9 +160,15 @@ def _settle_handed_over(job: ExportJob, connection, now: datetime) -> str | None
     Returns the job's new status, or ``None`` when RQ still owns the job or the row moved.
     """
     try:
-        rq_status = Job.fetch(job.rq_job_id, connection=connection).get_status()
+        rq_job = Job.fetch(job.rq_job_id, connection=connection)
     except NoSuchJobError:
         rq_status = None
+    else:
+        rq_status = rq_job.get_status()
+        if namespace.is_stranded(rq_job):
+            # Never taken: drop it, so the next hand-over can use its id in our queue.
+            rq_job.delete()
+            rq_status = None
     if rq_status is not None and rq_status not in _DEAD_RQ_STATUSES:
         return None  # queued or started: RQ still owns it
     unchanged = handed_over_jobs().filter(

@@ -8,11 +8,12 @@ Rules, per item (``slot`` is the job's slot, ``k`` its index when it is a grid s
 
 * ``from``/``to`` given: ``[from, to)``; a missing ``to`` means the slot, a missing ``from``
   means the beginning of the data.
-* ``period`` given: ``[slot − period, slot)``, subtracted with the slot rules of ``slots.py``
-  (calendar part on local wall time). When the period equals the request's periodicity and
-  the slot is a grid slot, the start is the previous slot instead, so that windows tile even
-  where month clamping makes ``slot − P1M`` differ from the previous slot (30 April − P1M is
-  30 March, but the slot before 30 April in a schedule anchored on 31 January is 31 March).
+* ``period`` given: ``[slot − period, slot)``, subtracted by the same duration rules that move
+  slots (``exports.durations``: calendar part on local wall time). When the period equals the
+  request's periodicity and the slot is a grid slot, the start is the previous slot instead,
+  so that windows tile even where month clamping makes ``slot − P1M`` differ from the previous
+  slot (30 April − P1M is 30 March, but the slot before 30 April in a schedule anchored on
+  31 January is 31 March).
 * nothing given, recurring request, grid slot: ``[slot(k−1), slot(k))`` — consecutive jobs
   tile time with no gap and no overlap.
 * nothing given, recurring request, off-grid slot ("Run now"): the last whole periodicity,
@@ -27,7 +28,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .slots import Periodicity, Schedule, shift
+from ..durations import Duration
+from .slots import Schedule
 
 if TYPE_CHECKING:
     from ..models import ExportItem, ExportRequest
@@ -74,13 +76,13 @@ def _item_window(
     if item.from_time or item.to_time:
         return item.from_time, item.to_time or slot
     if item.period:
-        period = Periodicity.parse(item.period)
+        period = Duration.parse(item.period)
         if schedule is not None and k is not None and period == schedule.periodicity:
             return schedule.slot_at(k - 1), slot
         tz = schedule.tz if schedule is not None else zoneinfo.ZoneInfo(request.timezone)
-        return shift(slot, period, tz, -1), slot
+        return period.before(slot, tz), slot
     if schedule is None:
         return None, slot
     if k is not None:
         return schedule.slot_at(k - 1), slot
-    return shift(slot, schedule.periodicity, schedule.tz, -1), slot
+    return schedule.periodicity.before(slot, schedule.tz), slot

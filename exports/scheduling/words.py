@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 
-from .slots import Periodicity, _add_months
+from ..durations import Duration, add_months
 
 WEEKDAYS = tuple(calendar.day_name)  # Monday first, as datetime.weekday()
 MINUTE_STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)  # divide an hour: the grid survives DST
@@ -94,7 +94,7 @@ def _monthly_anchor(local: datetime, day: int, hour: int, minute: int) -> dateti
             candidate = month.replace(day=day)
             if candidate <= local:
                 return candidate
-        month = _add_months(month, -1)
+        month = add_months(month, -1)
 
 
 def preset_of(periodicity: str, period_start: datetime | None, tz_name: str) -> Preset | None:
@@ -102,7 +102,7 @@ def preset_of(periodicity: str, period_start: datetime | None, tz_name: str) -> 
     if not periodicity or period_start is None:
         return None
     try:
-        period = Periodicity.parse(periodicity)
+        period = Duration.parse(periodicity)
     except (ValidationError, ValueError, OverflowError):
         return None
     wall = period_start.astimezone(zoneinfo.ZoneInfo(tz_name))
@@ -137,7 +137,7 @@ def describe_schedule(periodicity: str, period_start: datetime | None, tz_name: 
     hours) name the local times they fall on only when those are not obvious.
     """
     try:
-        period = Periodicity.parse(periodicity)
+        period = Duration.parse(periodicity)
     except (ValidationError, ValueError, OverflowError):  # a stored value still gets words
         return f"Every {periodicity}"
     tz = zoneinfo.ZoneInfo(tz_name)

@@ -130,7 +130,7 @@ def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResp
     try:
         response = serve_job_file(job)
     except DownloadRefused as refused:
-        return _unavailable(request, job, refused.status, refused.reason)
+        return refused.with_headers(_unavailable(request, job, refused.status, refused.reason))
     if request.method == "GET":  # a HEAD downloads nothing
         record_download(job, request.user, via="page")
     return response

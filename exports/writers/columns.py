@@ -5,7 +5,8 @@ writing together. A chunk's column usually holds one type (every time a datetime
 a float), so each column of a chunk is checked once, with C-level ``map``/``set`` calls, and
 converted in bulk; only a column mixing types, or holding a cell that needs care (a
 formula-like text, NaN), goes through the per-cell function. The result is the same as
-converting every cell with that function (the tests compare both).
+converting every cell with that function (the tests compare both). A column of times from
+the engine (``times.LocalTimes``) becomes texts straight from its epoch microseconds.
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from .cells import FORMULA_PREFIXES, fixed
+from .times import LocalTimes
 
 _FORMULA_START = re.compile("(?:^|\n)[" + re.escape(FORMULA_PREFIXES) + "]")
 _NONE = type(None)
 
 Cell = Callable[[Any], Any]
-
-
-def each(column: tuple, cell: Cell) -> list:
-    """The per-cell path: ``cell`` applied to every value of the column."""
-    return list(map(cell, column))
 
 
 def fixed_decimals(cell: Cell, decimals: int) -> Cell:
@@ -41,14 +38,15 @@ def fixed_decimals(cell: Cell, decimals: int) -> Cell:
     return fixed_cell
 
 
-def columns_of(chunk: Sequence[Sequence[Any]]) -> list[tuple]:
-    """The chunk's rows turned into columns (``base.chunked`` has checked their widths)."""
-    return list(zip(*chunk, strict=True))
+def each(column: Sequence, cell: Cell) -> list:
+    """The per-cell path: ``cell`` applied to every value of the column."""
+    return list(map(cell, column))
 
 
-def is_plain_text(column: tuple) -> bool:
+def is_plain_text(column: Sequence[str]) -> bool:
     """Whether no text of an all-``str`` column could be read as a formula."""
-    return _FORMULA_START.search("\n".join(column)) is None
+    # Each distinct text once: a column of labels or units repeats a few texts.
+    return _FORMULA_START.search("\n".join(set(column))) is None
 
 
 def are_finite(column: tuple) -> bool:
@@ -68,8 +66,10 @@ def by_distinct(column: tuple, convert: Cell) -> list:
     return list(map(converted.__getitem__, map(id, column)))
 
 
-def csv_column(column: tuple, cell: Cell) -> Sequence[Any]:
+def csv_column(column: Sequence, cell: Cell) -> Sequence[Any]:
     """A column as the csv module should write it (see ``csv.csv_cell``)."""
+    if type(column) is LocalTimes:
+        return column.iso_texts() if column.is_complete() else list(map(cell, column))
     kinds = set(map(type, column))
     if kinds <= {float, int, _NONE}:
         if float not in kinds or are_finite(column):
@@ -82,8 +82,10 @@ def csv_column(column: tuple, cell: Cell) -> Sequence[Any]:
     return list(map(cell, column))
 
 
-def json_column(column: tuple, value: Cell) -> Sequence[str]:
+def json_column(column: Sequence, value: Cell) -> Sequence[str]:
     """A column as JSON value texts (see ``json.json_value``)."""
+    if type(column) is LocalTimes:
+        return column.iso_texts('"') if column.is_complete() else list(map(value, column))
     kinds = set(map(type, column))
     if kinds == {float} and are_finite(column):
         return list(map(float.__repr__, column))

@@ -13,10 +13,10 @@ import io
 from datetime import datetime
 from typing import Any, TextIO
 
-from .base import Progress, Table, chunked
+from .base import Progress, Table, column_chunks
 from .bundle import TextWriter
 from .cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
-from .columns import columns_of, csv_column, each, fixed_decimals
+from .columns import csv_column, each, fixed_decimals
 
 BOM = "\ufeff"
 
@@ -66,10 +66,10 @@ class CsvWriter(TextWriter):
             cell, column = csv_cell, csv_column
         else:  # every number becomes text: the per-cell path
             cell, column = fixed_decimals(csv_cell, self.decimals), each
-        for chunk in chunked(table.rows, self.chunk_rows, len(table.headers)):
-            writerows(zip(*[column(values, cell) for values in columns_of(chunk)], strict=True))
+        for count, columns in column_chunks(table.rows, self.chunk_rows, len(table.headers)):
+            writerows(zip(*[column(values, cell) for values in columns], strict=True))
             text.write(buffer.getvalue())
             buffer.seek(0)
             buffer.truncate()
-            counter.add(len(chunk))
+            counter.add(count)
         text.write(buffer.getvalue())  # the header of a table without rows

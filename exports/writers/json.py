@@ -6,10 +6,10 @@ from datetime import datetime
 from json.encoder import encode_basestring  # the C encoder, keeps non-ASCII as UTF-8
 from typing import Any, TextIO
 
-from .base import Progress, Table, chunked
+from .base import Progress, Table, column_chunks
 from .bundle import TextWriter
 from .cells import iso_timestamp, plain
-from .columns import columns_of, each, fixed_decimals, json_column
+from .columns import each, fixed_decimals, json_column
 
 
 def json_value(value: Any) -> str:
@@ -73,9 +73,9 @@ class JsonWriter(TextWriter):
         write = text.write
         write("[")
         separator = "\n"
-        for chunk in chunked(table.rows, self.chunk_rows, len(keys)):
-            texts = zip(*[column(values, value) for values in columns_of(chunk)], strict=True)
+        for count, columns in column_chunks(table.rows, self.chunk_rows, len(keys)):
+            texts = zip(*[column(values, value) for values in columns], strict=True)
             write(separator + ",\n".join(map(template.__mod__, texts)))
             separator = ",\n"
-            counter.add(len(chunk))
+            counter.add(count)
         write("]\n" if separator == "\n" else "\n]\n")

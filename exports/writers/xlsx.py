@@ -34,11 +34,12 @@ from .base import (
     Writer,
     WriteResult,
     checked_tables,
-    chunked,
+    column_chunks,
 )
 from .cells import FORMULA_PREFIXES, neutralise, plain
-from .columns import are_finite, by_distinct, columns_of, is_plain_text
+from .columns import are_finite, by_distinct, is_plain_text
 from .names import SHEET_NAME_LIMIT, UniqueNames, sheet_name
+from .times import LocalTimes
 
 # 1,048,576 rows per sheet, one of them the header. openpyxl does not enforce it and
 # would write a file Excel refuses to open.
@@ -169,16 +170,17 @@ class _SheetSeries:
 
     def write(self, counter: Progress) -> None:
         """Write the table's rows, opening a new sheet whenever one is full."""
-        rows = iter(self.table.rows)
+        chunks = column_chunks(self.table.rows, counter.every, len(self.table.headers))
         # The first row tells which columns hold times (wide date format, header note).
-        first = next(rows, None)
-        sample = first if first is not None else ()
+        first = next(chunks, None)
+        sample = [] if first is None else [column[0] for column in first[1]]
         self._open_sheet(1, sample)
+        if first is None:
+            return
         in_sheet, part = 0, 1
-        pending = rows if first is None else chain((first,), rows)
-        for chunk in chunked(pending, counter.every, len(self.table.headers)):
-            rows = self._rows(chunk)
-            left = len(chunk)
+        for count, columns in chain((first,), chunks):
+            rows = self._rows(columns)
+            left = count
             while left:
                 if in_sheet == self.max_rows:
                     part += 1
@@ -189,20 +191,25 @@ class _SheetSeries:
                 deque(map(self.sheet.append, islice(rows, fit)), maxlen=0)
                 in_sheet += fit
                 left -= fit
-            counter.add(len(chunk))
+            counter.add(count)
 
-    def _rows(self, chunk: list[Sequence[Any]]) -> Iterator[tuple]:
+    def _rows(self, columns: list[Sequence[Any]]) -> Iterator[tuple]:
         """The chunk's rows as openpyxl should store them, converted column by column.
 
         A column of finite numbers or of plain text goes as it is; a column of times becomes
-        one styled cell per distinct time (series share timestamps); any other column, and
-        numbers with fixed decimals, cell by cell (``_cell``).
+        one wall-clock datetime (or styled cell) per distinct time (series share timestamps);
+        any other column, and numbers with fixed decimals, cell by cell (``_cell``).
         """
         converted = []
-        for values in columns_of(chunk):
+        for values in columns:
+            if type(values) is LocalTimes:
+                if values.is_complete():
+                    converted.append(self._walls(values.wall_times()))
+                    continue
+                values = tuple(values)
             kinds = set(map(type, values))
             if kinds == {datetime}:
-                converted.append(self._times(values))
+                converted.append(self._walls(by_distinct(values, _wall_time)))
             elif self.number_format is None and kinds <= {float, int, type(None)}:
                 converted.append(values if are_finite(values) else list(map(self._cell, values)))
             elif kinds == {str} and all(map(str.isprintable, values)) and is_plain_text(values):
@@ -234,13 +241,13 @@ class _SheetSeries:
         sheet.append(header)
         self.sheet: WriteOnlyWorksheet = sheet
 
-    def _times(self, values: tuple) -> list:
-        """A column of times: plain wall-clock datetimes, which openpyxl shows as
-        ``yyyy-mm-dd h:mm:ss``; a chunk holding fractions of a second gets styled cells showing
-        milliseconds instead (a cell object costs openpyxl a fifth more per row)."""
-        if not any(map(attrgetter("microsecond"), values)):
-            return by_distinct(values, _wall_time)
-        return by_distinct(values, self._time_cell)
+    def _walls(self, walls: list[datetime]) -> list:
+        """A column of wall times (naive; one object per distinct time), as openpyxl shows
+        them, ``yyyy-mm-dd h:mm:ss``; a chunk holding fractions of a second gets styled cells
+        showing milliseconds instead (a cell object costs openpyxl a fifth more per row)."""
+        if not any(map(attrgetter("microsecond"), walls)):
+            return walls
+        return by_distinct(walls, self._wall_cell)
 
     def _cell(self, value: Any) -> Any:
         """``value`` as openpyxl stores it with the right cell type: safe text, a finite
@@ -274,6 +281,10 @@ class _SheetSeries:
         """A cell showing ``value``'s local wall time; raises ``ValueError`` if it is naive."""
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: rows must carry the timezone")
-        cell = WriteOnlyCell(self.sheet, value=value.replace(tzinfo=None))
+        return self._wall_cell(value.replace(tzinfo=None))
+
+    def _wall_cell(self, wall: datetime) -> WriteOnlyCell:
+        """A cell showing the naive local wall time ``wall`` to the millisecond."""
+        cell = WriteOnlyCell(self.sheet, value=wall)
         cell.number_format = DATETIME_FORMAT
         return cell

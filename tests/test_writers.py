@@ -404,3 +404,18 @@ def test_writer_for_a_request_resolves_aliases_and_passes_the_delimiter():
     writer = writer_for(SimpleNamespace(extension="csv", csv_delimiter="\t"))
     assert isinstance(writer, CsvWriter) and writer.delimiter == "\t"
     assert isinstance(writer_for(SimpleNamespace(extension="xls", csv_delimiter=",")), XlsxWriter)
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [
+        (1e26, 2, "1" + "0" * 26 + ".00"),  # the shortest form, not the binary value
+        (-1.5e30, 0, "-15" + "0" * 29),
+        (1.7976931348623157e308, 1, "17976931348623157" + "0" * 292 + ".0"),
+        (10**30, 3, "1" + "0" * 30 + ".000"),
+    ],
+)
+def test_fixed_decimals_write_huge_numbers_instead_of_failing(value, decimals, expected):
+    from exports.writers.cells import fixed
+
+    assert fixed(value, decimals) == expected

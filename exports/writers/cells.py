@@ -6,7 +6,7 @@ import math
 import numbers
 import re
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 # OWASP "CSV injection": a spreadsheet treats a cell starting with one of these as a
@@ -43,6 +43,11 @@ def iso_timestamp(value: datetime) -> str:
 _QUANTA = [Decimal(1).scaleb(-places) for places in range(11)]
 
 
+# Enough digits for any float (up to ~1.8e308) with 10 decimals; the default context's 28
+# would refuse to quantize 1e26 and beyond (decimal.InvalidOperation).
+_WIDE = Context(prec=400)
+
+
 def fixed(value: float | int, decimals: int) -> str:
     """``value`` with exactly ``decimals`` decimals (``format.decimals``), no negative zero.
 
@@ -51,7 +56,7 @@ def fixed(value: float | int, decimals: int) -> str:
     The caller passes finite numbers only.
     """
     exact = Decimal(repr(value)) if type(value) is float else Decimal(value)
-    text = format(exact.quantize(_QUANTA[decimals], ROUND_HALF_UP), "f")
+    text = format(exact.quantize(_QUANTA[decimals], ROUND_HALF_UP, context=_WIDE), "f")
     if text[0] == "-" and not text.strip("-0."):
         return text[1:]  # -0.001 at two decimals is 0.00, not -0.00
     return text

@@ -34,12 +34,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from _s3server import start_moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,21 +58,7 @@ os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
 
 def start_moto() -> tuple[subprocess.Popen, str]:
     """moto's S3 server on a free port of 127.0.0.1 and a fresh bucket in it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(endpoint, timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    server, endpoint = start_moto_server()
     bucket = f"bench-scale-{uuid.uuid4().hex[:8]}"
     import boto3
 

@@ -24,14 +24,14 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
+
+from _s3server import start_moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -141,12 +141,6 @@ def run_case(case: str, endpoint: str, bucket: str, path: str) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=100, help="file size in MB")
@@ -161,20 +155,8 @@ def main() -> None:
         print(json.dumps(run_case(args.case, args.endpoint, args.bucket, args.path)))
         return
 
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
+    server, endpoint = start_moto_server()
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(endpoint, timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         client(endpoint).create_bucket(Bucket=bucket)
         with tempfile.NamedTemporaryFile(suffix=".csv") as data:

@@ -197,8 +197,8 @@ def case_project(db_path: str, rows: int, extension: str) -> int:
     django_setup(db_path)
     from django.contrib.auth import get_user_model
 
-    from exports.jobs import create_job, run_job
-    from exports.schema import parse_request, save_spec
+    from exports.queue.runner import create_job, run_job
+    from exports.requests.schema import parse_request, save_spec
 
     owner, _ = get_user_model().objects.get_or_create(username="bench")
     start, end = window(rows)

@@ -76,7 +76,7 @@ def child(case: str, pack_path: Path) -> float:
     body = pack_path.read_bytes()
 
     if case == "raw":
-        from exports.senml import parse_pack
+        from exports.data.senml import parse_pack
 
         resolved = parse_pack(json.loads(body), now=time.time())
         rows = [

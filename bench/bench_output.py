@@ -324,8 +324,8 @@ def case_base_ingest(url: str, rows: int, path: str) -> int:
 def project_export(url: str, rows: int, extension: str, decimation: dict | None = None) -> int:
     from django.contrib.auth import get_user_model
 
-    from exports.jobs import create_job, run_job
-    from exports.schema import parse_request, save_spec
+    from exports.queue.runner import create_job, run_job
+    from exports.requests.schema import parse_request, save_spec
 
     owner, _ = get_user_model().objects.get_or_create(username="bench")
     start, end = window(rows)
@@ -421,8 +421,8 @@ def child(args) -> None:
         django_setup(args.url)
         from django.db import connection
 
-        import exports.jobs  # noqa: F401 - a worker has the export code imported already
         import exports.management.commands.ingest  # noqa: F401
+        import exports.queue.runner  # noqa: F401 - a worker has the export code imported already
 
         connection.ensure_connection()
     before = resource.getrusage(resource.RUSAGE_SELF)

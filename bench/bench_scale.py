@@ -18,7 +18,7 @@ stands in for Slack and counts what it receives. Printed per run: wall time, exp
 second, duplicates (a slot with two jobs, a message received twice) and lost (a job not done, a
 message not received, a done job whose file is not in the bucket). The raw baseline in the
 same run: the same exports run one after the other in this process with
-``exports.jobs.run_job`` (same storage; no Redis, no workers, no notifications).
+``exports.queue.runner.run_job`` (same storage; no Redis, no workers, no notifications).
 """
 
 from __future__ import annotations
@@ -96,7 +96,6 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from exports.jobs import create_job, run_job  # noqa: E402
 from exports.management.commands.runstack import start_redis  # noqa: E402
 from exports.models import (  # noqa: E402
     ExportItem,
@@ -106,7 +105,8 @@ from exports.models import (  # noqa: E402
     Message,
     NotificationMessage,
 )
-from exports.scheduling.namespace import queue_name  # noqa: E402
+from exports.queue.namespace import queue_name  # noqa: E402
+from exports.queue.runner import create_job, run_job  # noqa: E402
 from notifications.models import Delivery, DeliveryStatus, DownloadLink  # noqa: E402
 
 CHANNEL = "bench-chan"

@@ -42,9 +42,9 @@ from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from exports.models import ExportItem, ExportJob, ExportRequest, JobStatus  # noqa: E402
-from exports.scheduling.dispatch import dispatch  # noqa: E402
-from exports.scheduling.namespace import queue_name  # noqa: E402
-from exports.scheduling.reaper import reap  # noqa: E402
+from exports.queue.dispatch import dispatch  # noqa: E402
+from exports.queue.namespace import queue_name  # noqa: E402
+from exports.queue.reaper import reap  # noqa: E402
 from exports.scheduling.scheduler import schedule_due, skip_beyond_user_cap  # noqa: E402
 from exports.scheduling.slots import Schedule  # noqa: E402
 

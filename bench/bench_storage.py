@@ -10,7 +10,7 @@ moto's server runs in its own process; every case runs in a subprocess of its ow
 peak RSS growth (peak minus the RSS before the transfer) is its own. Cases:
   upload    raw: boto3 upload_fileobj    ours: ExportS3Storage.save (what a job does)
   download  raw: get_object, read 64 KiB at a time
-            ours: exports.downloads.file_response (open_stream + FileResponse)
+            ours: exports.files.downloads.file_response (open_stream + FileResponse)
             for scale: django-storages' own open() + read(), which fetches the whole
             object before the first byte
   local     FileSystemStorage save + streamed read of the same file, for reference
@@ -74,7 +74,7 @@ def storage(endpoint: str, bucket: str):
         AWS_SECRET_ACCESS_KEY="bench",
     )
     django.setup()
-    from exports.storage import export_storage
+    from exports.files.storage import export_storage
 
     return export_storage()
 
@@ -112,7 +112,7 @@ def run_case(case: str, endpoint: str, bucket: str, path: str) -> dict:
     elif case == "download-ours":
         from datetime import UTC, datetime
 
-        from exports.downloads import file_response
+        from exports.files.downloads import file_response
         from exports.models import ExportJob, ExportRequest
 
         # Unsaved rows: file_response needs the job's file, name and slot, not the database.

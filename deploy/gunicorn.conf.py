@@ -31,7 +31,7 @@ if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "exports.json_logging.JsonFormatter"}},
+        "formatters": {"json": {"()": "exports.ops.json_logging.JsonFormatter"}},
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from exports.scheduling.namespace import NamespacedQueues
+from exports.queue.namespace import NamespacedQueues
 
 from .env import env_bool, env_choice, env_duration, env_int, env_list, env_required, env_str
 
@@ -60,12 +60,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: load balancers probe /healthz by address over plain HTTP, before any host
     # check or HTTPS redirect.
-    "exports.health.HealthCheckMiddleware",
+    "exports.ops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "exports.middleware.RefuseUnstorableQueryMiddleware",
+    "exports.ops.middleware.RefuseUnstorableQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "exports.iam.ActorMiddleware",
@@ -151,9 +151,9 @@ if EXPORTS_STORAGE == "s3":
     AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "") or None
     AWS_LOCATION = env_str("AWS_LOCATION", "")  # key prefix, to share a bucket
     AWS_S3_ADDRESSING_STYLE = env_str("AWS_S3_ADDRESSING_STYLE", "") or None
-    _FILES_BACKEND = "exports.storage.s3.ExportS3Storage"
+    _FILES_BACKEND = "exports.files.s3.ExportS3Storage"
 else:
-    _FILES_BACKEND = "exports.storage.ExportFileSystemStorage"
+    _FILES_BACKEND = "exports.files.storage.ExportFileSystemStorage"
 STORAGES = {
     "default": {"BACKEND": _FILES_BACKEND},
     "staticfiles": {
@@ -169,7 +169,7 @@ STORAGES = {
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 EXPORTS_JOB_TIMEOUT = env_int("EXPORTS_JOB_TIMEOUT", 6 * 3600, minimum=1)
 # Our queues by alias; in Redis (and for django-rq) each is named `<instance>:<alias>`, so
-# installations sharing a Redis never see each other's jobs (exports.scheduling.namespace).
+# installations sharing a Redis never see each other's jobs (exports.queue.namespace).
 # Workers serve them in the order of namespace.QUEUES (`manage.py runworker`).
 RQ_QUEUES = NamespacedQueues(
     {
@@ -180,7 +180,7 @@ RQ_QUEUES = NamespacedQueues(
 )
 RQ_SHOW_ADMIN_LINK = True
 # Imports the job code before forking, so each job does not import it again.
-RQ = {"WORKER_CLASS": "exports.worker.PreloadingWorker"}
+RQ = {"WORKER_CLASS": "exports.queue.worker.PreloadingWorker"}
 
 IAM_EVENTS_STREAM = env_str("IAM_EVENTS_STREAM", "exporter.iam")
 IAM_EVENTS_STREAM_MAXLEN = env_int("IAM_EVENTS_STREAM_MAXLEN", 10000, minimum=1)
@@ -292,7 +292,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {"()": "exports.json_logging.JsonFormatter"},
+        "json": {"()": "exports.ops.json_logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

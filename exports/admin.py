@@ -3,7 +3,7 @@
 Requests are edited with their items, columns and notification messages inline (Django
 runs the whole change form in one transaction, so a save emits one IAM event). A request
 can also be imported from, and downloaded as, its JSON shape: import goes through
-``exports.schema.parse_request``, the one validator. Messages, jobs and IAM events are
+``exports.requests.schema.parse_request``, the one validator. Messages, jobs and IAM events are
 records of what happened, so their pages are read-only.
 """
 
@@ -23,8 +23,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .display import format_time
-from .models import (
+from exports.models import (
     ApiToken,
     Channel,
     ChannelGrant,
@@ -39,11 +38,18 @@ from .models import (
     Publisher,
     Series,
 )
-from .scheduling.dispatch import dispatch_quietly
-from .scheduling.ondemand import QueueFull, run_now, start_one_time
-from .scheduling.words import describe_request_schedule
-from .schema import RequestSchemaError, decode_json, dump_request, parse_request, save_spec
-from .validation import validate_storable_text
+from exports.queue.dispatch import dispatch_quietly
+from exports.queue.ondemand import QueueFull, run_now, start_one_time
+from exports.requests.display import format_time
+from exports.requests.schema import (
+    RequestSchemaError,
+    decode_json,
+    dump_request,
+    parse_request,
+    save_spec,
+)
+from exports.requests.validation import validate_storable_text
+from exports.scheduling.words import describe_request_schedule
 
 
 class CheckedSelectionAdmin(admin.ModelAdmin):

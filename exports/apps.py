@@ -8,15 +8,15 @@ class ExportsConfig(AppConfig):
     verbose_name = "Exports"
 
     def ready(self) -> None:
-        from . import iam
-        from .models import (
+        from exports import iam
+        from exports.models import (
             ExportColumn,
             ExportItem,
             ExportJob,
             ExportRequest,
             NotificationMessage,
         )
-        from .scheduling import signals as scheduling_signals
+        from exports.scheduling import signals as scheduling_signals
 
         post_save.connect(iam.on_request_saved, sender=ExportRequest, dispatch_uid="iam-req-save")
         pre_delete.connect(

@@ -22,13 +22,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
-from .display import format_time
-from .iam import acting_as
-from .ingestion import store_messages
-from .jobs import create_job, run_job
-from .models import Channel, ExportRequest, Message, Publisher
-from .scheduling.slots import slots_between
-from .schema import parse_request, save_spec
+from exports.data.ingestion import store_messages
+from exports.iam import acting_as
+from exports.models import Channel, ExportRequest, Message, Publisher
+from exports.queue.runner import create_job, run_job
+from exports.requests.display import format_time
+from exports.requests.schema import parse_request, save_spec
+from exports.scheduling.slots import slots_between
 
 # (username, password, is_superuser). The passwords pass Django's password validators.
 DEMO_USERS = [

@@ -112,8 +112,8 @@ def note_change(request_id: int, operation: str, snapshot: dict | None = None) -
 
 
 def _record_events(batch: _Batch) -> None:
-    from .models import ExportRequest, IamEvent
-    from .schema import dump_request
+    from exports.models import ExportRequest, IamEvent
+    from exports.requests.schema import dump_request
 
     actor = batch.actor
     events = []
@@ -165,7 +165,7 @@ def record_download(job, actor, via: str) -> None:
     ``via`` says through which interface (``page``, ``api``). Published like the other
     events, after the surrounding transaction (if any) commits.
     """
-    from .models import IamEvent
+    from exports.models import IamEvent
 
     IamEvent.objects.create(
         operation="export_request.download",
@@ -186,7 +186,7 @@ def enqueue_publish() -> None:
     """Ask a worker to publish the outbox; if Redis is down the rows wait for a retry."""
     import django_rq
 
-    from .scheduling.namespace import queue_name
+    from exports.queue.namespace import queue_name
 
     try:
         django_rq.get_queue(queue_name("default")).enqueue(publish_pending_events)
@@ -203,8 +203,8 @@ def publish_pending_events(limit: int = 500) -> int:
     """
     import django_rq
 
-    from .models import IamEvent
-    from .scheduling.namespace import queue_name, redis_key
+    from exports.models import IamEvent
+    from exports.queue.namespace import queue_name, redis_key
 
     connection = django_rq.get_connection(queue_name("default"))
     # Namespaced like every key of ours: installations sharing a Redis keep separate streams.
@@ -246,7 +246,7 @@ def on_request_saved(sender, instance, created, raw=False, **kwargs) -> None:
 
 
 def on_request_deleting(sender, instance, **kwargs) -> None:
-    from .schema import dump_request
+    from exports.requests.schema import dump_request
 
     note_change(instance.pk, DELETE, snapshot=dump_request(instance))
 

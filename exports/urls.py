@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import catalog, jobs, requests, tokens
+from exports.views import catalog, jobs, requests, tokens
 
 app_name = "exports"
 

@@ -2,9 +2,8 @@ from django.contrib import admin
 from django.utils import timezone
 
 from exports.admin import CheckedSelectionAdmin
-
-from .dispatch import hand_over
-from .models import Delivery, DeliveryStatus, DownloadLink, DownloadLog
+from notifications.dispatch import hand_over
+from notifications.models import Delivery, DeliveryStatus, DownloadLink, DownloadLog
 
 
 @admin.action(description="Resend the selected deliveries whose outcome is unknown")

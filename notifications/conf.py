@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from exports.durations import Duration
-from exports.validation import parse_duration
+from exports.requests.durations import Duration
+from exports.requests.validation import parse_duration
 
 
 def site_url() -> str:

@@ -32,12 +32,11 @@ from rq.job import Job
 from rq.job import JobStatus as RqStatus
 
 from exports.models import ExportJob, JobStatus
-from exports.scheduling import conf as scheduling_conf
-from exports.scheduling import namespace
-from exports.vocabulary import Policy
-
-from . import conf
-from .models import Delivery, DeliveryStatus
+from exports.queue import conf as scheduling_conf
+from exports.queue import namespace
+from exports.requests.vocabulary import Policy
+from notifications import conf
+from notifications.models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from exports.display import format_time, format_window
 from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.requests.display import format_time, format_window
+from exports.requests.vocabulary import EmptyReason
 from exports.scheduling.words import describe_request_schedule
-from exports.vocabulary import EmptyReason
 
 ERROR_SUMMARY_LENGTH = 300
 

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-from . import conf
-from .errors import TransportError
-from .targets import WebhookURL, parse_webhook_url, resolve_public
+from notifications import conf
+from notifications.errors import TransportError
+from notifications.targets import WebhookURL, parse_webhook_url, resolve_public
 
 MAX_BODY = 64 * 1024  # a provider's answer is a short status; never read more
 SUMMARY_LENGTH = 500

@@ -8,14 +8,13 @@ from datetime import timedelta
 from django.utils import timezone
 from rq import get_current_job
 
-from exports.scheduling import namespace
-
-from . import conf
-from .errors import TransportError
-from .facts import facts_for_job
-from .links import message_link
-from .models import Delivery, DeliveryStatus, DownloadLink
-from .transports import transport_for
+from exports.queue import namespace
+from notifications import conf
+from notifications.errors import TransportError
+from notifications.facts import facts_for_job
+from notifications.links import message_link
+from notifications.models import Delivery, DeliveryStatus, DownloadLink
+from notifications.transports import transport_for
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exports.models import ExportJob, ExportRequest
-
-from . import conf
-from .models import DownloadLink
+from notifications import conf
+from notifications.models import DownloadLink
 
 # token_urlsafe(32) gives 43 characters; anything else cannot be one of ours.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")

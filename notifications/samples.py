@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from exports.models import NotificationMessage
-from exports.vocabulary import Policy
-
-from .facts import sample_facts
-from .links import request_url
-from .transports import transport_for
+from exports.requests.vocabulary import Policy
+from notifications.facts import sample_facts
+from notifications.links import request_url
+from notifications.transports import transport_for
 
 
 def send_sample(message: NotificationMessage) -> str:

@@ -28,10 +28,9 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from exports.validation import storable_text_error
-from exports.vocabulary import Medium
-
-from . import conf
+from exports.requests.validation import storable_text_error
+from exports.requests.vocabulary import Medium
+from notifications import conf
 
 TELEGRAM_CHAT = re.compile(r"^(-?[1-9][0-9]{0,19}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 WEBHOOK_MEDIA = {Medium.SLACK: "Slack", Medium.DISCORD: "Discord"}

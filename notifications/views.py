@@ -9,15 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from exports.access import get_any_job_for_user, visible_requests
-from exports.downloads import DownloadRefused, serve_job_file
+from exports.data.access import get_any_job_for_user, visible_requests
+from exports.files.downloads import DownloadRefused, serve_job_file
 from exports.models import ExportJob, NotificationMessage
-
-from .dispatch import hand_over
-from .errors import TransportError
-from .links import find_link, revoke_links
-from .models import Delivery, DownloadLog
-from .samples import send_sample
+from notifications.dispatch import hand_over
+from notifications.errors import TransportError
+from notifications.links import find_link, revoke_links
+from notifications.models import Delivery, DownloadLog
+from notifications.samples import send_sample
 
 
 def _get_job_for_user(request: HttpRequest, job_id: int) -> ExportJob:

@@ -5,7 +5,7 @@ import django_rq
 import pytest
 from django.contrib.auth import get_user_model
 
-from exports.scheduling.namespace import queue_name
+from exports.queue.namespace import queue_name
 
 # Host names the fake resolver knows (see ``fake_dns``); every other name fails to resolve.
 FAKE_DNS = {

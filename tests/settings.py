@@ -16,7 +16,7 @@ CACHES["api-throttle"]["LOCATION"] = TEST_REDIS_URL  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
-    "default": {"BACKEND": "exports.storage.ExportFileSystemStorage"},
+    "default": {"BACKEND": "exports.files.storage.ExportFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = tempfile.mkdtemp(prefix="exporter-test-media-")

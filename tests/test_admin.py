@@ -8,9 +8,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from exports.ingestion import store_messages
+from exports.data.ingestion import store_messages
 from exports.models import Channel, ExportJob, ExportRequest, IamEvent, Message
-from exports.schema import dump_request, parse_request, save_spec
+from exports.requests.schema import dump_request, parse_request, save_spec
 
 pytestmark = pytest.mark.django_db
 

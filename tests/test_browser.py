@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from exports.catalog import record_messages
+from exports.data.catalog import record_messages
 from exports.models import ExportRequest, Message
 
 

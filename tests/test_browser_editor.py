@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from exports.ingestion import store_messages
+from exports.data.ingestion import store_messages
 from exports.models import Channel, ExportRequest, Message, Publisher
 
 NORTH = "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a01"

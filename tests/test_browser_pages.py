@@ -15,10 +15,10 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rq import SimpleWorker
 
-from exports.ingestion import store_messages
+from exports.data.ingestion import store_messages
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus, Message
-from exports.scheduling.namespace import queue_name
-from exports.scheduling.ondemand import run_now
+from exports.queue.namespace import queue_name
+from exports.queue.ondemand import run_now
 
 SHOTS = Path("/tmp/h8r-shots")
 PHONE = {"width": 390, "height": 844}

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exports import catalog
-from exports.ingestion import store_messages
+from exports.data import catalog
+from exports.data.ingestion import store_messages
 from exports.models import Channel, Message, Publisher, Series
 
 pytestmark = pytest.mark.django_db
@@ -223,7 +223,7 @@ def test_seeddemo_names_its_channels_and_devices():
 
 
 def test_a_batch_of_plain_points_folds_in_as_the_same_messages_do():
-    from exports.senml import NormalisedRecord
+    from exports.data.senml import NormalisedRecord
 
     points = [
         NormalisedRecord("temperature", "Cel", at(30), value=1.0),

@@ -14,12 +14,12 @@ from django.utils import timezone
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 
+from exports.files.retention import prune_if_due
 from exports.models import ExportJob, Installation, JobStatus
-from exports.retention import prune_if_due
-from exports.scheduling import dispatch as export_dispatch
-from exports.scheduling import namespace
-from exports.scheduling.reaper import reap
-from exports.vocabulary import Medium
+from exports.queue import dispatch as export_dispatch
+from exports.queue import namespace
+from exports.queue.reaper import reap
+from exports.requests.vocabulary import Medium
 from notifications.dispatch import job_finished, tick
 from notifications.models import Delivery, DeliveryStatus, DownloadLink
 from tests.test_notifications_fakes import (
@@ -252,9 +252,9 @@ def test_a_worker_drops_a_foreign_or_orphan_export_job_with_one_line(redis_conn,
     queue = django_rq.get_queue(namespace.queue_name("exports"), commit_mode="auto")
     queue.enqueue(export_dispatch.RUN_EXPORT_JOB, 1, job_id="other-export-job-1")
     queue.enqueue(export_dispatch.RUN_EXPORT_JOB, 987654, job_id="test-export-job-987654")
-    with caplog.at_level(logging.WARNING, logger="exports.jobs"):
+    with caplog.at_level(logging.WARNING, logger="exports.queue.runner"):
         work("exports")
-    assert [r.getMessage() for r in caplog.records if r.name == "exports.jobs"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "exports.queue.runner"] == [
         "Dropped RQ job other-export-job-1: it belongs to another installation.",
         "Dropped RQ job for export job 987654: no such job in the database.",
     ]

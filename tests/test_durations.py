@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exports.durations import Duration
 from exports.engine.windows import Window, item_window
 from exports.models import ExportItem, ExportRequest
 from exports.models.tokens import expiry_after
+from exports.requests.durations import Duration
 from exports.scheduling.slots import Schedule
 from exports.scheduling.windows import job_windows
 

@@ -26,14 +26,14 @@ from django.utils import timezone
 from django_rq.settings import QUEUES
 from rq import SimpleWorker
 
-from exports.jobs import create_job, run_job
 from exports.management.commands.runstack import start_redis
 from exports.models import ExportJob, JobStatus, Message
-from exports.scheduling.dispatch import dispatch
-from exports.scheduling.namespace import queue_name
-from exports.scheduling.ondemand import run_now
-from exports.scheduling.reaper import reap
-from exports.vocabulary import Medium
+from exports.queue.dispatch import dispatch
+from exports.queue.namespace import queue_name
+from exports.queue.ondemand import run_now
+from exports.queue.reaper import reap
+from exports.queue.runner import create_job, run_job
+from exports.requests.vocabulary import Medium
 from notifications.models import Delivery, DeliveryStatus
 from tests.builders import one_day_of_temperature
 from tests.test_notifications_fakes import FakeChatService, Reply, SmtpSink, add_message
@@ -58,8 +58,8 @@ settings.MEDIA_ROOT = sys.argv[1]
 import django_rq
 from django.core.management import call_command
 from django.db import connection
-from exports import jobs
-from exports.scheduling.namespace import queue_name
+from exports.queue import runner as jobs
+from exports.queue.namespace import queue_name
 from exports.writers.csv import CsvWriter
 
 CsvWriter.chunk_rows = 50

@@ -11,8 +11,8 @@ import pytest
 from django.db import connections
 from django.db.utils import ConnectionHandler
 
-from exports.json_logging import JsonFormatter
-from exports.scheduling.namespace import NamespacedQueues
+from exports.ops.json_logging import JsonFormatter
+from exports.queue.namespace import NamespacedQueues
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +108,7 @@ def test_it_answers_503_naming_storage_when_the_files_cannot_be_written(
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "exports.storage.ExportFileSystemStorage",
+            "BACKEND": "exports.files.storage.ExportFileSystemStorage",
             "OPTIONS": {"location": str(blocker / "media")},
         },
     }

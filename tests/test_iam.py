@@ -8,8 +8,8 @@ from django.test import override_settings
 
 from exports.iam import acting_as, publish_pending_events
 from exports.models import ExportColumn, ExportItem, ExportRequest, IamEvent
-from exports.scheduling.namespace import NamespacedQueues, queue_name, redis_key
-from exports.schema import parse_request, save_spec
+from exports.queue.namespace import NamespacedQueues, queue_name, redis_key
+from exports.requests.schema import parse_request, save_spec
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from exports.ingestion import store_records
+from exports.data.ingestion import store_records
+from exports.data.senml import NormalisedRecord
 from exports.models import Message
-from exports.senml import NormalisedRecord
 
 pytestmark = pytest.mark.django_db
 

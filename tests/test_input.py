@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from exports.data.senml import SenMLError, parse_pack
 from exports.models import ExportItem, ExportRequest, Message, NotificationMessage
-from exports.schema import RequestSchemaError, parse_request
-from exports.senml import SenMLError, parse_pack
-from exports.validation import (
+from exports.requests.schema import RequestSchemaError, parse_request
+from exports.requests.validation import (
     parse_duration,
     storable_text_error,
     validate_ds,

@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from exports.jobs import create_job, run_job
 from exports.models import ExportJob, ExportRequest, JobStatus, Message
-from exports.schema import parse_request, save_spec
+from exports.queue.runner import create_job, run_job
+from exports.requests.schema import parse_request, save_spec
 
 pytestmark = pytest.mark.django_db
 CHANNEL = "chan-1"
@@ -227,7 +227,7 @@ def test_a_transient_failure_waits_out_a_doubling_backoff_before_it_is_handed_ou
 ):
     from django.utils import timezone
 
-    from exports.scheduling.dispatch import due_jobs
+    from exports.queue.dispatch import due_jobs
     from exports.writers.csv import CsvWriter
 
     settings.EXPORTS_MAX_ATTEMPTS = 3

@@ -11,9 +11,9 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
-from exports.downloads import download_filename
+from exports.files.downloads import download_filename
+from exports.files.retention import expire_job
 from exports.models import ExportJob
-from exports.retention import expire_job
 from notifications.links import (
     create_link,
     login_download_url,

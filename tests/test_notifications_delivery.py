@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
 
-from exports.scheduling.namespace import queue_name
-from exports.vocabulary import Medium, Policy
+from exports.queue.namespace import queue_name
+from exports.requests.vocabulary import Medium, Policy
 from notifications.dispatch import job_finished, tick
 from notifications.jobs import deliver
 from notifications.models import Delivery, DeliveryStatus, DownloadLog

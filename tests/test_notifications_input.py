@@ -12,7 +12,7 @@ from django.contrib.messages import get_messages
 from django.db import connection
 from django.urls import reverse
 
-from exports.vocabulary import Medium
+from exports.requests.vocabulary import Medium
 from notifications.errors import TransportError
 from notifications.facts import facts_for_job
 from notifications.transports import transport_for

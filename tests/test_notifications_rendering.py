@@ -6,7 +6,7 @@ import zoneinfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from exports.vocabulary import Medium
+from exports.requests.vocabulary import Medium
 from notifications import placeholders
 from notifications.errors import TransportError
 from notifications.facts import facts_for_job, format_size, format_window

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from exports.vocabulary import Medium
+from exports.requests.vocabulary import Medium
 from notifications.errors import TransportError
 from notifications.facts import facts_for_job
 from notifications.http import Response, retry_after

@@ -14,10 +14,10 @@ from django.core import mail
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from exports.jobs import create_job, run_job
 from exports.models import ExportJob, JobStatus, Message, Publisher
-from exports.schema import RequestSchemaError, dump_request, parse_request, save_spec
-from exports.vocabulary import EmptyReason
+from exports.queue.runner import create_job, run_job
+from exports.requests.schema import RequestSchemaError, dump_request, parse_request, save_spec
+from exports.requests.vocabulary import EmptyReason
 from notifications.dispatch import job_finished
 from notifications.facts import facts_for_job
 from notifications.models import Delivery
@@ -317,9 +317,9 @@ def test_xlsx_times_are_real_datetimes_with_milliseconds_only_when_they_have_som
 
 
 def test_the_row_estimate_comes_from_the_catalog_and_matches_the_rows(alice):
+    from exports.data.ingestion import store_records
+    from exports.data.senml import NormalisedRecord
     from exports.engine.tables import estimate_rows
-    from exports.ingestion import store_records
-    from exports.senml import NormalisedRecord
 
     records = [
         NormalisedRecord(name="temperature", unit="Cel", time=START + timedelta(minutes=i), value=i)
@@ -339,7 +339,7 @@ def test_the_row_estimate_comes_from_the_catalog_and_matches_the_rows(alice):
 def test_the_page_saves_decimals_the_bom_switch_and_skip_empty(client, alice, redis_conn):
     from django.urls import reverse
 
-    from exports.catalog import record_messages
+    from exports.data.catalog import record_messages
     from exports.models import ExportRequest
     from tests.test_views import form_data
 

@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from exports.display import format_time
 from exports.management.commands.runstack import site_url_for
 from exports.models import (
     Channel,
@@ -22,7 +21,8 @@ from exports.models import (
     NotificationMessage,
     status_words,
 )
-from exports.scheduling.ondemand import start_one_time
+from exports.queue.ondemand import start_one_time
+from exports.requests.display import format_time
 from notifications.links import create_link, revoke_links
 from tests.test_admin import REQUEST_JSON, add_form_data, url
 
@@ -341,7 +341,7 @@ def test_no_raw_status_identifier_is_shown_in_the_admin_job_list(admin_client, a
 
 def test_the_admin_item_inline_shows_every_item_field_a_few_a_line():
     from exports.admin import ExportItemInline
-    from exports.forms import ITEM_FIELDS
+    from exports.editor.forms import ITEM_FIELDS
 
     lines = ExportItemInline.fields
     assert sorted(name for line in lines for name in line) == sorted(["position", *ITEM_FIELDS])

@@ -14,11 +14,11 @@ from rq.job import Job
 from rq.job import JobStatus as RqStatus
 
 from exports.models import Installation, JobStatus
-from exports.scheduling import namespace
-from exports.scheduling.dispatch import RUN_EXPORT_JOB, dispatch
-from exports.scheduling.ondemand import run_now
-from exports.scheduling.reaper import reap
-from exports.vocabulary import Medium
+from exports.queue import namespace
+from exports.queue.dispatch import RUN_EXPORT_JOB, dispatch
+from exports.queue.ondemand import run_now
+from exports.queue.reaper import reap
+from exports.requests.vocabulary import Medium
 from notifications.dispatch import job_finished, release_lost, tick
 from notifications.models import Delivery
 from tests.test_notifications_fakes import add_message, make_job, make_request

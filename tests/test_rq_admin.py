@@ -4,7 +4,7 @@ import django_rq
 import pytest
 from rq import SimpleWorker
 
-from exports.scheduling.namespace import queue_name
+from exports.queue.namespace import queue_name
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 The export work itself is played by ``complete_export_job`` below (claim the row, write a file
 from the pinned windows, end done, dispatch the next job), enqueued under the dotted path
-that ``exports.jobs.run_export_job`` will have.
+that ``exports.queue.runner.run_export_job`` will have.
 """
 
 import json
@@ -30,14 +30,14 @@ from django.utils import timezone
 from rq import SimpleWorker
 
 from exports.models import ExportItem, ExportJob, ExportRequest, JobStatus
-from exports.scheduling import dispatch as dispatch_module
+from exports.queue import dispatch as dispatch_module
+from exports.queue.dispatch import dispatch, rq_job_id
+from exports.queue.lifecycle import beat, finish_job, start_job
+from exports.queue.namespace import queue_name, queue_settings
+from exports.queue.ondemand import QueueFull, enqueue_one_time, run_now
+from exports.queue.reaper import reap
 from exports.scheduling import scheduler as scheduler_module
 from exports.scheduling import signals as scheduling_signals
-from exports.scheduling.dispatch import dispatch, rq_job_id
-from exports.scheduling.lifecycle import beat, finish_job, start_job
-from exports.scheduling.namespace import queue_name, queue_settings
-from exports.scheduling.ondemand import QueueFull, enqueue_one_time, run_now
-from exports.scheduling.reaper import reap
 from exports.scheduling.scheduler import schedule_due
 from exports.scheduling.slots import Schedule
 
@@ -47,7 +47,7 @@ STARTED = "test:exports:started"
 JAN_1 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-# --- stand-ins for exports.jobs.run_export_job, run by real RQ workers ----------------------
+# --- stand-ins for exports.queue.runner.run_export_job, run by real RQ workers ---------------
 
 
 def complete_export_job(job_id: int) -> None:
@@ -80,7 +80,7 @@ def export_job_dying_on_first_attempt(job_id: int) -> None:
 
 def export_job_crashing_before_claiming(job_id: int) -> None:
     """An entry point that fails before it can claim the row (say, a broken import)."""
-    raise ImportError("exports.jobs is broken in this deployment")
+    raise ImportError("exports.queue.runner is broken in this deployment")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -338,7 +338,7 @@ from datetime import datetime, timedelta
 import django
 django.setup()
 import django_rq
-from exports.scheduling.namespace import queue_name
+from exports.queue.namespace import queue_name
 from exports.scheduling.scheduler import schedule_due
 processes, start, ticks = int(sys.argv[1]), datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
 redis = django_rq.get_connection(queue_name("exports"))

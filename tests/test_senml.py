@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exports.senml import Resolver, SenMLError, iter_json_lines, parse_pack
+from exports.data.senml import Resolver, SenMLError, iter_json_lines, parse_pack
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 NOW_DT = datetime.fromtimestamp(NOW, tz=UTC)
@@ -368,7 +368,7 @@ def test_records_of_one_reading_share_their_time_and_the_next_time_is_its_own():
 
 
 def test_a_stream_of_ever_new_names_is_checked_with_bounded_memory(monkeypatch):
-    monkeypatch.setattr("exports.senml._CHECKED_LIMIT", 3)
+    monkeypatch.setattr("exports.data.senml._CHECKED_LIMIT", 3)
     resolver = Resolver(now=NOW)
     for index in range(10):
         assert resolver.resolve({"n": f"m{index}", "u": f"u{index}", "v": 1}).name == f"m{index}"

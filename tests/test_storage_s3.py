@@ -24,12 +24,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
 
-from exports.downloads import STORAGE_RETRY_AFTER
-from exports.jobs import create_job, run_job
+from exports.files.downloads import STORAGE_RETRY_AFTER
+from exports.files.retention import prune
 from exports.models import ExportJob, JobStatus, Message
-from exports.retention import prune
-from exports.scheduling.dispatch import dispatch
-from exports.scheduling.namespace import queue_name
+from exports.queue.dispatch import dispatch
+from exports.queue.namespace import queue_name
+from exports.queue.runner import create_job, run_job
 from notifications.links import create_link
 from notifications.models import DownloadLog
 from tests.builders import one_day_of_temperature
@@ -82,7 +82,7 @@ def store_exports_in(settings, bucket: Bucket, endpoint_url: str) -> None:
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "exports.storage.s3.ExportS3Storage",
+            "BACKEND": "exports.files.s3.ExportS3Storage",
             "OPTIONS": {
                 "bucket_name": bucket.name,
                 "endpoint_url": endpoint_url,
@@ -180,7 +180,7 @@ def test_the_worker_builds_the_s3_client_before_it_forks_and_a_horse_stores_with
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from exports.worker import PreloadingWorker
+    from exports.queue.worker import PreloadingWorker
 
     PreloadingWorker([queue_name("exports")], connection=redis_conn)
     inherited = default_storage._connections.connection  # built in the parent, no request made

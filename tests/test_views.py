@@ -9,7 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from exports.catalog import record_messages
+from exports.data.catalog import record_messages
 from exports.models import (
     ExportColumn,
     ExportItem,
@@ -20,7 +20,7 @@ from exports.models import (
     Message,
     NotificationMessage,
 )
-from exports.vocabulary import DEFAULT_COLUMNS, ColumnId
+from exports.requests.vocabulary import DEFAULT_COLUMNS, ColumnId
 
 pytestmark = pytest.mark.django_db
 

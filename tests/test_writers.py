@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from exports.vocabulary import Extension
+from exports.requests.vocabulary import Extension
 from exports.writers import CHOICES, WRITERS, ReportInfo, Table, writer_for
 from exports.writers.cells import neutralise
 from exports.writers.csv import CsvWriter

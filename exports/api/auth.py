@@ -15,8 +15,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.throttling import SimpleRateThrottle
 
-from ..models import ApiToken
-from ..scheduling.namespace import redis_key
+from exports.models import ApiToken
+from exports.queue.namespace import redis_key
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..scheduling.ondemand import QueueFull
-from ..schema import RequestSchemaError
-from .problems import Problem
-from .serializers import ErrorsSerializer
+from exports.api.problems import Problem
+from exports.api.serializers import ErrorsSerializer
+from exports.queue.ondemand import QueueFull
+from exports.requests.schema import RequestSchemaError
 
 
 def error_body(errors: list[dict[str, str]], **extra: Any) -> dict[str, Any]:

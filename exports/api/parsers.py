@@ -15,7 +15,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 
-from .problems import Problem
+from exports.api.problems import Problem
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Serializers of the API: the OpenAPI description of every body, and the read-only shapes.
 
-A request body is validated by ``exports.schema.parse_request`` alone (the one validator);
+A request body is validated by ``exports.requests.schema.parse_request`` alone (the one validator);
 the request serializers here only *describe* its API shape for the schema and its clients.
 Query parameters, jobs and series are read and written by the serializers below.
 """
@@ -13,11 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from notifications.models import DeliveryStatus
-
-from ..display import format_window
-from ..models import ExportJob, JobStatus
-from ..vocabulary import (
+from exports.models import ExportJob, JobStatus
+from exports.requests.display import format_window
+from exports.requests.vocabulary import (
     MAX_DECIMALS,
     Aggregation,
     ColumnId,
@@ -29,6 +27,7 @@ from ..vocabulary import (
     Template,
     Transform,
 )
+from notifications.models import DeliveryStatus
 
 MAX_PAGE_SIZE = 100
 SORT_KEYS = {

@@ -4,8 +4,8 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from .errors import no_such_endpoint
-from .views import catalog, ingest, jobs, requests
+from exports.api.errors import no_such_endpoint
+from exports.api.views import catalog, ingest, jobs, requests
 
 app_name = "api"
 

@@ -31,7 +31,7 @@ import math
 import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..validation import DS_PATTERN
+from exports.requests.validation import DS_PATTERN
 
 MICROS = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

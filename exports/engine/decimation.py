@@ -25,11 +25,11 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..vocabulary import Aggregation
-from .buckets import MICROS, Buckets, to_micros
-from .numbers import settled_aggregate
-from .reading import Partial, Point, first_time, read_partials
-from .windows import Window
+from exports.engine.buckets import MICROS, Buckets, to_micros
+from exports.engine.numbers import settled_aggregate
+from exports.engine.reading import Partial, Point, first_time, read_partials
+from exports.engine.windows import Window
+from exports.requests.vocabulary import Aggregation
 
 _NEEDS_M2 = {Aggregation.STDDEV, Aggregation.VARIANCE}
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
 
-from ..vocabulary import DEFAULT_COLUMNS, ColumnId
-from ..writers.times import LocalClock
-from .reading import CHUNK_SIZE, Point, SeriesStats
+from exports.engine.reading import CHUNK_SIZE, Point, SeriesStats
+from exports.requests.vocabulary import DEFAULT_COLUMNS, ColumnId
+from exports.writers.times import LocalClock
 
 WideCells = tuple[int, list]  # (time in epoch microseconds, one cell per value column)
 

@@ -17,15 +17,18 @@ from itertools import chain
 
 from django.utils import timezone as dj_timezone
 
-from ..catalog import publisher_names
-from ..models import Series
-from ..vocabulary import OutputFormat, Template
-from ..writers.base import ColumnChunks, ReportInfo, Table
-from ..writers.times import LocalClock
-from .buckets import Buckets
-from .decimation import decimated_points
-from .reading import OPTIONAL_FIELDS, Point, SeriesStats, read_columns, read_points, series_stats
-from .shaping import (
+from exports.data.catalog import publisher_names
+from exports.engine.buckets import Buckets
+from exports.engine.decimation import decimated_points
+from exports.engine.reading import (
+    OPTIONAL_FIELDS,
+    Point,
+    SeriesStats,
+    read_columns,
+    read_points,
+    series_stats,
+)
+from exports.engine.shaping import (
     Column,
     WideLayout,
     long_columns,
@@ -37,8 +40,12 @@ from .shaping import (
     wide_cells,
     wide_rows,
 )
-from .transform import apply_transform
-from .windows import Window, describe_window, item_window, window_from_json
+from exports.engine.transform import apply_transform
+from exports.engine.windows import Window, describe_window, item_window, window_from_json
+from exports.models import Series
+from exports.requests.vocabulary import OutputFormat, Template
+from exports.writers.base import ColumnChunks, ReportInfo, Table
+from exports.writers.times import LocalClock
 
 WindowMap = Mapping[int, Window]  # item primary key → pinned window
 
@@ -218,7 +225,7 @@ def _window(item, slot: datetime, request, windows: WindowMap | None) -> Window:
 
 
 def _micros(instant: datetime) -> int:
-    from .buckets import to_micros
+    from exports.engine.buckets import to_micros
 
     return to_micros(instant)
 

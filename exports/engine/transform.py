@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from ..vocabulary import Transform
-from .numbers import settled_delta
-from .reading import Point
+from exports.engine.numbers import settled_delta
+from exports.engine.reading import Point
+from exports.requests.vocabulary import Transform
 
 _MISSING = object()
 

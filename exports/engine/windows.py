@@ -9,7 +9,7 @@ import zoneinfo
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from ..durations import Duration
+from exports.requests.durations import Duration
 
 
 class Window(NamedTuple):
@@ -23,7 +23,7 @@ def item_window(item, slot: datetime, tz_name: str | None = None) -> Window:
     """The window ``item`` exports for the job at ``slot`` (an aware datetime).
 
     - ``from``/``to``: absolute; a missing ``to`` means the slot, a missing ``from`` all history;
-    - ``period``: ``[slot - period, slot)``, moved like a slot (``exports.durations``: the
+    - ``period``: ``[slot - period, slot)``, moved like a slot (``exports.requests.durations``: the
       calendar part on the request's local wall time, the rest as elapsed time);
     - neither: all history up to the slot.
 

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import exports.validation
+import exports.requests.validation
 from django.conf import settings
 from django.db import migrations, models
 
@@ -22,14 +22,14 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200)),
                 ('type', models.CharField(choices=[('oneTime', 'One time'), ('recurring', 'Recurring')], default='oneTime', max_length=16)),
-                ('periodicity', models.CharField(blank=True, default='', help_text='ISO 8601 duration between runs, e.g. P1D or PT15M (recurring only).', max_length=64, validators=[exports.validation.validate_duration])),
+                ('periodicity', models.CharField(blank=True, default='', help_text='ISO 8601 duration between runs, e.g. P1D or PT15M (recurring only).', max_length=64, validators=[exports.requests.validation.validate_duration])),
                 ('period_start', models.DateTimeField(blank=True, help_text='Anchor of the recurrence; empty means the creation time.', null=True)),
                 ('next_run_at', models.DateTimeField(blank=True, db_index=True, editable=False, null=True)),
                 ('paused', models.BooleanField(default=False)),
                 ('extension', models.CharField(choices=[('csv', 'CSV'), ('xlsx', 'Excel (XLSX)'), ('pdf', 'PDF'), ('json', 'JSON')], default='csv', max_length=8)),
-                ('timezone', models.CharField(default='UTC', max_length=64, validators=[exports.validation.validate_timezone])),
+                ('timezone', models.CharField(default='UTC', max_length=64, validators=[exports.requests.validation.validate_timezone])),
                 ('template', models.CharField(choices=[('tabular', 'Tabular (one table for all items)'), ('expanded', 'Expanded (one table, sheet or file per item)')], default='tabular', max_length=16)),
-                ('csv_delimiter', models.CharField(default=',', max_length=1, validators=[exports.validation.validate_delimiter])),
+                ('csv_delimiter', models.CharField(default=',', max_length=1, validators=[exports.requests.validation.validate_delimiter])),
                 ('filename', models.CharField(blank=True, default='', max_length=200)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
@@ -73,15 +73,15 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('position', models.PositiveIntegerField(default=0)),
-                ('target_value', models.CharField(help_text='Metric names (SenML name), comma separated.', max_length=1000, validators=[exports.validation.validate_target_value], verbose_name='metrics')),
+                ('target_value', models.CharField(help_text='Metric names (SenML name), comma separated.', max_length=1000, validators=[exports.requests.validation.validate_target_value], verbose_name='metrics')),
                 ('target_label', models.CharField(blank=True, default='', help_text='Optional display labels, comma separated, one per metric.', max_length=1000, verbose_name='labels')),
                 ('channel_id', models.CharField(max_length=64, verbose_name='channel')),
                 ('subtopic', models.CharField(max_length=255)),
                 ('publisher', models.CharField(blank=True, default='', max_length=255)),
                 ('from_time', models.DateTimeField(blank=True, null=True, verbose_name='from')),
                 ('to_time', models.DateTimeField(blank=True, null=True, verbose_name='to')),
-                ('period', models.CharField(blank=True, default='', help_text='Relative window ending at each run, ISO 8601 (e.g. P1D).', max_length=64, validators=[exports.validation.validate_duration])),
-                ('ds', models.CharField(blank=True, default='', help_text='Bucket size such as 15m, 1h, 1d, 1M.', max_length=16, validators=[exports.validation.validate_ds], verbose_name='decimation')),
+                ('period', models.CharField(blank=True, default='', help_text='Relative window ending at each run, ISO 8601 (e.g. P1D).', max_length=64, validators=[exports.requests.validation.validate_duration])),
+                ('ds', models.CharField(blank=True, default='', help_text='Bucket size such as 15m, 1h, 1d, 1M.', max_length=16, validators=[exports.requests.validation.validate_ds], verbose_name='decimation')),
                 ('dsf', models.CharField(blank=True, choices=[('avg', 'average'), ('max', 'maximum'), ('min', 'minimum'), ('sum', 'sum'), ('stddev', 'standard deviation'), ('variance', 'variance')], default='', max_length=16, verbose_name='aggregation')),
                 ('transform', models.CharField(blank=True, choices=[('delta', 'delta (difference to previous point)')], default='', max_length=16)),
                 ('output_format', models.CharField(choices=[('long', 'long (one row per point)'), ('wide', 'wide (one row per timestamp, one column per target)')], default='long', max_length=8)),

@@ -1,10 +1,10 @@
-from .catalog import Channel, Publisher, Series
-from .events import IamEvent
-from .installation import Installation
-from .jobs import ExportJob, JobStatus, status_words
-from .messages import Message
-from .requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
-from .tokens import ApiToken, ChannelGrant
+from exports.models.catalog import Channel, Publisher, Series
+from exports.models.events import IamEvent
+from exports.models.installation import Installation
+from exports.models.jobs import ExportJob, JobStatus, status_words
+from exports.models.messages import Message
+from exports.models.requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.models.tokens import ApiToken, ChannelGrant
 
 __all__ = [
     "ApiToken",

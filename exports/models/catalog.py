@@ -1,7 +1,7 @@
 """The series catalog: which series exist, kept up to date as messages are stored.
 
 Pages, the preview and the API read these small tables instead of running ``DISTINCT`` over the
-message table (hundreds of millions of rows in real use). ``exports.catalog`` maintains them.
+message table (hundreds of millions of rows in real use). ``exports.data.catalog`` maintains them.
 """
 
 from django.db import models

@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from ..vocabulary import EmptyReason
+from exports.requests.vocabulary import EmptyReason
 
 
 class JobStatus(models.TextChoices):

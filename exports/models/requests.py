@@ -5,7 +5,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
-from ..validation import (
+from exports.models.fields import ZoneNameField
+from exports.models.jobs import JobStatus
+from exports.requests.validation import (
     check_target_labels,
     clean_storable_fields,
     storable_text_error,
@@ -16,7 +18,7 @@ from ..validation import (
     validate_periodicity,
     validate_target_value,
 )
-from ..vocabulary import (
+from exports.requests.vocabulary import (
     MAX_DECIMALS,
     Aggregation,
     ColumnId,
@@ -28,8 +30,6 @@ from ..vocabulary import (
     Template,
     Transform,
 )
-from .fields import ZoneNameField
-from .jobs import JobStatus
 
 
 class StorableTextModel(models.Model):

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from ..validation import parse_duration
+from exports.requests.validation import parse_duration
 
 SECRET_PATTERN = re.compile(r"^exp_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 # How stale ``last_used_at`` may get: one write per minute per token, not one per request.
@@ -34,7 +34,7 @@ def expiry_after(lifetime: str, now: datetime | None = None) -> datetime:
     """``now`` + an ISO 8601 duration (``P30D``, ``P1Y``, ``PT12H``), as a token's expiry.
 
     Raises ``ValueError`` for text that is not a positive ISO 8601 duration of at most a
-    century (the bounds of every duration, see ``exports.durations``).
+    century (the bounds of every duration, see ``exports.requests.durations``).
     """
     now = now or timezone.now()
     try:

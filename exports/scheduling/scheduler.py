@@ -44,11 +44,11 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from ..models import ExportJob, ExportRequest, JobStatus
-from ..vocabulary import RequestType
-from . import conf
-from .slots import Schedule
-from .windows import job_windows
+from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.queue import conf
+from exports.requests.vocabulary import RequestType
+from exports.scheduling.slots import Schedule
+from exports.scheduling.windows import job_windows
 
 log = logging.getLogger(__name__)
 

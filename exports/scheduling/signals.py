@@ -2,7 +2,7 @@
 
 Connect the receivers once, from ``ExportsConfig.ready()``::
 
-    from .scheduling import signals as scheduling_signals
+    from exports.scheduling.scheduling import signals as scheduling_signals
     scheduling_signals.connect()
 """
 
@@ -19,8 +19,8 @@ job_reaped = Signal()
 
 def on_request_pre_save(sender, instance, raw: bool = False, **kwargs) -> None:
     """Remember the schedule as stored, to tell after the save whether it changed."""
-    from ..models import ExportRequest
-    from .scheduler import SCHEDULE_FIELDS
+    from exports.models import ExportRequest
+    from exports.scheduling.scheduler import SCHEDULE_FIELDS
 
     instance._schedule_before = (
         ExportRequest.objects.filter(pk=instance.pk).values(*SCHEDULE_FIELDS, "next_run_at").first()
@@ -36,8 +36,8 @@ def on_request_post_save(
 
     Stored with an ``UPDATE`` so it also works for ``save(update_fields=[...])``.
     """
-    from ..models import ExportRequest
-    from .scheduler import next_run_for
+    from exports.models import ExportRequest
+    from exports.scheduling.scheduler import next_run_for
 
     previous = instance.__dict__.pop("_schedule_before", None)
     next_run_at = next_run_for(instance, previous)
@@ -52,7 +52,7 @@ def on_request_post_save(
 
 def connect() -> None:
     """Connect the receivers that maintain ``next_run_at`` (idempotent)."""
-    from ..models import ExportRequest
+    from exports.models import ExportRequest
 
     pre_save.connect(
         on_request_pre_save, sender=ExportRequest, dispatch_uid="scheduling-request-pre-save"

@@ -1,8 +1,8 @@
 """Schedule slots: the one place that turns (periodStart, periodicity, timezone) into instants.
 
 Slot ``k`` of a recurring request is ``periodStart + k × periodicity``, moved by the duration
-rules of ``exports.durations`` in the request's timezone, ``k`` periods in one step (never by
-repeated addition):
+rules of ``exports.requests.durations`` in the request's timezone, ``k`` periods in one step
+(never by repeated addition):
 
 * the **calendar part** (years, months, whole weeks and days) moves the local wall time:
   from 31 January, ``k=1`` of P1M is 28/29 February and ``k=2`` is 31 March again; P1Y from
@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 
-from ..durations import Duration
+from exports.requests.durations import Duration
 
 if TYPE_CHECKING:
-    from ..models import ExportRequest
+    from exports.models import ExportRequest
 
 # A schedule's periodicity is an ordinary duration (the name the slot rules and tests use).
 Periodicity = Duration

@@ -9,10 +9,10 @@ Rules, per item (``slot`` is the job's slot, ``k`` its index when it is a grid s
 * ``from``/``to`` given: ``[from, to)``; a missing ``to`` means the slot, a missing ``from``
   means the beginning of the data.
 * ``period`` given: ``[slot − period, slot)``, subtracted by the same duration rules that move
-  slots (``exports.durations``: calendar part on local wall time). When the period equals the
-  request's periodicity and the slot is a grid slot, the start is the previous slot instead,
-  so that windows tile even where month clamping makes ``slot − P1M`` differ from the previous
-  slot (30 April − P1M is 30 March, but the slot before 30 April in a schedule anchored on
+  slots (``exports.requests.durations``: calendar part on local wall time). When the period
+  equals the request's periodicity and the slot is a grid slot, the start is the previous slot
+  instead, so that windows tile even where month clamping makes ``slot − P1M`` differ from the
+  previous slot (30 April − P1M is 30 March, but the slot before 30 April in a schedule anchored on
   31 January is 31 March).
 * nothing given, recurring request, grid slot: ``[slot(k−1), slot(k))`` — consecutive jobs
   tile time with no gap and no overlap.
@@ -28,11 +28,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..durations import Duration
-from .slots import Schedule
+from exports.requests.durations import Duration
+from exports.scheduling.slots import Schedule
 
 if TYPE_CHECKING:
-    from ..models import ExportItem, ExportRequest
+    from exports.models import ExportItem, ExportRequest
 
 
 def _iso(instant: datetime | None) -> str | None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 
-from ..durations import Duration, add_months
+from exports.requests.durations import Duration, add_months
 
 WEEKDAYS = tuple(calendar.day_name)  # Monday first, as datetime.weekday()
 MINUTE_STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)  # divide an hour: the grid survives DST

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django import template
 
-from exports.display import format_time
+from exports.requests.display import format_time
 from exports.scheduling.words import describe_request_schedule
 
 register = template.Library()

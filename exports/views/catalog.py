@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 
-from .. import pickers
-from ..validation import validate_timezone
+from exports.data import pickers
+from exports.requests.validation import validate_timezone
 
 
 @login_required

@@ -14,13 +14,12 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from exports.data.access import get_job_for_user, get_request_for_user
+from exports.files.downloads import DownloadRefused, serve_job_file
+from exports.iam import record_download
+from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.requests.display import describe_no_data, format_window, metrics_looked_for
 from notifications.templatetags.notifications import with_job_deliveries
-
-from ..access import get_job_for_user, get_request_for_user
-from ..display import describe_no_data, format_window, metrics_looked_for
-from ..downloads import DownloadRefused, serve_job_file
-from ..iam import record_download
-from ..models import ExportJob, ExportRequest, JobStatus
 
 PAGE_SIZE = 25
 

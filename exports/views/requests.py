@@ -1,6 +1,6 @@
 """Pages for export requests: list, detail, create, edit, delete, pause, resume, run now.
 
-Every view finds its request through ``exports.access``; every change goes through
+Every view finds its request through ``exports.data.access``; every change goes through
 ``RequestEditor`` or one ``save()``, inside one transaction, so one IAM event results.
 """
 
@@ -16,12 +16,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from notifications.targets import describe_target
-
-from ..access import get_request_for_user, visible_requests
-from ..catalog import channel_names, publisher_names
-from ..forms import RequestEditor
-from ..listing import (
+from exports.data.access import get_request_for_user, visible_requests
+from exports.data.catalog import channel_names, publisher_names
+from exports.editor.forms import RequestEditor
+from exports.editor.preview import preview_spec
+from exports.models import ExportRequest
+from exports.models.catalog import display_name
+from exports.queue.ondemand import QueueFull, run_now, set_paused, start_one_time
+from exports.requests.listing import (
     DEFAULT_SORT,
     FILTER_KEYS,
     PAGE_SIZE,
@@ -30,13 +32,10 @@ from ..listing import (
     list_rows,
     with_last_job,
 )
-from ..models import ExportRequest
-from ..models.catalog import display_name
-from ..preview import preview_spec
-from ..scheduling.ondemand import QueueFull, run_now, set_paused, start_one_time
-from ..scheduling.slots import upcoming_slots
-from ..vocabulary import DEFAULT_COLUMNS
-from .jobs import jobs_context
+from exports.requests.vocabulary import DEFAULT_COLUMNS
+from exports.scheduling.slots import upcoming_slots
+from exports.views.jobs import jobs_context
+from notifications.targets import describe_target
 
 
 @login_required

@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..models import ApiToken
-from ..models.tokens import expiry_after
+from exports.models import ApiToken
+from exports.models.tokens import expiry_after
 
 LIFETIMES = [
     ("", "Never"),

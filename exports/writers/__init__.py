@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..vocabulary import EXTENSION_ALIASES
-from .base import ReportInfo, Table, Writer, WriteResult
-from .csv import CsvWriter
-from .json import JsonWriter
-from .pdf import PdfWriter
-from .xlsx import XlsxWriter
+from exports.requests.vocabulary import EXTENSION_ALIASES
+from exports.writers.base import ReportInfo, Table, Writer, WriteResult
+from exports.writers.csv import CsvWriter
+from exports.writers.json import JsonWriter
+from exports.writers.pdf import PdfWriter
+from exports.writers.xlsx import XlsxWriter
 
 WRITERS: dict[str, type[Writer]] = {
     writer.extension: writer for writer in (CsvWriter, XlsxWriter, PdfWriter, JsonWriter)

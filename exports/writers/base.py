@@ -20,7 +20,7 @@ from datetime import datetime
 from itertools import chain, islice
 from typing import Any, BinaryIO, ClassVar
 
-from .times import LocalTimes
+from exports.writers.times import LocalTimes
 
 Columns = list[Sequence[Any]]  # one sequence per column, all of one length
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO, TextIO
 
-from .base import (
+from exports.writers.base import (
     Progress,
     ProgressCallback,
     ReportInfo,
@@ -17,7 +17,7 @@ from .base import (
     WriteResult,
     checked_tables,
 )
-from .names import FILE_STEM_LIMIT, UniqueNames, file_stem
+from exports.writers.names import FILE_STEM_LIMIT, UniqueNames, file_stem
 
 ZIP_CONTENT_TYPE = "application/zip"
 

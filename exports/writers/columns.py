@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .cells import FORMULA_PREFIXES, fixed
-from .times import LocalTimes
+from exports.writers.cells import FORMULA_PREFIXES, fixed
+from exports.writers.times import LocalTimes
 
 _FORMULA_START = re.compile("(?:^|\n)[" + re.escape(FORMULA_PREFIXES) + "]")
 _NONE = type(None)

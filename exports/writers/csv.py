@@ -13,10 +13,10 @@ import io
 from datetime import datetime
 from typing import Any, TextIO
 
-from .base import Progress, Table, column_chunks
-from .bundle import TextWriter
-from .cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
-from .columns import csv_column, each, fixed_decimals
+from exports.writers.base import Progress, Table, column_chunks
+from exports.writers.bundle import TextWriter
+from exports.writers.cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
+from exports.writers.columns import csv_column, each, fixed_decimals
 
 BOM = "\ufeff"
 

@@ -6,10 +6,10 @@ from datetime import datetime
 from json.encoder import encode_basestring  # the C encoder, keeps non-ASCII as UTF-8
 from typing import Any, TextIO
 
-from .base import Progress, Table, column_chunks
-from .bundle import TextWriter
-from .cells import iso_timestamp, plain
-from .columns import each, fixed_decimals, json_column
+from exports.writers.base import Progress, Table, column_chunks
+from exports.writers.bundle import TextWriter
+from exports.writers.cells import iso_timestamp, plain
+from exports.writers.columns import each, fixed_decimals, json_column
 
 
 def json_value(value: Any) -> str:

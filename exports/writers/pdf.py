@@ -45,7 +45,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus import Table as PdfTable
 
-from .base import (
+from exports.writers.base import (
     Progress,
     ProgressCallback,
     ReportInfo,
@@ -55,7 +55,7 @@ from .base import (
     checked_tables,
     chunked,
 )
-from .cells import fixed, plain
+from exports.writers.cells import fixed, plain
 
 CHUNK_ROWS = 500  # rows per platypus table: one table per page or two keeps splitting cheap
 FONT_SIZE = 7

@@ -19,7 +19,7 @@ import zoneinfo
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from .cells import TIMESPEC
+from exports.writers.cells import TIMESPEC
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)

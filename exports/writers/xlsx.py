@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from .base import (
+from exports.writers.base import (
     Progress,
     ProgressCallback,
     ReportInfo,
@@ -36,10 +36,10 @@ from .base import (
     checked_tables,
     column_chunks,
 )
-from .cells import FORMULA_PREFIXES, neutralise, plain
-from .columns import are_finite, by_distinct, is_plain_text
-from .names import SHEET_NAME_LIMIT, UniqueNames, sheet_name
-from .times import LocalTimes
+from exports.writers.cells import FORMULA_PREFIXES, neutralise, plain
+from exports.writers.columns import are_finite, by_distinct, is_plain_text
+from exports.writers.names import SHEET_NAME_LIMIT, UniqueNames, sheet_name
+from exports.writers.times import LocalTimes
 
 # 1,048,576 rows per sheet, one of them the header. openpyxl does not enforce it and
 # would write a file Excel refuses to open.

@@ -10,8 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
 from exports.models import ExportJob, NotificationMessage
-
-from ..models import Delivery, DownloadLink
+from notifications.models import Delivery, DownloadLink
 
 register = template.Library()
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from exports.models import NotificationMessage
-from exports.vocabulary import Medium
-
-from ..errors import TransportError
-from .base import Transport
-from .discord import Discord
-from .email import Email
-from .slack import Slack
-from .telegram import Telegram
+from exports.requests.vocabulary import Medium
+from notifications.errors import TransportError
+from notifications.transports.base import Transport
+from notifications.transports.discord import Discord
+from notifications.transports.email import Email
+from notifications.transports.slack import Slack
+from notifications.transports.telegram import Telegram
 
 TRANSPORTS: dict[str, type[Transport]] = {
     Medium.EMAIL: Email,

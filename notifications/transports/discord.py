@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from exports.vocabulary import Medium
-
-from ..facts import ExportFacts
-from ..http import post_json
-from .base import Transport
+from exports.requests.vocabulary import Medium
+from notifications.facts import ExportFacts
+from notifications.http import post_json
+from notifications.transports.base import Transport
 
 # Characters that start Markdown, masked links or mentions (<@id>, <#channel>).
 MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<])")

@@ -10,12 +10,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape as html_escape
 from django.utils.html import format_html
 
-from exports.vocabulary import Medium
-
-from ..errors import TransportError
-from ..facts import ExportFacts
-from ..targets import validate_target
-from .base import Transport
+from exports.requests.vocabulary import Medium
+from notifications.errors import TransportError
+from notifications.facts import ExportFacts
+from notifications.targets import validate_target
+from notifications.transports.base import Transport
 
 
 class Email(Transport):

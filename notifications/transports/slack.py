@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from exports.vocabulary import Medium
-
-from ..facts import ExportFacts
-from ..http import post_json
-from .base import Transport
+from exports.requests.vocabulary import Medium
+from notifications.facts import ExportFacts
+from notifications.http import post_json
+from notifications.transports.base import Transport
 
 # mrkdwn has no escape character: the only escapes Slack decodes are &amp; &lt; &gt;.
 # The formatting characters are therefore replaced by look-alikes that Slack does not

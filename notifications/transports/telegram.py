@@ -5,13 +5,12 @@ from __future__ import annotations
 from django.utils.html import escape as html_escape
 from django.utils.html import format_html
 
-from exports.vocabulary import Medium
-
-from .. import conf
-from ..errors import TransportError
-from ..facts import ExportFacts
-from ..http import post_json
-from .base import Transport
+from exports.requests.vocabulary import Medium
+from notifications import conf
+from notifications.errors import TransportError
+from notifications.facts import ExportFacts
+from notifications.http import post_json
+from notifications.transports.base import Transport
 
 
 class Telegram(Transport):

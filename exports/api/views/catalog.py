@@ -7,17 +7,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ... import catalog
-from ...preview import preview_request
-from ..errors import documented
-from ..paging import page_of, read_query
-from ..serializers import (
+from exports.api.errors import documented
+from exports.api.paging import page_of, read_query
+from exports.api.serializers import (
     ExportRequestSerializer,
     PreviewSerializer,
     SeriesPageSerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
 )
+from exports.data import catalog
+from exports.editor.preview import preview_request
 
 
 class SeriesView(APIView):

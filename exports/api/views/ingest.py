@@ -1,7 +1,7 @@
 """HTTP ingest: a SenML pack (or JSON lines) stored as messages of a channel and subtopic.
 
-The same parser, checks and storage as ``manage.py ingest``: ``exports.senml`` resolves the
-records, ``exports.ingestion`` checks they fit and stores them all or none, keeping the series
+The same parser, checks and storage as ``manage.py ingest``: ``exports.data.senml`` resolves the
+records, ``exports.data.ingestion`` checks they fit and stores them all or none, keeping the series
 catalog. Who may publish: staff anywhere, others on channels granted to them in the admin.
 The publisher is the ``publisher`` query parameter, or the caller's user name.
 """
@@ -18,14 +18,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ...access import can_ingest
-from ...ingestion import checked_records, origin_problems, store_records
-from ...senml import SenMLError, iter_json_lines, parse_pack
-from ..errors import documented
-from ..paging import read_query
-from ..parsers import MEDIA_TYPES, PARSERS, SenMLBody, too_large
-from ..problems import Problem
-from ..serializers import IngestQuerySerializer, IngestResultSerializer
+from exports.api.errors import documented
+from exports.api.paging import read_query
+from exports.api.parsers import MEDIA_TYPES, PARSERS, SenMLBody, too_large
+from exports.api.problems import Problem
+from exports.api.serializers import IngestQuerySerializer, IngestResultSerializer
+from exports.data.access import can_ingest
+from exports.data.ingestion import checked_records, origin_problems, store_records
+from exports.data.senml import SenMLError, iter_json_lines, parse_pack
 
 PACK_EXAMPLE = [
     {"bn": "greenhouse-1:", "bt": 1767225600, "bu": "Cel", "n": "temperature", "v": 21.5},

@@ -1,6 +1,6 @@
 """Jobs over HTTP: a request's jobs, one job, and the file of a job or of a request.
 
-Files are served by ``exports.downloads`` as on the pages (same name and headers, streamed);
+Files are served by ``exports.files.downloads`` as on the pages (same name and headers, streamed);
 an expired or vanished file is a 410, a job without a file a 404.
 """
 
@@ -14,16 +14,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from exports.api.errors import documented
+from exports.api.paging import page_of, read_query
+from exports.api.problems import Problem
+from exports.api.serializers import JobPageSerializer, JobSerializer, PageQuerySerializer
+from exports.data.access import get_any_job_for_user, get_request_for_user
+from exports.files.downloads import DownloadRefused, serve_job_file
+from exports.iam import record_download
+from exports.models import ExportJob, JobStatus
 from notifications.models import Delivery
-
-from ...access import get_any_job_for_user, get_request_for_user
-from ...downloads import DownloadRefused, serve_job_file
-from ...iam import record_download
-from ...models import ExportJob, JobStatus
-from ..errors import documented
-from ..paging import page_of, read_query
-from ..problems import Problem
-from ..serializers import JobPageSerializer, JobSerializer, PageQuerySerializer
 
 DELIVERIES = Prefetch("deliveries", queryset=Delivery.objects.select_related("message"))
 FILE_RESPONSES = {

@@ -1,7 +1,7 @@
 """Export requests over HTTP: list, create, read, replace, patch, delete, run, pause, resume.
 
 The same functions as the pages: ``parse_request``/``save_spec``/``dump_request`` for the JSON,
-``exports.access`` for who sees what (another user's request is a 404), ``start_one_time`` and
+``exports.data.access`` for who sees what (another user's request is a 404), ``start_one_time`` and
 ``run_now`` for queuing (429 at the cap), ``set_paused``. Changes run in one transaction acting
 as the caller, so each emits the pages' IAM event with the token's user as actor.
 """
@@ -17,17 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ...access import get_request_for_user, visible_requests
-from ...iam import acting_as
-from ...listing import with_last_job
-from ...models import ExportRequest
-from ...scheduling.ondemand import run_now, set_paused, start_one_time
-from ...schema import dump_request, parse_request, save_spec
-from ..errors import documented
-from ..paging import page_of, read_query
-from ..parsers import BoundedJSONParser, MergePatchParser
-from ..problems import Problem
-from ..serializers import (
+from exports.api.errors import documented
+from exports.api.paging import page_of, read_query
+from exports.api.parsers import BoundedJSONParser, MergePatchParser
+from exports.api.problems import Problem
+from exports.api.serializers import (
     SORT_KEYS,
     ExportListQuerySerializer,
     ExportPageSerializer,
@@ -35,6 +29,12 @@ from ..serializers import (
     JobSerializer,
     StoredExportRequestSerializer,
 )
+from exports.data.access import get_request_for_user, visible_requests
+from exports.iam import acting_as
+from exports.models import ExportRequest
+from exports.queue.ondemand import run_now, set_paused, start_one_time
+from exports.requests.listing import with_last_job
+from exports.requests.schema import dump_request, parse_request, save_spec
 
 EXAMPLE = {
     "name": "Greenhouse temperatures",

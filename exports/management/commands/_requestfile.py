@@ -5,7 +5,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from exports.schema import RequestSchemaError, RequestSpec, decode_json, parse_request
+from exports.requests.schema import RequestSchemaError, RequestSpec, decode_json, parse_request
 
 
 def load_spec(path: str, username: str) -> RequestSpec:

@@ -8,10 +8,10 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from exports.jobs import create_job, run_job
+from exports.files.naming import export_filename
 from exports.models import ExportJob, ExportRequest, JobStatus
-from exports.naming import export_filename
-from exports.schema import parse_timestamp
+from exports.queue.runner import create_job, run_job
+from exports.requests.schema import parse_timestamp
 
 
 def parse_slot(text: str | None) -> datetime:

@@ -2,10 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from exports.iam import acting_as
-from exports.scheduling.ondemand import QueueFull, start_one_time
-from exports.schema import save_spec
-
-from ._requestfile import load_spec
+from exports.management.commands._requestfile import load_spec
+from exports.queue.ondemand import QueueFull, start_one_time
+from exports.requests.schema import save_spec
 
 
 class Command(BaseCommand):

@@ -1,10 +1,9 @@
 from django.core.management.base import BaseCommand
 
 from exports.iam import acting_as
-from exports.schema import save_spec
-
-from ._requestfile import load_spec
-from ._runjob import check_out_dir, parse_slot, run_slot
+from exports.management.commands._requestfile import load_spec
+from exports.management.commands._runjob import check_out_dir, parse_slot, run_slot
+from exports.requests.schema import save_spec
 
 
 class Command(BaseCommand):

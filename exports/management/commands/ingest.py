@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from exports.ingestion import ORIGIN_FIELDS, checked_records, origin_problems, store_records
-from exports.senml import NormalisedRecord, SenMLError, iter_json_lines, parse_pack
+from exports.data.ingestion import ORIGIN_FIELDS, checked_records, origin_problems, store_records
+from exports.data.senml import NormalisedRecord, SenMLError, iter_json_lines, parse_pack
 
 LINES_SUFFIXES = {".jsonl", ".ndjson", ".jsonlines"}
 

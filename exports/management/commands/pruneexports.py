@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from exports.retention import prune
+from exports.files.retention import prune
 
 
 class Command(BaseCommand):

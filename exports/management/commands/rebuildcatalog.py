@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from exports.catalog import rebuild
+from exports.data.catalog import rebuild
 
 
 class Command(BaseCommand):

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from exports.management.commands._runjob import check_out_dir, parse_slot, run_slot
 from exports.models import ExportRequest
-
-from ._runjob import check_out_dir, parse_slot, run_slot
 
 
 class Command(BaseCommand):

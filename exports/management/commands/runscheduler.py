@@ -10,11 +10,11 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from exports.files.retention import prune_if_due
 from exports.iam import publish_pending_events
-from exports.retention import prune_if_due
-from exports.scheduling import conf
-from exports.scheduling.dispatch import dispatch
-from exports.scheduling.reaper import reap
+from exports.queue import conf
+from exports.queue.dispatch import dispatch
+from exports.queue.reaper import reap
 from exports.scheduling.scheduler import schedule_due
 from notifications import dispatch as deliveries
 

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 from django_rq.management.commands import rqworker
 
-from exports.scheduling import namespace
+from exports.queue import namespace
 
 
 class Command(rqworker.Command):

@@ -17,15 +17,15 @@ from typing import Any
 
 from django.utils import timezone as dj_timezone
 
-from . import catalog
-from .engine.tables import build_tables, estimate_rows
-from .engine.windows import describe_window, window_from_json
-from .scheduling.slots import Schedule
-from .scheduling.windows import job_windows
-from .schema import RequestSpec, parse_request
-from .vocabulary import Template
-from .writers.columns import fixed_decimals
-from .writers.csv import csv_cell
+from exports.data import catalog
+from exports.engine.tables import build_tables, estimate_rows
+from exports.engine.windows import describe_window, window_from_json
+from exports.requests.schema import RequestSpec, parse_request
+from exports.requests.vocabulary import Template
+from exports.scheduling.slots import Schedule
+from exports.scheduling.windows import job_windows
+from exports.writers.columns import fixed_decimals
+from exports.writers.csv import csv_cell
 
 PREVIEW_ROWS = 20
 

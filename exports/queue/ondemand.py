@@ -19,10 +19,10 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import ExportJob, ExportRequest, JobStatus
-from . import conf
-from .dispatch import dispatch_quietly
-from .windows import job_windows
+from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.queue import conf
+from exports.queue.dispatch import dispatch_quietly
+from exports.scheduling.windows import job_windows
 
 
 class QueueFull(Exception):

@@ -2,8 +2,8 @@
 
 The catalog (``Series``, plus ``Channel`` and ``Publisher`` names) is maintained per stored
 batch by :func:`record_messages` (model instances, through
-:func:`exports.ingestion.store_messages`) or :func:`record_points` (the plain rows of
-:func:`exports.ingestion.store_records`); both tally the batch the same way. Nothing here
+:func:`exports.data.ingestion.store_messages`) or :func:`record_points` (the plain rows of
+:func:`exports.data.ingestion.store_records`); both tally the batch the same way. Nothing here
 scans the message table except :func:`rebuild`, the explicit repair behind ``manage.py
 rebuildcatalog``.
 """
@@ -18,8 +18,8 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest, Least
 
-from .models import Channel, Message, Publisher, Series
-from .models.catalog import display_name
+from exports.models import Channel, Message, Publisher, Series
+from exports.models.catalog import display_name
 
 SeriesKey = tuple[str, str, str, str]  # channel, subtopic, publisher, name
 

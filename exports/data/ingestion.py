@@ -9,10 +9,10 @@ from itertools import islice
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .catalog import record_messages, record_points
-from .models import Message
-from .senml import NormalisedRecord, SenMLError
-from .validation import storable_text_error
+from exports.data.catalog import record_messages, record_points
+from exports.data.senml import NormalisedRecord, SenMLError
+from exports.models import Message
+from exports.requests.validation import storable_text_error
 
 RECORD_FIELDS = NormalisedRecord._fields
 ORIGIN_FIELDS = ("channel", "subtopic", "publisher", "protocol")

@@ -33,16 +33,16 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.job import JobStatus as RqStatus
 
-from ..models import ExportJob, JobStatus
-from . import conf, namespace
-from .dispatch import QUEUE, handed_over_jobs
-from .signals import job_reaped
+from exports.models import ExportJob, JobStatus
+from exports.queue import conf, namespace
+from exports.queue.dispatch import QUEUE, handed_over_jobs
+from exports.scheduling.signals import job_reaped
 
 log = logging.getLogger(__name__)
 
 _DEAD_RQ_STATUSES = {RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED, RqStatus.FINISHED}
 # A finished RQ job whose row is still waiting for it never claimed the row: a worker of
-# another installation sharing the queue dropped it (see exports.jobs.run_export_job). No
+# another installation sharing the queue dropped it (see exports.queue.runner.run_export_job). No
 # attempt of ours happened, like a job that vanished from Redis.
 _NO_ATTEMPT_RQ_STATUSES = {None, RqStatus.FINISHED}
 # What an attempt leaves behind that the next one must not inherit.

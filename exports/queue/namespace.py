@@ -43,7 +43,7 @@ def instance() -> str:
 @functools.cache
 def _stored_instance() -> str:
     # Read once per process: the row never changes after it is made.
-    from ..models import Installation
+    from exports.models import Installation
 
     return Installation.current().instance_id
 

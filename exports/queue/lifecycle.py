@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from rq import get_current_job
 
-from ..models import ExportJob, JobStatus
+from exports.models import ExportJob, JobStatus
 
 
 def _current_rq_job():

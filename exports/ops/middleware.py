@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
-from .validation import storable_text_error
+from exports.requests.validation import storable_text_error
 
 # Where the JSON API is mounted (exporter_site/urls.py): its clients get its error shape.
 API_PREFIX = "/api/"

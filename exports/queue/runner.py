@@ -20,20 +20,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rq import get_current_job
 
-from .engine.reading import metrics_exist
-from .engine.tables import (
+from exports.engine.reading import metrics_exist
+from exports.engine.tables import (
     build_report_info,
     build_tables,
     estimate_rows,
     pinned_windows,
 )
-from .models import ExportJob, ExportRequest, JobStatus
-from .naming import export_filename
-from .scheduling import conf, lifecycle, namespace
-from .scheduling.dispatch import dispatch_quietly
-from .scheduling.windows import job_windows
-from .vocabulary import EmptyReason
-from .writers import writer_for
+from exports.files.naming import export_filename
+from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.queue import conf, lifecycle, namespace
+from exports.queue.dispatch import dispatch_quietly
+from exports.requests.vocabulary import EmptyReason
+from exports.scheduling.windows import job_windows
+from exports.writers import writer_for
 
 log = logging.getLogger(__name__)
 

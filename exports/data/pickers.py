@@ -1,6 +1,6 @@
 """The editor's pickers: what may be chosen for channel, subtopic, publisher and metrics.
 
-Options come from the series catalog (``exports.catalog.series``), never from the message
+Options come from the series catalog (``exports.data.catalog.series``), never from the message
 table, and each field is narrowed by the ones before it: subtopics by the channel,
 publishers by channel and subtopic, metrics by all three. The page serves them as
 ``<datalist>``/``<select>`` options, and ``catalog_series_json`` serves the same lists to the
@@ -15,8 +15,8 @@ from datetime import datetime
 
 from django.db.models import Max, Sum
 
-from . import catalog
-from .models.catalog import display_name
+from exports.data import catalog
+from exports.models.catalog import display_name
 
 LIMIT = 200  # a picker is for choosing, not browsing: type to narrow beyond this
 FIELDS = ("channel", "subtopic", "publisher", "name")

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, NamedTuple
 
-from .validation import storable_text_error
+from exports.requests.validation import storable_text_error
 
 # RFC 8428 §4.5.3: resolved times below 2**28 s are relative to "now".
 RELATIVE_TIME_LIMIT = 2**28

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .models import ChannelGrant, ExportJob, ExportRequest
+from exports.models import ChannelGrant, ExportJob, ExportRequest
 
 
 def visible_requests(user) -> QuerySet[ExportRequest]:

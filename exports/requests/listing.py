@@ -16,9 +16,9 @@ from django import forms
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
-from .display import describe_no_data, metrics_looked_for
-from .models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus
-from .vocabulary import Extension, RequestType
+from exports.models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus
+from exports.requests.display import describe_no_data, metrics_looked_for
+from exports.requests.vocabulary import Extension, RequestType
 
 PAGE_SIZE = 25
 FILTER_KEYS = ("q", "type", "status", "format", "paused")  # the sort and page are not filters

@@ -21,7 +21,7 @@ from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
-from . import StorageUnavailable
+from exports.files.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 

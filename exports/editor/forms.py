@@ -1,7 +1,7 @@
 """The request editor: one page that edits a request, its items, messages and columns.
 
 Rules are not written here: the ModelForms run the models' field validators and
-``clean()`` methods, and the column editor calls ``exports.validation.check_columns``,
+``clean()`` methods, and the column editor calls ``exports.requests.validation.check_columns``,
 so the pages, the admin and the JSON schema refuse exactly the same input.
 """
 
@@ -20,12 +20,12 @@ from django.forms import BaseFormSet, BaseInlineFormSet
 from django.utils import timezone as dj_timezone
 from timezone_field import TimeZoneFormField
 
-from . import catalog, pickers
-from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
-from .scheduling.words import MINUTE_STEPS, WEEKDAYS, Preset, describe_schedule, preset_of
-from .schema import RequestSpec
-from .validation import check_columns, storable_text_error, validate_timezone
-from .vocabulary import DEFAULT_COLUMNS, ColumnId, RequestType
+from exports.data import catalog, pickers
+from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.requests.schema import RequestSpec
+from exports.requests.validation import check_columns, storable_text_error, validate_timezone
+from exports.requests.vocabulary import DEFAULT_COLUMNS, ColumnId, RequestType
+from exports.scheduling.words import MINUTE_STEPS, WEEKDAYS, Preset, describe_schedule, preset_of
 
 MAX_ITEMS = 100
 MAX_MESSAGES = 20

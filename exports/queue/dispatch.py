@@ -39,14 +39,14 @@ from redis.exceptions import LockError, RedisError
 from rq import Worker
 from rq.exceptions import DuplicateJobError
 
-from ..models import ExportJob, JobStatus
-from . import conf, namespace
+from exports.models import ExportJob, JobStatus
+from exports.queue import conf, namespace
 
 log = logging.getLogger(__name__)
 
 QUEUE = "exports"  # alias: the queue is namespace.queue_name(QUEUE)
 # Enqueued by dotted path: this package never imports the job code it schedules.
-RUN_EXPORT_JOB = "exports.jobs.run_export_job"
+RUN_EXPORT_JOB = "exports.queue.runner.run_export_job"
 # Redis keys, inside this installation's namespace (see namespace.redis_key).
 _LOCK_KEY = "dispatch:lock"
 _TURN_KEY = "dispatch:turn"

@@ -11,7 +11,7 @@ Two families of rules protect the system rather than the user's intent:
   JSON's ``\\ud800`` escapes produce); such text is refused as a field error instead of
   failing later as a 500.
 * **Bounded durations** (:func:`parse_duration`, over the one duration type in
-  ``exports.durations``): every duration is a whole number of months and at most
+  ``exports.requests.durations``): every duration is a whole number of months and at most
   ``MAX_DURATION`` long, and a periodicity is at least
   ``EXPORTS_MIN_PERIODICITY``, so slot, window and bucket arithmetic stays far inside the
   years a ``datetime`` can hold and no schedule can flood the queue.
@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from .durations import MAX_DURATION, NOMINAL_MONTH, NOMINAL_YEAR, Duration, shown
-from .vocabulary import ColumnId
+from exports.requests.durations import MAX_DURATION, NOMINAL_MONTH, NOMINAL_YEAR, Duration, shown
+from exports.requests.vocabulary import ColumnId
 
 DS_PATTERN = re.compile(r"^([1-9][0-9]*)([smhdwMy])$")
 
@@ -95,7 +95,7 @@ _TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField"}
 def parse_duration(text: str) -> Duration:
     """Parse a positive, bounded ISO 8601 duration into the one duration type.
 
-    Returns a :class:`~exports.durations.Duration`. Raises ``ValidationError`` naming the
+    Returns a :class:`~exports.requests.durations.Duration`. Raises ``ValidationError`` naming the
     problem: not a duration, not storable text, fractional years or months, not longer than
     zero, or longer than ``MAX_DURATION_TEXT`` (see :meth:`Duration.parse`).
     """

@@ -10,7 +10,7 @@ Two input dialects are accepted and normalised into one model:
 
 ``dump_request`` always writes the API shape, and ``parse_request(dump_request(r))``
 rebuilds the same request (the round trip is lossless). Rules live in
-``exports.validation`` and the models; this module only checks the shape and maps
+``exports.requests.validation`` and the models; this module only checks the shape and maps
 model errors back to JSON paths such as ``items[0].params.decimation.ds``.
 """
 
@@ -26,9 +26,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from .models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
-from .validation import check_columns, storable_text_error
-from .vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
+from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.requests.validation import check_columns, storable_text_error
+from exports.requests.vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
 
 READ_ONLY_KEYS = {"id", "owner", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
 

@@ -1,7 +1,7 @@
 """Serving a job's file: the one place that names and streams downloads (pages and links).
 
 The file is streamed from wherever it is stored (local disk or bucket, see
-``exports.storage``), in chunks. With ``EXPORTS_DOWNLOAD_REDIRECT`` and a store that can
+``exports.files.storage``), in chunks. With ``EXPORTS_DOWNLOAD_REDIRECT`` and a store that can
 sign URLs (S3), the answer is instead a redirect to a short-lived URL that the bucket
 serves with the same name and type. Callers check access first; :func:`serve_job_file`
 decides, once for the pages, the API and capability links, whether there is a file to serve
@@ -13,9 +13,9 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 
-from .models import ExportJob, JobStatus
-from .naming import export_filename
-from .storage import StorageUnavailable
+from exports.files.naming import export_filename
+from exports.files.storage import StorageUnavailable
+from exports.models import ExportJob, JobStatus
 
 __all__ = [
     "DownloadRefused",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .scheduling.namespace import queue_settings
+from exports.queue.namespace import queue_settings
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def check_redis() -> None:
 
 def check_storage() -> None:
     """The export-file store answers (bucket ``HEAD``) or its directory is writable."""
-    from .storage import export_storage
+    from exports.files.storage import export_storage
 
     export_storage().check()
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from ..durations import Duration
+from exports.requests.durations import Duration
 
 
 def max_catchup() -> int:
@@ -70,7 +70,7 @@ def requeue_after() -> timedelta:
 def prune_interval() -> Duration | None:
     """EXPORTS_PRUNE_INTERVAL (ISO 8601 duration, default PT1H): the scheduler runs retention
     at most this often, whichever scheduler gets there first. ``P0D`` turns it off."""
-    from ..validation import parse_duration
+    from exports.requests.validation import parse_duration
 
     text = getattr(settings, "EXPORTS_PRUNE_INTERVAL", "PT1H")
     if text in ("P0D", "PT0S", "0", ""):

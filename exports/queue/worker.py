@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from rq import Worker
 
 # The modules our jobs run in; see PreloadingWorker.
-JOB_MODULES = ("exports.jobs", "notifications.jobs", "exports.iam")
+JOB_MODULES = ("exports.queue.runner", "notifications.jobs", "exports.iam")
 
 
 class PreloadingWorker(Worker):

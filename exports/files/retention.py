@@ -11,10 +11,10 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from .models import ExportJob, Installation, JobStatus
-from .scheduling import conf as scheduling_conf
-from .storage import StorageUnavailable
-from .validation import parse_duration
+from exports.files.storage import StorageUnavailable
+from exports.models import ExportJob, Installation, JobStatus
+from exports.queue import conf as scheduling_conf
+from exports.requests.validation import parse_duration
 
 log = logging.getLogger(__name__)
 

@@ -186,6 +186,9 @@ IAM_EVENTS_STREAM = env_str("IAM_EVENTS_STREAM", "exporter.iam")
 IAM_EVENTS_STREAM_MAXLEN = env_int("IAM_EVENTS_STREAM_MAXLEN", 10000, minimum=1)
 
 EXPORTS_RETENTION = env_duration("EXPORTS_RETENTION", "P7D")
+# Who reads which channel: "grants" (read grants to users and groups; staff read all) or
+# "open" (every signed-in user reads every channel: an installation for one team).
+EXPORTS_DATA_ACCESS = env_choice("EXPORTS_DATA_ACCESS", "grants", ("grants", "open"))
 # Data rows per XLSX sheet before the export continues on a new sheet (Excel's limit).
 EXPORTS_XLSX_MAX_ROWS = env_int("EXPORTS_XLSX_MAX_ROWS", 1_048_575, minimum=1)
 EXPORTS_MAX_TOTAL_BYTES = env_int("EXPORTS_MAX_TOTAL_BYTES", 0, minimum=0)  # 0 = no cap

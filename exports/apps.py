@@ -32,6 +32,26 @@ class ExportsConfig(AppConfig):
         scheduling_signals.connect()
         post_delete.connect(_delete_job_file, sender=ExportJob, dispatch_uid="job-file-delete")
         scheduling_signals.job_reaped.connect(_notify_reaped_failure, dispatch_uid="reaped-notify")
+        _connect_access_events(iam)
+
+
+def _connect_access_events(iam) -> None:
+    """Every change of who may read or publish — grants, teams, members — is an IAM event."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db.models.signals import m2m_changed
+
+    from exports.models import ChannelGrant
+
+    post_save.connect(iam.on_grant_saved, sender=ChannelGrant, dispatch_uid="iam-grant-save")
+    post_delete.connect(iam.on_grant_deleted, sender=ChannelGrant, dispatch_uid="iam-grant-del")
+    post_save.connect(iam.on_group_changed, sender=Group, dispatch_uid="iam-group-save")
+    post_delete.connect(iam.on_group_deleted, sender=Group, dispatch_uid="iam-group-del")
+    m2m_changed.connect(
+        iam.on_group_members_changed,
+        sender=get_user_model().groups.through,
+        dispatch_uid="iam-group-members",
+    )
 
 
 def _notify_reaped_failure(sender, job, failed: bool, **kwargs) -> None:

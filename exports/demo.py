@@ -41,10 +41,13 @@ SUBTOPIC = "events.data"
 STEP = timedelta(minutes=5)
 CHANNELS = {
     "greenhouse": "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a01",
-    "cold-storage": "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a02",
+    "cold-storage": "c01d5e7a-8f2b-4c3d-b6e4-7a8b9c0d1e02",
 }
-# The human names pages show beside the ids ("Greenhouse (6b1f0f3a)").
+# The human names pages show beside the ids ("Greenhouse (6b1f0f3a)", "Cold storage (c01d5e7a)").
 CHANNEL_NAMES = {"greenhouse": "Greenhouse", "cold-storage": "Cold storage"}
+# The teams (Django groups): who is in each, and the channel its members read and publish to.
+# Staff read every channel; a user in no team reads none (EXPORTS_DATA_ACCESS=grants).
+TEAMS = {"greenhouse": (("alice",), "greenhouse"), "cold-chain": (("bob",), "cold-storage")}
 
 
 @dataclass(frozen=True)
@@ -168,12 +171,14 @@ def readings(
 class SeedReport:
     """What one seeding run did, for the command to print."""
 
-    # (username, password, is_admin, created) and (request name, created)
+    # (username, password, is_admin, created), (team, members, channel name) and
+    # (owner, request name, created)
     users: list[tuple[str, str, bool, bool]] = field(default_factory=list)
+    teams: list[tuple[str, list[str], str]] = field(default_factory=list)
     messages_created: int = 0
     start: datetime | None = None
     end: datetime | None = None
-    requests: list[tuple[str, bool]] = field(default_factory=list)
+    requests: list[tuple[str, str, bool]] = field(default_factory=list)
     # (request name, job status in words, slot in the request's zone, rows) of the jobs run
     jobs: list[tuple[str, str, str, int | None]] = field(default_factory=list)
 
@@ -191,9 +196,10 @@ def seed(*, until: datetime, days: int = 8, batch_size: int = 5000) -> SeedRepor
         users = _seed_users(report)
         report.messages_created = _seed_readings(report.start, until, batch_size)
         _seed_names()
-        _seed_requests(users["alice"], until, report)
+        _seed_teams(users, report)
+        _seed_requests(users, until, report)
     # After the commit: each job is its own unit of work, as when a worker runs it.
-    _seed_jobs(users["alice"], until, report)
+    _seed_jobs(users, until, report)
     return report
 
 
@@ -226,6 +232,24 @@ def _seed_names() -> None:
         if not publisher.name:
             publisher.name = device.label
             publisher.save(update_fields=["name"])
+
+
+def _seed_teams(users: dict[str, object], report: SeedReport) -> None:
+    """The demo teams, their members and their grants (read and publish on their channel)."""
+    from django.contrib.auth.models import Group
+
+    from exports.models import ChannelGrant
+
+    for team, (members, channel_key) in TEAMS.items():
+        group, _ = Group.objects.get_or_create(name=team)
+        group.user_set.add(*(users[name] for name in members))
+        ChannelGrant.objects.get_or_create(
+            group=group,
+            channel_id=CHANNELS[channel_key],
+            subtopic="",
+            defaults={"can_read": True, "can_publish": True},
+        )
+        report.teams.append((team, list(members), CHANNEL_NAMES[channel_key]))
 
 
 def _seed_readings(start: datetime, end: datetime, batch_size: int) -> int:
@@ -266,11 +290,11 @@ def _seed_readings(start: datetime, end: datetime, batch_size: int) -> int:
     return total + len(pending)
 
 
-def demo_requests(until: datetime) -> list[dict]:
-    """The demo export requests, in the platform's JSON shape."""
+def demo_requests(until: datetime) -> list[tuple[str, dict]]:
+    """The demo export requests as (owner's user name, request in the platform's JSON shape)."""
     rome = zoneinfo.ZoneInfo("Europe/Rome")
     local_midnight = until.astimezone(rome).replace(hour=0, minute=0, second=0, microsecond=0)
-    return [
+    requests = [
         {
             "name": "Greenhouse climate, daily",
             "type": "recurring",
@@ -315,48 +339,59 @@ def demo_requests(until: datetime) -> list[dict]:
                 ]
             },
         },
-        {
-            "name": "Energy use, last week",
-            "type": "oneTime",
-            "format": {"extension": "xlsx", "template": "expanded"},
-            "items": [
-                {
-                    "params": {
-                        "target": {"value": "energy", "label": f"{site} energy (kWh)"},
-                        "channelId": channel,
-                        "subtopic": SUBTOPIC,
-                        "from": (until - timedelta(days=7)).isoformat(),
-                        "to": until.isoformat(),
-                        "decimation": {"ds": "1d", "dsf": "max"},
-                        "transform": "delta",
-                        "outputFormat": "wide",
-                    },
-                    "filename": f"{key}-energy",
-                }
-                for key, site, channel in (
-                    ("greenhouse", "Greenhouse", CHANNELS["greenhouse"]),
-                    ("cold-storage", "Cold storage", CHANNELS["cold-storage"]),
-                )
-            ],
-        },
+    ]
+    return [("alice", data) for data in requests] + [
+        (owner, _energy_last_week(name, key, until))
+        for owner, name, key in (
+            ("alice", "Energy use, last week", "greenhouse"),
+            ("bob", "Cold storage energy, last week", "cold-storage"),
+        )
     ]
 
 
-def _seed_requests(owner, until: datetime, report: SeedReport) -> None:
-    for data in demo_requests(until):
+def _energy_last_week(name: str, key: str, until: datetime) -> dict:
+    site = CHANNEL_NAMES[key]
+    return {
+        "name": name,
+        "type": "oneTime",
+        "format": {"extension": "xlsx", "template": "expanded"},
+        "items": [
+            {
+                "params": {
+                    "target": {"value": "energy", "label": f"{site} energy (kWh)"},
+                    "channelId": CHANNELS[key],
+                    "subtopic": SUBTOPIC,
+                    "from": (until - timedelta(days=7)).isoformat(),
+                    "to": until.isoformat(),
+                    "decimation": {"ds": "1d", "dsf": "max"},
+                    "transform": "delta",
+                    "outputFormat": "wide",
+                },
+                "filename": f"{key}-energy",
+            }
+        ],
+    }
+
+
+def _seed_requests(users: dict[str, object], until: datetime, report: SeedReport) -> None:
+    for username, data in demo_requests(until):
+        owner = users[username]
         exists = ExportRequest.objects.filter(owner=owner, name=data["name"]).exists()
         if not exists:
             with acting_as(owner):
                 save_spec(parse_request(data, owner=owner))
-        report.requests.append((data["name"], not exists))
+        report.requests.append((username, data["name"], not exists))
 
 
-def _seed_jobs(owner, until: datetime, report: SeedReport) -> None:
+def _seed_jobs(users: dict[str, object], until: datetime, report: SeedReport) -> None:
     """Give each demo request finished jobs made by the real engine (``run_job``), so a
     newcomer's first page has files: the recurring request its last two slots up to ``until``,
     the one-time request its one job. A request that has jobs already is left alone."""
-    names = [data["name"] for data in demo_requests(until)]
-    for export in ExportRequest.objects.filter(owner=owner, name__in=names).order_by("pk"):
+    wanted = {(users[username].pk, data["name"]) for username, data in demo_requests(until)}
+    demo = ExportRequest.objects.filter(name__in={name for _, name in wanted}).order_by("pk")
+    for export in demo:
+        if (export.owner_id, export.name) not in wanted:
+            continue
         if export.jobs.exists():
             continue
         if export.is_recurring:

@@ -67,6 +67,8 @@ class _Batch:
     changes: dict[int, str] = field(default_factory=dict)
     created: set[int] = field(default_factory=set)
     snapshots: dict[int, dict] = field(default_factory=dict)
+    # Who changed each request (the first actor seen for it in the transaction).
+    actors: dict[int, object] = field(default_factory=dict)
 
     def flush(self) -> None:
         _local.batch = None
@@ -107,6 +109,7 @@ def note_change(request_id: int, operation: str, snapshot: dict | None = None) -
         batch.snapshots[request_id] = snapshot
     if batch.actor is None:
         batch.actor = current_actor()
+    batch.actors.setdefault(request_id, current_actor() or batch.actor)
     if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
         _record_events(batch)  # autocommit: the change is already committed
 
@@ -115,9 +118,9 @@ def _record_events(batch: _Batch) -> None:
     from exports.models import ExportRequest, IamEvent
     from exports.requests.schema import dump_request
 
-    actor = batch.actor
     events = []
     for request_id, operation in batch.changes.items():
+        actor = batch.actors.get(request_id) or batch.actor
         if operation == DELETE and request_id in batch.created:
             continue  # created and deleted in one transaction: nothing ever existed
         if operation == DELETE:
@@ -255,3 +258,102 @@ def on_child_changed(sender, instance, raw=False, **kwargs) -> None:
     if raw or instance.request_id is None:
         return
     note_change(instance.request_id, UPDATE)
+
+
+# --- access: grants and teams --------------------------------------------------------------
+
+
+def record_access_event(operation: str, action: str, resource: str, snapshot: dict) -> None:
+    """One outbox row for a change of who may read or publish (grants, team members).
+
+    Written in the caller's transaction (a rollback discards it) and published after commit.
+    """
+    from exports.models import IamEvent
+
+    actor = current_actor()
+    IamEvent.objects.create(
+        operation=operation,
+        action=action,
+        resource=resource,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", "") or "system",
+        occurred_at=timezone.now(),
+        snapshot=_jsonable(snapshot),
+    )
+    transaction.on_commit(enqueue_publish)
+
+
+def _grant_snapshot(grant) -> dict:
+    return {
+        "id": grant.pk,
+        "channel": grant.channel_id,
+        "subtopic": grant.subtopic,
+        "user": grant.user.username if grant.user_id else None,
+        "group": grant.group.name if grant.group_id else None,
+        "read": grant.can_read,
+        "publish": grant.can_publish,
+    }
+
+
+def on_grant_saved(sender, instance, created, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    operation = "create" if created else "update"
+    record_access_event(
+        f"channel_grant.{operation}",
+        f"exporter:channels:grant.{operation}",
+        f"exporter:channels:{instance.channel_id}",
+        _grant_snapshot(instance),
+    )
+
+
+def on_grant_deleted(sender, instance, **kwargs) -> None:
+    record_access_event(
+        "channel_grant.delete",
+        "exporter:channels:grant.delete",
+        f"exporter:channels:{instance.channel_id}",
+        _grant_snapshot(instance),
+    )
+
+
+def on_group_members_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """A user joined or left a team (either side of the many-to-many may be edited)."""
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if action != "post_clear" and not pk_set:
+        return  # adding members who were in already changes nothing
+    from django.contrib.auth.models import Group
+
+    if reverse:  # group.user_set.add(...): instance is the group
+        groups, users = [instance], list(model.objects.filter(pk__in=pk_set or ()))
+    else:  # user.groups.add(...): instance is the user
+        groups, users = list(Group.objects.filter(pk__in=pk_set or ())), [instance]
+    change = {"post_add": "add", "post_remove": "remove", "post_clear": "clear"}[action]
+    for group in groups:
+        record_access_event(
+            f"group.members.{change}",
+            f"exporter:groups:members.{change}",
+            f"exporter:groups:{group.pk}",
+            {"group": group.name, "users": sorted(u.get_username() for u in users)},
+        )
+
+
+def on_group_changed(sender, instance, created, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    operation = "create" if created else "update"
+    record_access_event(
+        f"group.{operation}",
+        f"exporter:groups:{operation}",
+        f"exporter:groups:{instance.pk}",
+        {"group": instance.name},
+    )
+
+
+def on_group_deleted(sender, instance, **kwargs) -> None:
+    record_access_event(
+        "group.delete",
+        "exporter:groups:delete",
+        f"exporter:groups:{instance.pk}",
+        {"group": instance.name},
+    )

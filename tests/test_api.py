@@ -218,7 +218,7 @@ def test_every_endpoint_answers_each_persona_as_the_rules_say(
     persona, name, alice, bob, admin_user, done_job
 ):
     export = done_job.request
-    ChannelGrant.objects.create(user=alice, channel_id="c1")
+    ChannelGrant.objects.create(user=alice, channel_id="c1", can_publish=True)
     clients = {
         "owner": lambda: bearer(issue(alice)),
         "other": lambda: bearer(issue(bob)),
@@ -611,7 +611,7 @@ def test_an_export_without_a_finished_job_has_nothing_to_download(alice_api, ali
 
 
 def test_the_preview_shows_rows_as_the_file_will_hold_them(alice_api, alice):
-    ChannelGrant.objects.create(user=alice, channel_id="c1")
+    ChannelGrant.objects.create(user=alice, channel_id="c1", can_publish=True)
     send(alice_api, "post", "/api/channels/c1/messages/events.data", PACK)
     body = {**ONE_TIME, "format": {"extension": "csv", "columns": [{"id": "value", "label": "v"}]}}
     body["items"] = [

@@ -41,7 +41,7 @@ STORED_FIELDS = (
 
 @pytest.fixture
 def alice_api(alice):
-    ChannelGrant.objects.create(user=alice, channel_id="c-http")
+    ChannelGrant.objects.create(user=alice, channel_id="c-http", can_publish=True)
     return Client(HTTP_AUTHORIZATION=f"Bearer {ApiToken.objects.issue(alice, 'gateway')[1]}")
 
 

@@ -46,7 +46,7 @@ def keep_test_connection():
 
 @pytest.fixture
 def alice_secret(alice, redis_conn, keep_test_connection):
-    ChannelGrant.objects.create(user=alice, channel_id="c1")
+    ChannelGrant.objects.create(user=alice, channel_id="c1", can_publish=True)
     # A few of alice's requests, so generated small ids find real objects too.
     for index in range(3):
         export = ExportRequest.objects.create(owner=alice, name=f"Export {index}")

@@ -133,7 +133,7 @@ def test_a_person_creates_copies_and_revokes_a_token_in_the_browser(
 
 def test_staff_grant_channels_and_see_tokens_but_no_secret_in_the_admin(client, admin_user, alice):
     token, secret = ApiToken.objects.issue(alice, "gateway")
-    ChannelGrant.objects.create(user=alice, channel_id="c1")
+    ChannelGrant.objects.create(user=alice, channel_id="c1", can_publish=True)
     client.force_login(admin_user)
     tokens = client.get(reverse("admin:exports_apitoken_changelist"))
     assert tokens.status_code == 200 and "gateway" in tokens.content.decode()
@@ -143,7 +143,8 @@ def test_staff_grant_channels_and_see_tokens_but_no_secret_in_the_admin(client, 
     grants = client.get(reverse("admin:exports_channelgrant_changelist")).content.decode()
     assert "c1" in grants
     added = client.post(
-        reverse("admin:exports_channelgrant_add"), {"user": alice.pk, "channel_id": "c2"}
+        reverse("admin:exports_channelgrant_add"),
+        {"user": alice.pk, "channel_id": "c2", "subtopic": "", "can_publish": "on"},
     )
     assert added.status_code == 302
     assert set(ChannelGrant.objects.values_list("channel_id", flat=True)) == {"c1", "c2"}

@@ -11,7 +11,15 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min
 
 from exports.demo import CHANNELS, DEMO_USERS, DEVICES, SUBTOPIC
-from exports.models import ExportItem, ExportJob, ExportRequest, IamEvent, JobStatus, Message
+from exports.models import (
+    ChannelGrant,
+    ExportItem,
+    ExportJob,
+    ExportRequest,
+    IamEvent,
+    JobStatus,
+    Message,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -175,13 +183,15 @@ def test_it_creates_demo_export_requests_for_alice_with_one_event_each(
     ]
     energy = requests["Energy use, last week"]
     assert (energy.type, energy.extension, energy.owner.username) == ("oneTime", "xlsx", "alice")
-    assert energy.items.count() == 2
+    assert energy.items.get().channel_id == CHANNELS["greenhouse"]
+    cold = requests["Cold storage energy, last week"]
+    assert cold.owner.username == "bob" and cold.items.get().channel_id == CHANNELS["cold-storage"]
 
     events = IamEvent.objects.filter(action="exporter:exports:create")
     assert sorted(e.resource for e in events) == sorted(
         f"exporter:exports:{r.pk}" for r in requests.values()
     )
-    assert {e.actor_name for e in events} == {"alice"}
+    assert {e.actor_name for e in events} == {"alice", "bob"}
 
 
 def test_it_rejects_bad_options():
@@ -202,8 +212,9 @@ def test_it_leaves_each_demo_request_with_files_made_by_the_real_engine(redis_co
         datetime(2025, 3, 28, 23, 0, tzinfo=UTC),
         datetime(2025, 3, 29, 23, 0, tzinfo=UTC),
     ]
-    jobs = [*daily.jobs.all(), *energy.jobs.all()]
-    assert len(jobs) == 3
+    cold = ExportRequest.objects.get(name="Cold storage energy, last week")
+    jobs = [*daily.jobs.all(), *energy.jobs.all(), *cold.jobs.all()]
+    assert len(jobs) == 4
     for job in jobs:
         assert job.status == JobStatus.DONE and job.is_downloadable
         assert job.row_count > 0
@@ -223,3 +234,21 @@ def test_running_the_seed_again_runs_no_job_twice(redis_conn):
     output = seeddemo(days=2)
     assert list(ExportJob.objects.order_by("pk").values_list("pk", "status", "file")) == jobs
     assert "Ran " not in output
+
+
+def test_it_creates_two_teams_each_reading_its_own_channel(settings):
+    from exports.data.access import can_publish, can_read
+
+    settings.EXPORTS_DATA_ACCESS = "grants"
+    output = seeddemo(days=1)
+    users = {u.username: u for u in get_user_model().objects.all()}
+    green, cold = CHANNELS["greenhouse"], CHANNELS["cold-storage"]
+    assert green[:8] != cold[:8], "the pages tell the channels apart by their first 8 characters"
+    assert can_read(users["alice"], green, SUBTOPIC) and can_publish(users["alice"], green)
+    assert not can_read(users["alice"], cold, SUBTOPIC)
+    assert can_read(users["bob"], cold, SUBTOPIC) and not can_read(users["bob"], green, SUBTOPIC)
+    assert can_read(users["admin"], green) and can_read(users["admin"], cold)
+    assert "greenhouse: alice read and publish to Greenhouse" in output
+    assert "cold-chain: bob read and publish to Cold storage" in output
+    seeddemo(days=1)
+    assert ChannelGrant.objects.count() == 2

@@ -1,16 +1,118 @@
-"""Who may see what: the one place the pages decide access to requests and their jobs.
+"""Who may see what: the one place that decides access to data, requests and their jobs.
 
-A user sees and edits only the requests they own; staff see and edit all. Anything
+Data: a user reads a channel's messages (preview, export, the catalog's names and figures)
+only through a read grant — to the user or to a group they belong to, optionally narrowed to a
+subtopic — and publishes through a publish grant. Staff read and publish everywhere. With
+``EXPORTS_DATA_ACCESS=open`` every signed-in user reads every channel (one team). Every exit
+asks :func:`read_scope` (or :func:`can_read`, which uses it).
+
+Requests: a user sees and edits only the requests they own; staff see and edit all. Anything
 else is a 404, never a 403, so the pages do not reveal which ids exist.
 """
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from exports.models import ChannelGrant, ExportJob, ExportRequest
+from exports.models.access import subtopic_covers
+
+OPEN = "open"
+GRANTS = "grants"
+
+
+def access_mode() -> str:
+    """``EXPORTS_DATA_ACCESS``: ``grants`` (the default: read through grants) or ``open``."""
+    return getattr(settings, "EXPORTS_DATA_ACCESS", GRANTS)
+
+
+def _grants_of(user) -> QuerySet[ChannelGrant]:
+    """The grants that apply to ``user``: their own and their groups'."""
+    return ChannelGrant.objects.filter(Q(user=user) | Q(group__in=user.groups.all()))
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """What one identity may read: everything, or some (channel, subtopic prefix) pairs."""
+
+    everything: bool
+    pairs: frozenset[tuple[str, str]] = frozenset()
+
+    @property
+    def nothing(self) -> bool:
+        return not self.everything and not self.pairs
+
+    def allows(self, channel: str, subtopic: str = "") -> bool:
+        """Whether messages of ``channel``/``subtopic`` may be read."""
+        if self.everything:
+            return True
+        return any(c == channel and subtopic_covers(p, subtopic) for c, p in self.pairs)
+
+    def allows_channel(self, channel: str) -> bool:
+        """Whether some part of ``channel`` may be read (it may be named and picked)."""
+        return self.everything or any(c == channel for c, _ in self.pairs)
+
+    def channels(self) -> set[str] | None:
+        """The channels with something readable; ``None`` means every channel."""
+        return None if self.everything else {c for c, _ in self.pairs}
+
+    def q(self, channel_field: str = "channel", subtopic_field: str = "subtopic") -> Q:
+        """A filter over rows with a channel and a subtopic column (series, messages)."""
+        if self.everything:
+            return Q()
+        if not self.pairs:
+            return Q(pk__in=[])
+        condition = Q(pk__in=[])
+        for channel, prefix in sorted(self.pairs):
+            part = Q(**{channel_field: channel})
+            if prefix:
+                part &= Q(**{subtopic_field: prefix}) | Q(
+                    **{f"{subtopic_field}__startswith": prefix + "."}
+                )
+            condition |= part
+        return condition
+
+    def filter(
+        self, rows: QuerySet, channel_field: str = "channel", subtopic_field: str = "subtopic"
+    ):
+        return rows if self.everything else rows.filter(self.q(channel_field, subtopic_field))
+
+
+NOTHING = ReadScope(everything=False)
+
+
+def read_scope(user) -> ReadScope:
+    """What ``user`` may read: the one decision every exit of data asks."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NOTHING
+    if user.is_staff or access_mode() == OPEN:
+        return ReadScope(everything=True)
+    pairs = _grants_of(user).filter(can_read=True).values_list("channel_id", "subtopic")
+    return ReadScope(everything=False, pairs=frozenset(pairs))
+
+
+def can_read(user, channel: str, subtopic: str = "") -> bool:
+    """Whether ``user`` may read messages of ``channel``/``subtopic``."""
+    return read_scope(user).allows(channel, subtopic)
+
+
+def can_publish(user, channel: str, subtopic: str = "") -> bool:
+    """Whether ``user`` may store messages in ``channel``/``subtopic`` over HTTP.
+
+    Staff may publish anywhere; others through a publish grant (to them or their group). The
+    access mode does not open publishing.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    prefixes = _grants_of(user).filter(channel_id=channel, can_publish=True)
+    return any(subtopic_covers(p, subtopic) for p in prefixes.values_list("subtopic", flat=True))
 
 
 def visible_requests(user) -> QuerySet[ExportRequest]:
@@ -40,19 +142,6 @@ def get_any_job_for_user(user, job_pk: int) -> ExportJob:
         request__in=visible_requests(user)
     )
     return get_object_or_404(jobs, pk=job_pk)
-
-
-def can_ingest(user, channel_id: str) -> bool:
-    """Whether ``user`` may publish messages to ``channel_id`` over HTTP.
-
-    Staff may publish anywhere; other users only to channels granted to them in the admin
-    (``ChannelGrant``). Reading exports is not affected: that follows request ownership.
-    """
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_staff:
-        return True
-    return ChannelGrant.objects.filter(user=user, channel_id=channel_id).exists()
 
 
 def get_job_for_user(user, request_pk: int, job_pk: int) -> ExportJob:

@@ -1,10 +1,11 @@
+from exports.models.access import ChannelGrant
 from exports.models.catalog import Channel, Publisher, Series
 from exports.models.events import IamEvent
 from exports.models.installation import Installation
 from exports.models.jobs import ExportJob, JobStatus, status_words
 from exports.models.messages import Message
 from exports.models.requests import ExportColumn, ExportItem, ExportRequest, NotificationMessage
-from exports.models.tokens import ApiToken, ChannelGrant
+from exports.models.tokens import ApiToken
 
 __all__ = [
     "ApiToken",

@@ -1,4 +1,4 @@
-"""Personal API tokens and channel grants: who a program is, and where it may publish.
+"""Personal API tokens: who a program is (what it may do is its user's channel grants).
 
 A token's secret is shown once, when it is issued, and never stored: only its SHA-256 is
 kept, beside a short random public prefix that finds the row without scanning the table.
@@ -125,25 +125,3 @@ class ApiToken(models.Model):
         if self.last_used_at is None or now - self.last_used_at >= LAST_USED_PRECISION:
             ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
-
-
-class ChannelGrant(models.Model):
-    """Lets a (non-staff) user publish messages to one channel over HTTP.
-
-    Staff may publish to any channel; everyone else only where granted (edited in the admin).
-    """
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_grants"
-    )
-    channel_id = models.CharField("channel id", max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["channel_id", "user_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "channel_id"], name="one_grant_per_channel"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} may publish to {self.channel_id}"

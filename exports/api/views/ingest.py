@@ -23,7 +23,7 @@ from exports.api.paging import read_query
 from exports.api.parsers import MEDIA_TYPES, PARSERS, SenMLBody, too_large
 from exports.api.problems import Problem
 from exports.api.serializers import IngestQuerySerializer, IngestResultSerializer
-from exports.data.access import can_ingest
+from exports.data.access import can_publish
 from exports.data.ingestion import checked_records, origin_problems, store_records
 from exports.data.senml import SenMLError, iter_json_lines, parse_pack
 
@@ -59,7 +59,7 @@ class IngestView(APIView):
         if _declared_length(request) > settings.INGEST_MAX_BYTES:
             raise too_large()  # refused before a byte of the body is read
         query = read_query(IngestQuerySerializer, request)
-        if not can_ingest(request.user, channel):
+        if not can_publish(request.user, channel, subtopic):
             raise Problem(403, "You may not publish to this channel.", "channel")
         origin = {
             "channel": channel,

@@ -57,9 +57,15 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  Stored {report.messages_created} new readings")
 
-        self.stdout.write(self.style.MIGRATE_HEADING("Export requests of alice"))
-        for name, created in report.requests:
-            self.stdout.write(f"  {name} ({'created' if created else 'already existed'})")
+        self.stdout.write(self.style.MIGRATE_HEADING("Teams (who reads which channel)"))
+        for team, members, channel in report.teams:
+            self.stdout.write(f"  {team}: {', '.join(members)} read and publish to {channel}")
+        self.stdout.write("  staff read every channel")
+
+        self.stdout.write(self.style.MIGRATE_HEADING("Export requests"))
+        for owner, name, created in report.requests:
+            state = "created" if created else "already existed"
+            self.stdout.write(f"  {name} (of {owner}, {state})")
         for name, status, when, rows in report.jobs:
             counted = f", {rows} rows" if rows is not None else ""
             self.stdout.write(f"  Ran “{name}” for {when}: {status}{counted}")

@@ -10,8 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from exports.data import catalog
+from exports.data.access import NOTHING, ReadScope
 from exports.data.ingestion import store_messages
 from exports.models import Channel, Message, Publisher, Series
+
+ALL = ReadScope(everything=True)
 
 pytestmark = pytest.mark.django_db
 
@@ -171,7 +174,9 @@ def test_series_are_narrowed_by_what_is_chosen_and_searched_by_names():
     Publisher.objects.filter(publisher_id="dev-2").update(name="Cold room 1")
 
     def names(**filters):
-        return sorted((s.channel[:5], s.subtopic, s.name) for s in catalog.series(**filters))
+        return sorted(
+            (s.channel[:5], s.subtopic, s.name) for s in catalog.series(scope=ALL, **filters)
+        )
 
     assert names(channel=CHANNEL, subtopic="events.data") == [
         ("6b1f0", "events.data", "humidity"),
@@ -184,6 +189,11 @@ def test_series_are_narrowed_by_what_is_chosen_and_searched_by_names():
         ("6b1f0", "events.other", "pressure"),
     ]
     assert names(q="cold room") == [("6b1f0", "events.data", "humidity")]
+    # A scope narrows every answer: here to one subtopic prefix of the channel.
+    narrow = ReadScope(everything=False, pairs=frozenset({(CHANNEL, "events.other")}))
+    found = catalog.series(scope=narrow, q="greenhouse")
+    assert [(s.subtopic, s.name) for s in found] == [("events.other", "pressure")]
+    assert not catalog.series(scope=NOTHING).exists()
     assert catalog.channel_display(CHANNEL) == "Greenhouse north (6b1f0f3a)"
     assert catalog.channel_display("other-channel") == "other-channel"
 
@@ -192,8 +202,8 @@ def test_reading_the_catalog_never_touches_the_message_table():
     store_messages([series_of("temperature"), series_of("humidity")])
 
     with CaptureQueriesContext(connection) as queries:
-        list(catalog.series(channel=CHANNEL, q="temp"))
-        catalog.unknown_metrics(CHANNEL, "events.data", ["temperature", "temprature"])
+        list(catalog.series(scope=ALL, channel=CHANNEL, q="temp"))
+        catalog.unknown_metrics(CHANNEL, "events.data", ["temperature", "temprature"], scope=ALL)
         catalog.channel_names()
 
     assert queries.captured_queries
@@ -204,7 +214,7 @@ def test_unknown_metrics_are_the_names_never_seen_on_that_channel_and_subtopic()
     store_messages([series_of("temperature"), series_of("humidity", subtopic="other")])
 
     assert catalog.unknown_metrics(
-        CHANNEL, "events.data", ["temperature", "temprature", "humidity"]
+        CHANNEL, "events.data", ["temperature", "temprature", "humidity"], scope=ALL
     ) == ["temprature", "humidity"]
 
 

@@ -157,3 +157,48 @@ def get_job_for_user(user, request_pk: int, job_pk: int) -> ExportJob:
         raise Http404("No such job for this export.") from None
     job.request = export_request
     return job
+
+
+def channel_label(channel_id: str) -> str:
+    """How a refusal names a channel: its catalog name when it has one, else the id."""
+    from exports.models import Channel
+
+    name = Channel.objects.filter(channel_id=channel_id).values_list("name", flat=True).first()
+    return name or channel_id
+
+
+def read_refusal(
+    owner,
+    channel_id: str,
+    subtopic: str = "",
+    *,
+    scope: ReadScope | None = None,
+    again: bool = False,
+) -> str:
+    """Why ``owner`` may not export ``channel_id``/``subtopic`` (empty when they may).
+
+    The same words on pages and API ("alice may not read Greenhouse"), and, with ``again``, at
+    run time after a grant was revoked ("alice may no longer read Greenhouse").
+    """
+    scope = scope if scope is not None else read_scope(owner)
+    if scope.allows(channel_id, subtopic):
+        return ""
+    who = owner.get_username() if owner is not None else "nobody"
+    verb = "may no longer read" if again else "may not read"
+    where = channel_label(channel_id)
+    if scope.allows_channel(channel_id):
+        shown = f"subtopic {subtopic!r}" if subtopic else "messages without a subtopic"
+        return f"{who} {verb} {shown} of {where}."
+    return f"{who} {verb} {where}."
+
+
+def unreadable_items(owner, items, *, again: bool = False) -> list[tuple[int, str]]:
+    """(index, reason) of every item (anything with ``channel_id`` and ``subtopic``) whose
+    data ``owner`` may not read — one scope lookup for all of them."""
+    scope = read_scope(owner)
+    refusals = []
+    for index, item in enumerate(items):
+        reason = read_refusal(owner, item.channel_id, item.subtopic or "", scope=scope, again=again)
+        if reason:
+            refusals.append((index, reason))
+    return refusals

@@ -18,6 +18,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest, Least
 
+from exports.data.access import ReadScope
 from exports.models import Channel, Message, Publisher, Series
 from exports.models.catalog import display_name
 
@@ -168,13 +169,18 @@ def rebuild() -> int:
 
 def series(
     *,
+    scope: ReadScope,
     channel: str = "",
     subtopic: str | None = None,
     publisher: str = "",
     q: str = "",
 ) -> models.QuerySet[Series]:
-    """The catalog narrowed by what is already chosen; ``q`` matches metric, channel or names."""
-    found = Series.objects.all()
+    """The catalog narrowed by what is already chosen; ``q`` matches metric, channel or names.
+
+    Only what ``scope`` may read (``exports.data.access.read_scope``) is in it: a series a user
+    may not read is never named, counted or dated for them.
+    """
+    found = scope.filter(Series.objects.all())
     if channel:
         found = found.filter(channel=channel)
     if subtopic is not None:
@@ -221,12 +227,13 @@ def publisher_display(publisher_id: str) -> str:
 
 
 def unknown_metrics(
-    channel: str, subtopic: str, names: Iterable[str], publisher: str = ""
+    channel: str, subtopic: str, names: Iterable[str], publisher: str = "", *, scope: ReadScope
 ) -> list[str]:
-    """The metric names the catalog has never seen on ``channel``/``subtopic`` (and publisher)."""
+    """The metric names the catalog has never seen on ``channel``/``subtopic`` (and publisher),
+    as far as ``scope`` may read."""
     names = [name for name in names if name]
     known = set(
-        series(channel=channel, subtopic=subtopic, publisher=publisher)
+        series(scope=scope, channel=channel, subtopic=subtopic, publisher=publisher)
         .filter(name__in=names)
         .values_list("name", flat=True)
     )

@@ -16,6 +16,7 @@ from datetime import datetime
 from django.db.models import Max, Sum
 
 from exports.data import catalog
+from exports.data.access import ReadScope
 from exports.models.catalog import display_name
 
 LIMIT = 200  # a picker is for choosing, not browsing: type to narrow beyond this
@@ -49,8 +50,10 @@ def options(
     q: str = "",
     tz_name: str = "UTC",
     limit: int = LIMIT,
+    scope: ReadScope,
 ) -> list[Option]:
-    """The choices for ``field`` (one of ``FIELDS``) given what is already chosen.
+    """The choices for ``field`` (one of ``FIELDS``) given what is already chosen, among what
+    ``scope`` may read (a channel nobody granted is never offered, named or counted).
 
     Only the fields before ``field`` narrow it (a chosen metric does not hide channels).
     Raises ``ValueError`` for an unknown field.
@@ -63,7 +66,7 @@ def options(
         "subtopic": subtopic.strip() if "subtopic" in before and subtopic.strip() else None,
         "publisher": publisher.strip() if "publisher" in before else "",
     }
-    found = catalog.series(q=q.strip(), **narrowed).order_by()
+    found = catalog.series(scope=scope, q=q.strip(), **narrowed).order_by()
     if field == "name":
         return _metric_options(found, tz_name, limit)
     values = list(found.order_by(field).values_list(field, flat=True).distinct()[:limit])

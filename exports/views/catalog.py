@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 
 from exports.data import pickers
+from exports.data.access import read_scope
 from exports.requests.validation import validate_timezone
 
 
@@ -17,8 +18,8 @@ def catalog_series(request: HttpRequest) -> HttpResponse:
     """``?field=channel|subtopic|publisher|name`` narrowed by ``channel``, ``subtopic``,
     ``publisher`` and matched by ``q``: ``{"field", "options": [{value, label, detail}]}``.
 
-    The catalog holds no one's data (ids, names, counts), like the pickers on the page, so
-    any signed-in user may read it. A bad field or time zone is a 400 with the reason.
+    Only what the user may read is offered (``exports.data.access.read_scope``), as in the
+    pickers on the page. A bad field or time zone is a 400 with the reason.
     """
     query = request.GET
     field = query.get("field", "")
@@ -38,5 +39,6 @@ def catalog_series(request: HttpRequest) -> HttpResponse:
         publisher=query.get("publisher", ""),
         q=query.get("q", "")[:200],
         tz_name=zone,
+        scope=read_scope(request.user),
     )
     return JsonResponse({"field": field, "options": [option.as_json() for option in found]})

@@ -17,6 +17,7 @@ from exports.api.serializers import (
     SeriesSerializer,
 )
 from exports.data import catalog
+from exports.data.access import read_scope
 from exports.editor.preview import preview_request
 
 
@@ -24,8 +25,9 @@ class SeriesView(APIView):
     @extend_schema(
         operation_id="series_list",
         summary="List the series catalog",
-        description="Every (channel, subtopic, publisher, metric) seen in stored messages, with "
-        "unit, count and first/last time; narrowed by channel, subtopic, publisher and q "
+        description="Every (channel, subtopic, publisher, metric) seen in stored messages that "
+        "the caller may read (through a read grant to them or their team; staff read all), "
+        "with unit, count and first/last time; narrowed by channel, subtopic, publisher and q "
         "(matches the metric, an id or a name).",
         parameters=[SeriesQuerySerializer],
         responses={200: SeriesPageSerializer, **documented(400, 401, 429)},
@@ -34,6 +36,7 @@ class SeriesView(APIView):
         query = read_query(SeriesQuerySerializer, request)
         found, page = page_of(
             catalog.series(
+                scope=read_scope(request.user),
                 channel=query["channel"],
                 subtopic=query.get("subtopic"),
                 publisher=query["publisher"],

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from exports.engine.buckets import Buckets, from_micros, to_micros
+from exports.engine.buckets import Buckets
 from exports.engine.tables import build_tables
 from exports.models import ExportColumn, ExportItem, ExportRequest, Message
+from exports.rows.times import from_micros, to_micros
 
 CHANNEL = "chan"
 

@@ -11,12 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exports.engine.windows import Window, item_window
 from exports.models import ExportItem, ExportRequest
 from exports.models.tokens import expiry_after
 from exports.requests.durations import Duration
 from exports.scheduling.slots import Schedule
-from exports.scheduling.windows import job_windows
+from exports.scheduling.windows import Window, item_window, job_windows
 
 
 def utc(text: str) -> datetime:
@@ -82,9 +81,9 @@ def test_a_fractional_day_window_starts_at_the_previous_slot(alice, zone, start,
     )
     expected = Window(start_utc.astimezone(UTC), utc(slot))
     assert expected.end - expected.start == timedelta(hours=hours)
-    # The engine's own window (jobs without pinned windows) and the pinned one, on and off
-    # the grid, all start at slot 0: consecutive windows tile the slots.
-    assert item_window(item, utc(slot), zone) == expected
+    # The window without a schedule (the engine's, for jobs without pinned windows) and the
+    # pinned one, on and off the grid, all start at slot 0: consecutive windows tile the slots.
+    assert item_window(request, item, utc(slot)) == expected
     for k in (1, None):
         [pinned] = job_windows(request, utc(slot), k)
         assert (pinned["start"], pinned["end"]) == tuple(t.isoformat() for t in expected)

@@ -16,12 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exports.writers import ReportInfo, Table
-from exports.writers.base import ColumnChunks
+from exports.rows.tables import ColumnChunks, ReportInfo, Table
+from exports.rows.times import EPOCH, LocalClock
 from exports.writers.cells import iso_timestamp
 from exports.writers.csv import CsvWriter
 from exports.writers.json import JsonWriter
-from exports.writers.times import EPOCH, LocalClock
 from exports.writers.xlsx import XlsxWriter
 
 # (zone, a day around one of its transitions)

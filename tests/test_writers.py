@@ -19,7 +19,8 @@ from exports.writers import CHOICES, WRITERS, ReportInfo, Table, writer_for
 from exports.writers.cells import neutralise
 from exports.writers.csv import CsvWriter
 from exports.writers.json import JsonWriter
-from exports.writers.pdf import PdfWriter, fonts
+from exports.writers.pdf import PdfWriter
+from exports.writers.pdf.layout import fonts
 from exports.writers.xlsx import DATETIME_FORMAT, XlsxWriter
 
 ROME = zoneinfo.ZoneInfo("Europe/Rome")

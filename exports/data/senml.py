@@ -25,10 +25,11 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import IO, Any, NamedTuple
 
 from exports.requests.validation import storable_text_error
+from exports.rows.times import EPOCH, MICROS, from_micros
 
 # RFC 8428 §4.5.3: resolved times below 2**28 s are relative to "now".
 RELATIVE_TIME_LIMIT = 2**28
@@ -61,7 +62,6 @@ _CHECKED_LIMIT = 1024
 # Characters storable_text_error refuses; a text without any needs no closer look.
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 _TYPE_NAMES = {str: "a string", float: "a number", int: "a positive integer", bool: "true or false"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SenMLError(ValueError):
@@ -110,7 +110,7 @@ class Resolver:
         self._names: set[str] = set()
         self._units: set[str] = set()
         self._last_seconds: float | None = None
-        self._last_time = _EPOCH
+        self._last_time = EPOCH
 
     def resolve(self, record: Any) -> NormalisedRecord:
         """Resolve the next record. Raises ``SenMLError`` naming its index."""
@@ -263,7 +263,7 @@ class Resolver:
         if resolved < RELATIVE_TIME_LIMIT:
             resolved += self.now
         try:
-            time = _EPOCH + timedelta(microseconds=round(resolved * 1_000_000))
+            time = from_micros(round(resolved * MICROS))
         except (OverflowError, ValueError):
             raise _Invalid(f"the resolved time {resolved!r} is out of range.") from None
         self._last_seconds, self._last_time = seconds, time

@@ -19,11 +19,10 @@ from django.utils import timezone as dj_timezone
 
 from exports.data import catalog
 from exports.engine.tables import build_tables, estimate_rows
-from exports.engine.windows import describe_window, window_from_json
 from exports.requests.schema import RequestSpec, parse_request
 from exports.requests.vocabulary import Template
 from exports.scheduling.slots import Schedule
-from exports.scheduling.windows import job_windows
+from exports.scheduling.windows import describe_window, item_window
 from exports.writers.columns import fixed_decimals
 from exports.writers.csv import csv_cell
 
@@ -110,8 +109,7 @@ def preview_spec(
         item.request = request
         # The window a job for this slot pins (a recurring item with neither period nor
         # from/to reads [previous slot, slot), not all history).
-        [pinned] = job_windows(request, slot, k, items=[item], schedule=schedule)
-        window = window_from_json(pinned)
+        window = item_window(request, item, slot, k, schedule)
         windows = {item.pk: window}
         tables = build_tables(
             request,

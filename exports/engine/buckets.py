@@ -1,7 +1,7 @@
 """Decimation buckets: which bucket an instant falls in, and where buckets start.
 
-Instants are integers of microseconds since the Unix epoch (UTC) throughout the engine: exact,
-cheap to compare, and identical on SQLite and PostgreSQL.
+Instants are integers of microseconds since the Unix epoch (UTC) throughout the engine
+(``exports.rows.times``): exact, cheap to compare, and identical on SQLite and PostgreSQL.
 
 Every bucket edge is read on the local clock of the request's time zone (DESIGN.md §3):
 
@@ -29,28 +29,13 @@ from __future__ import annotations
 
 import math
 import zoneinfo
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from exports.requests.validation import DS_PATTERN
+from exports.requests.validation import DS_PATTERN, DS_UNITS
+from exports.rows.times import MICROS, NAIVE_EPOCH, from_micros, to_micros
 
-MICROS = 1_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FIXED_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _DAY_ZERO = date(1970, 1, 1).toordinal()
 _WEEK_ZERO = date(1969, 12, 29).toordinal()  # the Monday of the ISO week holding 1970-01-01
-
-
-def to_micros(instant: datetime) -> int:
-    """An aware datetime as exact microseconds since the Unix epoch."""
-    return (instant - EPOCH) // timedelta(microseconds=1)
-
-
-def from_micros(micros: int) -> datetime:
-    """Microseconds since the epoch as an aware UTC datetime (exact, unlike fromtimestamp)."""
-    return EPOCH + timedelta(microseconds=micros)
-
-
-_NAIVE_EPOCH = datetime(1970, 1, 1)
 _DAY_MICROS = 86400 * MICROS
 
 
@@ -64,8 +49,12 @@ class Buckets:
         self.count = int(match.group(1))
         self.unit = match.group(2)
         self.tz = tz
-        self.is_calendar = self.unit not in _FIXED_SECONDS
-        self._width = self.count * _FIXED_SECONDS.get(self.unit, 0) * MICROS
+        unit = DS_UNITS[self.unit]
+        self.is_calendar = unit.calendar
+        # Wall-clock buckets are ``count × length`` wide (microseconds); calendar ones vary.
+        self._width = (
+            0 if unit.calendar else self.count * (unit.length // timedelta(microseconds=1))
+        )
         self._starts: dict[int, int] = {}  # calendar starts need a zone lookup: reuse them
 
     def start_of(self, micros: int) -> int:
@@ -126,12 +115,12 @@ class Buckets:
 
     def _wall_micros(self, micros: int) -> int:
         local = from_micros(micros).astimezone(self.tz).replace(tzinfo=None)
-        return (local - _NAIVE_EPOCH) // timedelta(microseconds=1)
+        return (local - NAIVE_EPOCH) // timedelta(microseconds=1)
 
     def _wall_start(self, micros: int) -> int:
         """The latest wall-clock edge at or before ``micros`` (see the module docstring)."""
         wall = self._wall_micros(micros)
-        floor = _NAIVE_EPOCH + timedelta(microseconds=wall - wall % self._width)
+        floor = NAIVE_EPOCH + timedelta(microseconds=wall - wall % self._width)
         # An ambiguous wall time (the repeated hour) is an edge twice: take the later
         # occurrence that is not after the instant; a skipped one has no occurrence.
         found = None
@@ -146,7 +135,7 @@ class Buckets:
     def _transition_after(self, floor: datetime) -> int:
         """The first instant after the gap that skips the wall time ``floor`` (bisected:
         zoneinfo does not list its transitions)."""
-        target = (floor - _NAIVE_EPOCH) // timedelta(microseconds=1)
+        target = (floor - NAIVE_EPOCH) // timedelta(microseconds=1)
         low = to_micros(floor.replace(tzinfo=self.tz, fold=1))  # read with the later offset
         high = to_micros(floor.replace(tzinfo=self.tz, fold=0))  # read with the earlier one
         while low < high:

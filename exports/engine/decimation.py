@@ -25,11 +25,12 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from exports.engine.buckets import MICROS, Buckets, to_micros
+from exports.engine.buckets import Buckets
 from exports.engine.numbers import settled_aggregate
 from exports.engine.reading import Partial, Point, first_time, read_partials
-from exports.engine.windows import Window
 from exports.requests.vocabulary import Aggregation
+from exports.rows.times import MICROS, to_micros
+from exports.scheduling.windows import Window
 
 _NEEDS_M2 = {Aggregation.STDDEV, Aggregation.VARIANCE}
 

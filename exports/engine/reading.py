@@ -19,8 +19,8 @@ from django.db import connections, models
 from django.db.models import Avg, Case, Count, F, Max, Min, Value, When, Window
 
 from exports.engine.sql import Cell, EpochMicros, epoch_micros_sql
-from exports.engine.windows import Window as TimeWindow
 from exports.models import Message
+from exports.scheduling.windows import Window as TimeWindow
 
 # Rows fetched at a time. Small on purpose: a fetched chunk is that many new tuples, and more
 # than the collector's first threshold (700 objects) alive at once makes it run collections,

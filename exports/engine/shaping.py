@@ -15,7 +15,7 @@ from operator import itemgetter
 
 from exports.engine.reading import CHUNK_SIZE, Point, SeriesStats
 from exports.requests.vocabulary import DEFAULT_COLUMNS, ColumnId
-from exports.writers.times import LocalClock
+from exports.rows.times import LocalClock
 
 WideCells = tuple[int, list]  # (time in epoch microseconds, one cell per value column)
 

@@ -41,11 +41,11 @@ from exports.engine.shaping import (
     wide_rows,
 )
 from exports.engine.transform import apply_transform
-from exports.engine.windows import Window, describe_window, item_window, window_from_json
 from exports.models import Series
 from exports.requests.vocabulary import OutputFormat, Template
-from exports.writers.base import ColumnChunks, ReportInfo, Table
-from exports.writers.times import LocalClock
+from exports.rows.tables import ColumnChunks, ReportInfo, Table
+from exports.rows.times import LocalClock, to_micros
+from exports.scheduling.windows import Window, describe_window, item_window, window_from_json
 
 WindowMap = Mapping[int, Window]  # item primary key → pinned window
 
@@ -145,7 +145,7 @@ def estimate_rows(
         ):
             count = series.count
             if buckets is not None and count:
-                spanned = buckets.count_between(_micros(series.first), _micros(series.last))
+                spanned = buckets.count_between(to_micros(series.first), to_micros(series.last))
                 count = min(count, spanned)
             if item.transform:
                 count -= 1
@@ -221,13 +221,7 @@ def _items(request, items: Iterable | None) -> list:
 def _window(item, slot: datetime, request, windows: WindowMap | None) -> Window:
     if windows and item.pk in windows:
         return windows[item.pk]
-    return item_window(item, slot, request.timezone)
-
-
-def _micros(instant: datetime) -> int:
-    from exports.engine.buckets import to_micros
-
-    return to_micros(instant)
+    return item_window(request, item, slot)
 
 
 def _item_table(item, window: Window, name: str, columns: Sequence[Column], tz) -> Table:

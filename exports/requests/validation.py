@@ -21,6 +21,7 @@ import re
 import zoneinfo
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,23 +29,35 @@ from django.core.exceptions import ValidationError
 from exports.requests.durations import MAX_DURATION, NOMINAL_MONTH, NOMINAL_YEAR, Duration, shown
 from exports.requests.vocabulary import ColumnId
 
-DS_PATTERN = re.compile(r"^([1-9][0-9]*)([smhdwMy])$")
-
 # The range of times a recurrence may start at and an item's window may name, so that slot and
 # window arithmetic (durations are at most ``MAX_DURATION_TEXT``) stays within datetime's
 # years (and decimation buckets, counted from 1970, stay within year 1 even at 100y).
 INSTANT_MIN = datetime(1900, 1, 1, tzinfo=UTC)
 INSTANT_MAX = datetime(3000, 1, 1, tzinfo=UTC)
 
-_DS_UNITS = {
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-    "w": timedelta(weeks=1),
-    "M": NOMINAL_MONTH,
-    "y": NOMINAL_YEAR,
+
+class BucketUnit(NamedTuple):
+    """A decimation unit: its nominal length, and whether its buckets are local calendar
+    ones (from local midnight) or wall-clock ones of a fixed length (``exports.engine.buckets``).
+    """
+
+    length: timedelta
+    calendar: bool
+
+
+# The decimation (bucket) units, the only table of them: a granularity (``ds``) is a count and
+# one of these letters. Validation bounds ``count × length`` by ``MAX_DURATION``; the engine
+# cuts calendar buckets by the calendar and the others every ``count × length``.
+DS_UNITS = {
+    "s": BucketUnit(timedelta(seconds=1), calendar=False),
+    "m": BucketUnit(timedelta(minutes=1), calendar=False),
+    "h": BucketUnit(timedelta(hours=1), calendar=False),
+    "d": BucketUnit(timedelta(days=1), calendar=True),
+    "w": BucketUnit(timedelta(weeks=1), calendar=True),
+    "M": BucketUnit(NOMINAL_MONTH, calendar=True),
+    "y": BucketUnit(NOMINAL_YEAR, calendar=True),
 }
+DS_PATTERN = re.compile(rf"^([1-9][0-9]*)([{''.join(DS_UNITS)}])$")
 
 
 def storable_text_error(text: str) -> str | None:
@@ -154,7 +167,7 @@ def validate_ds(text: str) -> None:
         )
     count, unit = match.groups()
     # Compare before multiplying: a count with hundreds of digits must not overflow timedelta.
-    if len(count) > 12 or int(count) * _DS_UNITS[unit] > MAX_DURATION:
+    if len(count) > 12 or int(count) * DS_UNITS[unit].length > MAX_DURATION:
         raise ValidationError(
             "%(value)r is longer than 100 years, the longest decimation allowed.",
             params={"value": shown(text)},

@@ -19,6 +19,10 @@ Rules, per item (``slot`` is the job's slot, ``k`` its index when it is a grid s
 * nothing given, recurring request, off-grid slot ("Run now"): the last whole periodicity,
   ``[slot − periodicity, slot)``.
 * nothing given, one-time request: everything up to the slot, ``[null, slot)``.
+
+``item_window`` is the only copy of these rules. Without a schedule (the engine building
+tables for a slot when no windows were pinned, as tests and benches do) the rules read as for
+a one-time request: ``period`` is subtracted from the slot, nothing given means all history.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from exports.requests.durations import Duration
 from exports.scheduling.slots import Schedule
@@ -35,8 +39,19 @@ if TYPE_CHECKING:
     from exports.models import ExportItem, ExportRequest
 
 
+class Window(NamedTuple):
+    """A half-open UTC interval ``[start, end)``; ``start`` is ``None`` for all history."""
+
+    start: datetime | None
+    end: datetime
+
+
 def _iso(instant: datetime | None) -> str | None:
     return None if instant is None else instant.astimezone(UTC).isoformat()
+
+
+def _utc(instant: datetime | None) -> datetime | None:
+    return None if instant is None else instant.astimezone(UTC)
 
 
 def job_windows(
@@ -59,30 +74,50 @@ def job_windows(
         schedule = Schedule.of(request)
     windows = []
     for item in items:
-        start, end = _item_window(request, item, slot, k, schedule)
+        start, end = item_window(request, item, slot, k, schedule)
         windows.append(
             {"item": item.pk, "position": item.position, "start": _iso(start), "end": _iso(end)}
         )
     return windows
 
 
-def _item_window(
+def item_window(
     request: ExportRequest,
     item: ExportItem,
     slot: datetime,
-    k: int | None,
-    schedule: Schedule | None,
-) -> tuple[datetime | None, datetime]:
+    k: int | None = None,
+    schedule: Schedule | None = None,
+) -> Window:
+    """The window ``item`` of ``request`` exports for the job at ``slot`` (an aware datetime),
+    in UTC (see the module rules).
+
+    ``k`` is the slot's index when it is a grid slot of a recurring request, ``schedule``
+    the request's schedule; without them the rules of a one-time request apply.
+    """
     if item.from_time or item.to_time:
-        return item.from_time, item.to_time or slot
+        return Window(_utc(item.from_time), _utc(item.to_time or slot))
     if item.period:
         period = Duration.parse(item.period)
         if schedule is not None and k is not None and period == schedule.periodicity:
-            return schedule.slot_at(k - 1), slot
+            return Window(_utc(schedule.slot_at(k - 1)), _utc(slot))
         tz = schedule.tz if schedule is not None else zoneinfo.ZoneInfo(request.timezone)
-        return period.before(slot, tz), slot
+        return Window(_utc(period.before(slot, tz)), _utc(slot))
     if schedule is None:
-        return None, slot
+        return Window(None, _utc(slot))
     if k is not None:
-        return schedule.slot_at(k - 1), slot
-    return schedule.periodicity.before(slot, schedule.tz), slot
+        return Window(_utc(schedule.slot_at(k - 1)), _utc(slot))
+    return Window(_utc(schedule.periodicity.before(slot, schedule.tz)), _utc(slot))
+
+
+def window_from_json(data: dict) -> Window:
+    """A window as ``job_windows`` pins it in ``ExportJob.windows``."""
+    start = datetime.fromisoformat(data["start"]) if data.get("start") else None
+    return Window(start, datetime.fromisoformat(data["end"]))
+
+
+def describe_window(window: Window, tz: zoneinfo.ZoneInfo) -> str:
+    """A human-readable window in local time, e.g. ``2026-03-01 00:00 – 2026-04-01 00:00``."""
+    end = window.end.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    if window.start is None:
+        return f"until {end}"
+    return f"{window.start.astimezone(tz).strftime('%Y-%m-%d %H:%M')} – {end}"

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from exports.requests.vocabulary import EXTENSION_ALIASES
-from exports.writers.base import ReportInfo, Table, Writer, WriteResult
+from exports.rows.tables import ReportInfo, Table
+from exports.writers.base import Writer, WriteResult
 from exports.writers.csv import CsvWriter
 from exports.writers.json import JsonWriter
 from exports.writers.pdf import PdfWriter

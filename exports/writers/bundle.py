@@ -8,11 +8,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO, TextIO
 
+from exports.rows.tables import ReportInfo, Table
 from exports.writers.base import (
     Progress,
     ProgressCallback,
-    ReportInfo,
-    Table,
     Writer,
     WriteResult,
     checked_tables,

@@ -9,15 +9,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
+from exports.rows.times import TIMESPEC
+
 # OWASP "CSV injection": a spreadsheet treats a cell starting with one of these as a
 # formula (tab and carriage return can hide one after a separator).
 FORMULA_PREFIXES = "=+-@\t\r"
 
 # Only plain decimal numbers are left alone ("-5", "+1.5e3"); "-2+3" or "-nan" are not.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
-
-# One fixed precision so every timestamp in a column has the same width.
-TIMESPEC = "milliseconds"
 
 
 def neutralise(text: str) -> str:

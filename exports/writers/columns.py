@@ -6,7 +6,7 @@ a float), so each column of a chunk is checked once, with C-level ``map``/``set`
 converted in bulk; only a column mixing types, or holding a cell that needs care (a
 formula-like text, NaN), goes through the per-cell function. The result is the same as
 converting every cell with that function (the tests compare both). A column of times from
-the engine (``times.LocalTimes``) becomes texts straight from its epoch microseconds.
+the engine (``exports.rows.times.LocalTimes``) becomes texts straight from its epoch microseconds.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from exports.rows.times import LocalTimes
 from exports.writers.cells import FORMULA_PREFIXES, fixed
-from exports.writers.times import LocalTimes
 
 _FORMULA_START = re.compile("(?:^|\n)[" + re.escape(FORMULA_PREFIXES) + "]")
 _NONE = type(None)

@@ -13,7 +13,8 @@ import io
 from datetime import datetime
 from typing import Any, TextIO
 
-from exports.writers.base import Progress, Table, column_chunks
+from exports.rows.tables import Table
+from exports.writers.base import Progress, column_chunks
 from exports.writers.bundle import TextWriter
 from exports.writers.cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
 from exports.writers.columns import csv_column, each, fixed_decimals

@@ -6,7 +6,8 @@ from datetime import datetime
 from json.encoder import encode_basestring  # the C encoder, keeps non-ASCII as UTF-8
 from typing import Any, TextIO
 
-from exports.writers.base import Progress, Table, column_chunks
+from exports.rows.tables import Table
+from exports.writers.base import Progress, column_chunks
 from exports.writers.bundle import TextWriter
 from exports.writers.cells import iso_timestamp, plain
 from exports.writers.columns import each, fixed_decimals, json_column

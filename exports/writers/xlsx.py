@@ -26,11 +26,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
+from exports.rows.tables import ReportInfo, Table
+from exports.rows.times import LocalTimes
 from exports.writers.base import (
     Progress,
     ProgressCallback,
-    ReportInfo,
-    Table,
     Writer,
     WriteResult,
     checked_tables,
@@ -39,7 +39,6 @@ from exports.writers.base import (
 from exports.writers.cells import FORMULA_PREFIXES, neutralise, plain
 from exports.writers.columns import are_finite, by_distinct, is_plain_text
 from exports.writers.names import SHEET_NAME_LIMIT, UniqueNames, sheet_name
-from exports.writers.times import LocalTimes
 
 # 1,048,576 rows per sheet, one of them the header. openpyxl does not enforce it and
 # would write a file Excel refuses to open.

@@ -1,4 +1,9 @@
-"""Columns of instants shown in one timezone, converted a whole column at a time.
+"""Instants as epoch microseconds, and columns of them shown in one timezone.
+
+Instants are integers of microseconds since the Unix epoch (UTC) from the engine to the
+writers: exact, cheap to compare, and identical on SQLite and PostgreSQL. ``to_micros`` and
+``from_micros`` are the one copy of the conversions (the engine, the writers and the SenML
+parser use them).
 
 The engine hands times over as epoch microseconds (UTC) plus the request's zone, in a
 ``LocalTimes`` column: a sequence of aware datetimes to anyone who iterates it, and a source
@@ -19,11 +24,24 @@ import zoneinfo
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from exports.writers.cells import TIMESPEC
-
+MICROS = 1_000_000  # microseconds in a second
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-_SECOND = 1_000_000
+NAIVE_EPOCH = datetime(1970, 1, 1)  # the epoch as a wall time: wall times as microseconds
+# One fixed precision so every timestamp in a column has the same width.
+TIMESPEC = "milliseconds"
+
+
+def to_micros(instant: datetime) -> int:
+    """An aware datetime as exact microseconds since the Unix epoch."""
+    return (instant - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime (exact, unlike fromtimestamp)."""
+    return EPOCH + timedelta(microseconds=micros)
+
+
+_SECOND = MICROS
 _MINUTE = 60 * _SECOND
 # A dict of per-minute parts, emptied when it reaches this size: memory stays flat however
 # long the window, and times come in order, so a cleared minute is rarely needed again.
@@ -62,7 +80,7 @@ class LocalClock:
         last_micros, last_value = self._last
         if micros == last_micros:  # consecutive rows often share a timestamp
             return last_value
-        value = (EPOCH + timedelta(microseconds=micros)).astimezone(self.tz)
+        value = from_micros(micros).astimezone(self.tz)
         self._last = (micros, value)
         return value
 
@@ -95,7 +113,7 @@ class LocalClock:
             if parts is _UNEVEN:
                 walls[instant] = self.aware(instant).replace(tzinfo=None)
             else:
-                walls[instant] = _NAIVE_EPOCH + timedelta(microseconds=instant + parts.offset)
+                walls[instant] = NAIVE_EPOCH + timedelta(microseconds=instant + parts.offset)
         return list(map(walls.__getitem__, micros))
 
     def _minute(self, minute: int) -> _Minute:

@@ -325,7 +325,8 @@ def project_export(url: str, rows: int, extension: str, decimation: dict | None 
     from django.contrib.auth import get_user_model
 
     from exports.queue.runner import create_job, run_job
-    from exports.requests.schema import parse_request, save_spec
+    from exports.requests.schema import parse_request
+    from exports.requests.spec import save_spec
 
     owner, _ = get_user_model().objects.get_or_create(username="bench")
     start, end = window(rows)

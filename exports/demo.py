@@ -27,7 +27,8 @@ from exports.iam import acting_as
 from exports.models import Channel, ExportRequest, Message, Publisher
 from exports.queue.runner import create_job, run_job
 from exports.requests.display import format_time
-from exports.requests.schema import parse_request, save_spec
+from exports.requests.schema import parse_request
+from exports.requests.spec import save_spec
 from exports.scheduling.slots import slots_between
 
 # (username, password, is_superuser). The passwords pass Django's password validators.

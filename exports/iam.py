@@ -116,7 +116,7 @@ def note_change(request_id: int, operation: str, snapshot: dict | None = None) -
 
 def _record_events(batch: _Batch) -> None:
     from exports.models import ExportRequest, IamEvent
-    from exports.requests.schema import dump_request
+    from exports.requests.dump import dump_request
 
     events = []
     for request_id, operation in batch.changes.items():
@@ -249,7 +249,7 @@ def on_request_saved(sender, instance, created, raw=False, **kwargs) -> None:
 
 
 def on_request_deleting(sender, instance, **kwargs) -> None:
-    from exports.requests.schema import dump_request
+    from exports.requests.dump import dump_request
 
     note_change(instance.pk, DELETE, snapshot=dump_request(instance))
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from exports.admin import CheckedSelectionAdmin
+from exports.admin.base import CheckedSelectionAdmin
 from notifications.dispatch import hand_over
 from notifications.models import Delivery, DeliveryStatus, DownloadLink, DownloadLog
 

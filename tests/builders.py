@@ -3,7 +3,8 @@
 from datetime import datetime, timedelta
 
 from exports.models import ExportRequest
-from exports.requests.schema import parse_request, save_spec
+from exports.requests.schema import parse_request
+from exports.requests.spec import save_spec
 
 
 def one_day_of_temperature(owner, *, name: str, channel: str, start: datetime) -> ExportRequest:

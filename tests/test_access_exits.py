@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from exports.data.ingestion import store_messages
 from exports.models import ApiToken, Channel, ChannelGrant, ExportRequest, JobStatus, Message
 from exports.queue.runner import create_job, run_job
-from exports.requests.schema import parse_request, save_spec
+from exports.requests.schema import parse_request
+from exports.requests.spec import save_spec
 from notifications.models import Delivery
 
 pytestmark = pytest.mark.django_db

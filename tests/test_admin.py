@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from exports.data.ingestion import store_messages
 from exports.models import Channel, ExportJob, ExportRequest, IamEvent, Message
-from exports.requests.schema import dump_request, parse_request, save_spec
+from exports.requests.dump import dump_request
+from exports.requests.schema import parse_request
+from exports.requests.spec import save_spec
 
 pytestmark = pytest.mark.django_db
 

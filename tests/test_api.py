@@ -21,7 +21,7 @@ from exports.models import (
     IamEvent,
     JobStatus,
 )
-from exports.requests.schema import dump_request
+from exports.requests.dump import dump_request
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,11 @@ from django.urls import reverse
 from timezone_field import TimeZoneField, TimeZoneFormField
 
 from exports.data.ingestion import store_messages
-from exports.editor.forms import ExportRequestForm
+from exports.editor.request import ExportRequestForm
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, IamEvent, Message
 from exports.models import Publisher as PublisherName
 from exports.requests.vocabulary import ColumnId
-from exports.scheduling.words import Preset
+from exports.scheduling.presets import Preset
 
 pytestmark = pytest.mark.django_db
 NORTH = "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a01"

@@ -25,7 +25,9 @@ from hypothesis import strategies as st
 from exports.iam import acting_as
 from exports.models import ExportColumn, ExportItem, ExportJob, ExportRequest, Message
 from exports.models import NotificationMessage as NotificationRow
-from exports.requests.schema import RequestSchemaError, dump_request, parse_request, save_spec
+from exports.requests.dump import dump_request
+from exports.requests.schema import RequestSchemaError, parse_request
+from exports.requests.spec import save_spec
 from tests.test_views import form_data, known_metrics  # noqa: F401 (autouse: metrics exist)
 
 pytestmark = pytest.mark.django_db

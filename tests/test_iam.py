@@ -9,7 +9,8 @@ from django.test import override_settings
 from exports.iam import acting_as, publish_pending_events
 from exports.models import ExportColumn, ExportItem, ExportRequest, IamEvent
 from exports.queue.namespace import NamespacedQueues, queue_name, redis_key
-from exports.requests.schema import parse_request, save_spec
+from exports.requests.schema import parse_request
+from exports.requests.spec import save_spec
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 
 from exports.models import ExportJob, ExportRequest, JobStatus, Message
 from exports.queue.runner import create_job, run_job
-from exports.requests.schema import parse_request, save_spec
+from exports.requests.schema import parse_request
+from exports.requests.spec import save_spec
 
 pytestmark = pytest.mark.django_db
 CHANNEL = "chan-1"

@@ -16,7 +16,9 @@ from pypdf import PdfReader
 
 from exports.models import ExportJob, JobStatus, Message, Publisher
 from exports.queue.runner import create_job, run_job
-from exports.requests.schema import RequestSchemaError, dump_request, parse_request, save_spec
+from exports.requests.dump import dump_request
+from exports.requests.schema import RequestSchemaError, parse_request
+from exports.requests.spec import save_spec
 from exports.requests.vocabulary import EmptyReason
 from notifications.dispatch import job_finished
 from notifications.facts import facts_for_job

@@ -340,8 +340,8 @@ def test_no_raw_status_identifier_is_shown_in_the_admin_job_list(admin_client, a
 
 
 def test_the_admin_item_inline_shows_every_item_field_a_few_a_line():
-    from exports.admin import ExportItemInline
-    from exports.editor.forms import ITEM_FIELDS
+    from exports.admin.requests import ExportItemInline
+    from exports.editor.items import ITEM_FIELDS
 
     lines = ExportItemInline.fields
     assert sorted(name for line in lines for name in line) == sorted(["position", *ITEM_FIELDS])

@@ -11,7 +11,8 @@ from exports.data.ingestion import store_messages
 from exports.editor.preview import preview_request
 from exports.models import Channel, ExportRequest, IamEvent, Message
 from exports.queue.runner import create_job, run_job
-from exports.requests.schema import RequestSchemaError, parse_request, save_spec
+from exports.requests.schema import RequestSchemaError, parse_request
+from exports.requests.spec import save_spec
 
 pytestmark = pytest.mark.django_db
 CHANNEL = "6b1f0f3a-3c1e-4b7a-9a51-0d1c2e3f4a01"

@@ -8,7 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from exports.models import ExportRequest
-from exports.requests.schema import RequestSchemaError, dump_request, parse_request, save_spec
+from exports.requests.dump import dump_request
+from exports.requests.schema import RequestSchemaError, parse_request
+from exports.requests.spec import save_spec
 
 
 def api_request(**overrides) -> dict:

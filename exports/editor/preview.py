@@ -19,7 +19,8 @@ from django.utils import timezone as dj_timezone
 
 from exports.data import catalog
 from exports.engine.tables import build_tables, estimate_rows
-from exports.requests.schema import RequestSpec, parse_request
+from exports.requests.schema import parse_request
+from exports.requests.spec import RequestSpec
 from exports.requests.vocabulary import Template
 from exports.scheduling.slots import Schedule
 from exports.scheduling.windows import describe_window, item_window

@@ -1,4 +1,4 @@
-"""The JSON shape of an export request: parse + validate into model instances, dump back.
+"""The JSON shape of an export request: parse + validate into model instances.
 
 Two input dialects are accepted and normalised into one model:
 
@@ -8,61 +8,27 @@ Two input dialects are accepted and normalised into one model:
 * the reference page's shape — items with the params inline (``target`` a string,
   ``label`` beside it) and a single ``notification: {title, text, medium}``.
 
-``dump_request`` always writes the API shape, and ``parse_request(dump_request(r))``
-rebuilds the same request (the round trip is lossless). Rules live in
+``dump_request`` (``exports.requests.dump``) always writes the API shape, and
+``parse_request(dump_request(r))`` rebuilds the same request (the round trip is lossless).
+The spec it builds and ``save_spec`` are in ``exports.requests.spec``. Rules live in
 ``exports.requests.validation`` and the models; this module only checks the shape and maps
 model errors back to JSON paths such as ``items[0].params.decimation.ds``.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils.dateparse import parse_datetime
 
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.requests.json_values import parse_timestamp
+from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS, RequestSpec
 from exports.requests.validation import check_columns, storable_text_error
 from exports.requests.vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
 
 READ_ONLY_KEYS = {"id", "owner", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
-
-REQUEST_FIELDS = {
-    "name": "name",
-    "type": "type",
-    "periodicity": "periodicity",
-    "period_start": "periodStart",
-    "paused": "paused",
-    "extension": "format.extension",
-    "timezone": "format.timezone",
-    "template": "format.template",
-    "csv_delimiter": "format.csvDelimiter",
-    "csv_bom": "format.csvBom",
-    "decimals": "format.decimals",
-    "filename": "format.filename",
-}
-ITEM_FIELDS = {
-    "target_value": "params.target.value",
-    "target_label": "params.target.label",
-    "channel_id": "params.channelId",
-    "subtopic": "params.subtopic",
-    "publisher": "params.publisher",
-    "from_time": "params.from",
-    "to_time": "params.to",
-    "period": "params.period",
-    "ds": "params.decimation.ds",
-    "dsf": "params.decimation.dsf",
-    "transform": "params.transform",
-    "output_format": "params.outputFormat",
-    "filename": "filename",
-}
-MESSAGE_FIELDS = {name: name for name in ("policy", "medium", "target", "title", "text")}
-MESSAGE_FIELDS["skip_empty"] = "skipEmpty"
 
 
 class RequestSchemaError(Exception):
@@ -74,16 +40,6 @@ class RequestSchemaError(Exception):
 
     def summary(self) -> str:
         return "; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in self.errors.items())
-
-
-@dataclass
-class RequestSpec:
-    """Unsaved, validated model instances for one request and its children."""
-
-    request: ExportRequest
-    items: list[ExportItem] = field(default_factory=list)
-    columns: list[ExportColumn] = field(default_factory=list)
-    messages: list[NotificationMessage] = field(default_factory=list)
 
 
 class _Errors:
@@ -145,23 +101,6 @@ def _unknown(data: dict, allowed: set[str], path: str, errors: _Errors) -> None:
             )
 
 
-def decode_json(text: str) -> Any:
-    """Decode a JSON document typed or uploaded by someone.
-
-    Raises ``ValueError`` with a message for people: where the syntax is wrong, that the
-    document is nested too deeply for the decoder (which would otherwise overflow), or that
-    a number has more digits than Python reads.
-    """
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise ValueError("arrays or objects are nested too deeply") from None
-    except ValueError:  # Python reads integers of at most 4300 digits
-        raise ValueError("a number has too many digits") from None
-
-
 def _refuse_unstorable(data: Any, errors: _Errors) -> None:
     """Report every string (value or key) a database cannot hold, at its JSON path.
 
@@ -181,44 +120,6 @@ def _refuse_unstorable(data: Any, errors: _Errors) -> None:
                     pending.append((f"{path}.{key}" if path else key, child))
         elif isinstance(value, list):
             pending.extend((f"{path}[{index}]", child) for index, child in enumerate(value))
-
-
-def parse_timestamp(value: Any) -> datetime:
-    """A Unix timestamp in seconds (number) or an ISO 8601 date-time with offset.
-
-    Kept to millisecond precision so that dumping it back as a number is exact.
-    Raises ``ValueError`` with a human message.
-    """
-    if isinstance(value, bool):
-        raise ValueError("must be a Unix timestamp in seconds or an ISO 8601 date-time.")
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("must be a finite number.")
-        try:
-            millis = round(value * 1000)
-            return datetime.fromtimestamp(millis // 1000, tz=UTC).replace(
-                microsecond=(millis % 1000) * 1000
-            )
-        except (OverflowError, OSError, ValueError):
-            raise ValueError("is out of range.") from None
-    if isinstance(value, str):
-        try:
-            parsed = parse_datetime(value.strip())
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise ValueError(f"{value!r} is not an ISO 8601 date-time or Unix timestamp.")
-        if parsed.tzinfo is None:
-            raise ValueError(f"{value!r} needs a UTC offset (for example Z or +01:00).")
-        return parsed.astimezone(UTC).replace(microsecond=parsed.microsecond // 1000 * 1000)
-    raise ValueError("must be a Unix timestamp in seconds or an ISO 8601 date-time.")
-
-
-def dump_timestamp(value: datetime | None) -> int | float | None:
-    if value is None:
-        return None
-    seconds = value.timestamp()
-    return int(seconds) if seconds == int(seconds) else round(seconds, 3)
 
 
 def _time(data: dict, key: str, path: str, errors: _Errors) -> datetime | None:
@@ -476,110 +377,3 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
         messages.append(message)
         paths.append(path)
     return messages, paths
-
-
-def dump_request(request: ExportRequest) -> dict[str, Any]:
-    """The request in the platform API's JSON shape (camelCase), children in order."""
-    fmt: dict[str, Any] = {
-        "extension": request.extension,
-        "timezone": request.timezone,
-        "template": request.template,
-        "csvDelimiter": request.csv_delimiter,
-        "csvBom": request.csv_bom,
-    }
-    if request.decimals is not None:
-        fmt["decimals"] = request.decimals
-    if request.filename:
-        fmt["filename"] = request.filename
-    columns = [{"id": c.column_id, "label": c.label} for c in request.columns.all()]
-    if columns:
-        fmt["columns"] = columns
-    data: dict[str, Any] = {
-        "id": request.pk,
-        "owner": request.owner.get_username(),
-        "name": request.name,
-        "type": request.type,
-        "format": fmt,
-        "items": [_dump_item(item) for item in request.items.all()],
-    }
-    if request.periodicity:
-        data["periodicity"] = request.periodicity
-    if request.period_start is not None:
-        data["periodStart"] = dump_timestamp(request.period_start)
-    if request.paused:
-        data["paused"] = True
-    messages = [
-        {
-            key: value
-            for key, value in (
-                ("policy", m.policy),
-                ("medium", m.medium),
-                ("target", m.target),
-                ("title", m.title),
-                ("text", m.text),
-                ("skipEmpty", m.skip_empty),
-            )
-            if value or key in ("policy", "medium")
-        }
-        for m in request.messages.all()
-    ]
-    if messages:
-        data["notification"] = {"messages": messages}
-    data["createdAt"] = request.created_at.isoformat()
-    data["updatedAt"] = request.updated_at.isoformat() if request.updated_at else None
-    if request.next_run_at:
-        data["nextRunAt"] = request.next_run_at.isoformat()
-    return data
-
-
-def _dump_item(item: ExportItem) -> dict[str, Any]:
-    target = {"value": item.target_value}
-    if item.target_label:
-        target["label"] = item.target_label
-    params: dict[str, Any] = {
-        "target": target,
-        "channelId": item.channel_id,
-        "subtopic": item.subtopic,
-    }
-    if item.publisher:
-        params["publisher"] = item.publisher
-    if item.from_time:
-        params["from"] = dump_timestamp(item.from_time)
-    if item.to_time:
-        params["to"] = dump_timestamp(item.to_time)
-    if item.period:
-        params["period"] = item.period
-    if item.ds:
-        params["decimation"] = {"ds": item.ds, "dsf": item.aggregation}
-    if item.transform:
-        params["transform"] = item.transform
-    params["outputFormat"] = item.output_format
-    data: dict[str, Any] = {"params": params}
-    if item.filename:
-        data["filename"] = item.filename
-    return data
-
-
-def save_spec(spec: RequestSpec, request: ExportRequest | None = None) -> ExportRequest:
-    """Create (or, given ``request``, replace the contents of) a request from a spec.
-
-    Runs in one transaction so that nothing is half-saved and exactly one IAM
-    event is emitted after commit.
-    """
-    with transaction.atomic():
-        if request is None:
-            target = spec.request
-        else:
-            target = request
-            for name in REQUEST_FIELDS:
-                setattr(target, name, getattr(spec.request, name))
-            target.items.all().delete()
-            target.columns.all().delete()
-            target.messages.all().delete()
-        target.save()
-        for children in (spec.items, spec.columns, spec.messages):
-            for child in children:
-                child.pk = None
-                child.request = target
-                child.save()
-    return target

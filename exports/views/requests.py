@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from exports.data.access import get_request_for_user, visible_requests
 from exports.data.catalog import channel_names, publisher_names
-from exports.editor.forms import RequestEditor
+from exports.editor.editor import RequestEditor
 from exports.editor.preview import preview_spec
 from exports.models import ExportRequest
 from exports.models.catalog import display_name

@@ -33,8 +33,10 @@ from exports.data.access import get_request_for_user, visible_requests
 from exports.iam import acting_as
 from exports.models import ExportRequest
 from exports.queue.ondemand import run_now, set_paused, start_one_time
+from exports.requests.dump import dump_request
 from exports.requests.listing import with_last_job
-from exports.requests.schema import dump_request, parse_request, save_spec
+from exports.requests.schema import parse_request
+from exports.requests.spec import save_spec
 
 EXAMPLE = {
     "name": "Greenhouse temperatures",

@@ -5,7 +5,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from exports.requests.schema import RequestSchemaError, RequestSpec, decode_json, parse_request
+from exports.requests.json_values import decode_json
+from exports.requests.schema import RequestSchemaError, parse_request
+from exports.requests.spec import RequestSpec
 
 
 def load_spec(path: str, username: str) -> RequestSpec:

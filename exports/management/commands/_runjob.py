@@ -11,7 +11,7 @@ from django.utils import timezone
 from exports.files.naming import export_filename
 from exports.models import ExportJob, ExportRequest, JobStatus
 from exports.queue.runner import create_job, run_job
-from exports.requests.schema import parse_timestamp
+from exports.requests.json_values import parse_timestamp
 
 
 def parse_slot(text: str | None) -> datetime:

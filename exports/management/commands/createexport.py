@@ -4,7 +4,7 @@ from django.db import transaction
 from exports.iam import acting_as
 from exports.management.commands._requestfile import load_spec
 from exports.queue.ondemand import QueueFull, start_one_time
-from exports.requests.schema import save_spec
+from exports.requests.spec import save_spec
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from exports.models import ExportRequest
-from exports.requests.schema import dump_request
+from exports.requests.dump import dump_request
 
 
 class Command(BaseCommand):

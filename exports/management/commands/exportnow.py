@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from exports.iam import acting_as
 from exports.management.commands._requestfile import load_spec
 from exports.management.commands._runjob import check_out_dir, parse_slot, run_slot
-from exports.requests.schema import save_spec
+from exports.requests.spec import save_spec
 
 
 class Command(BaseCommand):

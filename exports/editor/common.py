@@ -1,0 +1,50 @@
+"""What the editor's forms share: the time zone list, the local date-time picker, the
+help text that says in which zone a typed time is read, and the child formsets' base.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from collections.abc import Sequence
+
+from django import forms
+from django.forms import BaseInlineFormSet
+
+LOCAL_TIME_HELP = (
+    "Local time in the export's time zone ({zone}); a new time zone chosen above "
+    "applies when you save."
+)
+
+
+@functools.cache
+def timezone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone this system knows, sorted, with UTC first."""
+    names = sorted(name for name in zoneinfo.available_timezones() if name != "UTC")
+    return [(name, name) for name in ["UTC", *names]]
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """A browser date-time picker; the value is naive, read in the request's time zone."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"step": 1, **(attrs or {})}, format="%Y-%m-%dT%H:%M:%S")
+
+
+def explain_local_time(form: forms.ModelForm, names: Sequence[str], zone: str) -> None:
+    for name in names:
+        field = form.fields[name]
+        field.help_text = " ".join(
+            part for part in (field.help_text, LOCAL_TIME_HELP.format(zone=zone)) if part
+        )
+
+
+class ChildFormSet(BaseInlineFormSet):
+    remove_label = "Remove"
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = self.remove_label

@@ -1,0 +1,162 @@
+"""The item rows of the editor: an item's form with its catalog pickers, and their formset."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from django import forms
+
+from exports.data import catalog, pickers
+from exports.editor.common import ChildFormSet, LocalDateTimeInput, explain_local_time
+from exports.models import ExportItem, ExportRequest
+from exports.requests.validation import storable_text_error
+
+MAX_ITEMS = 100
+
+
+# The editable fields of an item, in form order (the pages and the admin inline).
+ITEM_FIELDS = (
+    "target_value",
+    "target_label",
+    "channel_id",
+    "subtopic",
+    "publisher",
+    "from_time",
+    "to_time",
+    "period",
+    "ds",
+    "dsf",
+    "transform",
+    "output_format",
+    "filename",
+)
+
+
+class MetricsPicker(forms.MultipleChoiceField):
+    """Metrics to add from the catalog.
+
+    Any name is accepted: the list on the page may have been narrower or wider than the one
+    this request computes, and names are checked as metrics once merged into ``target_value``.
+    """
+
+    widget = forms.SelectMultiple(attrs={"size": 6, "data-picker": "name"})
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
+@dataclass
+class PickerList:
+    """The options of one picker, served as a ``<datalist>`` next to its input."""
+
+    id: str
+    options: list[pickers.Option]
+
+
+# Item inputs chosen from the catalog, and the picker field each one is.
+PICKED = {"channel_id": "channel", "subtopic": "subtopic", "publisher": "publisher"}
+
+
+class ItemForm(forms.ModelForm):
+    metrics = MetricsPicker(
+        label="Add metrics from the catalog",
+        required=False,
+        help_text="Narrowed by the channel, subtopic and publisher above. Names that have no "
+        "data yet can be typed in the metrics field.",
+    )
+    # Pick where the data is first, then which metrics; the rest keeps the model's order.
+    field_order = ["channel_id", "subtopic", "publisher", "metrics", "target_value"]
+
+    class Meta:
+        model = ExportItem
+        fields = list(ITEM_FIELDS)
+        labels = {"filename": "File name (expanded template)"}
+        widgets = {"from_time": LocalDateTimeInput(), "to_time": LocalDateTimeInput()}
+
+    def __init__(self, *args, zone: str = "UTC", options_cache: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        explain_local_time(self, ["from_time", "to_time"], zone)
+        # Rows of one page share their lookups (items often read the same channel).
+        self._cache = {} if options_cache is None else options_cache
+        # Picked metrics may be the only ones: "at least one" is checked in clean().
+        self.fields["target_value"].required = False
+        chosen = {key: self._current(name) for name, key in PICKED.items()}
+        self.pickers = []
+        for name, key in PICKED.items():
+            list_id = f"{self.prefix}-{key}-options"
+            self.fields[name].widget.attrs.update(
+                {"list": list_id, "autocomplete": "off", "data-picker": key}
+            )
+            self.pickers.append(PickerList(list_id, self._options(key, **chosen)))
+        # Under an id, the name people know it by (the input holds the id that is stored).
+        for name, display in (
+            ("channel_id", catalog.channel_display),
+            ("publisher", catalog.publisher_display),
+        ):
+            value = chosen[PICKED[name]]
+            shown = self._cached((name, value), functools.partial(display, value)) if value else ""
+            self.fields[name].help_text = (
+                shown if shown != value else "Choose from the list, or type an id."
+            )
+        self.fields["metrics"].choices = [
+            (option.value, f"{option.label} — {option.detail}")
+            for option in self._options("name", tz_name=zone, **chosen)
+        ]
+
+    def _cached(self, key: tuple, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def _options(self, field: str, **narrowed: str) -> list[pickers.Option]:
+        key = ("options", field, *sorted(narrowed.items()))
+        return self._cached(key, lambda: pickers.options(field, **narrowed))
+
+    def _current(self, name: str) -> str:
+        """What the field holds now (posted, else initial), read without creating its
+        BoundField: that would freeze its help text before __init__ sets it."""
+        if self.is_bound:
+            value = self.data.get(self.add_prefix(name))
+        else:
+            value = self.get_initial_for_field(self.fields[name], name)
+        value = str(value or "").strip()
+        # Text no database holds must not reach a catalog lookup (PostgreSQL fails on a NUL);
+        # the field itself reports it when the form is validated.
+        return "" if storable_text_error(value) else value
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        typed = cleaned.get("target_value") or ""
+        names = {name.strip() for name in typed.split(",")}
+        added = [name for name in dict.fromkeys(cleaned.get("metrics") or []) if name not in names]
+        if added:
+            cleaned["target_value"] = ",".join([typed, *added] if typed else added)
+        elif not typed and "target_value" not in self.errors:
+            self.add_error(
+                "target_value", "Choose at least one metric from the catalog or type its name."
+            )
+        return cleaned
+
+
+class BaseItemFormSet(ChildFormSet):
+    remove_label = "Remove this item"
+    default_error_messages = {
+        "too_few_forms": "Add at least one item: an export needs something to export.",
+        "too_many_forms": f"An export can have at most {MAX_ITEMS} items.",
+    }
+
+
+# One blank "extra" row lets people without JavaScript add an item per save.
+ItemFormSet = forms.inlineformset_factory(
+    ExportRequest,
+    ExportItem,
+    form=ItemForm,
+    formset=BaseItemFormSet,
+    extra=1,
+    min_num=1,
+    validate_min=True,
+    max_num=MAX_ITEMS,
+    validate_max=True,
+    can_delete=True,
+)

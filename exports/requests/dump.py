@@ -1,0 +1,94 @@
+"""A request written in the platform API's JSON shape (camelCase), children in order.
+
+``parse_request(dump_request(r))`` (``exports.requests.schema``) rebuilds the same request:
+the round trip is lossless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exports.models import ExportItem, ExportRequest
+from exports.requests.json_values import dump_timestamp
+
+
+def dump_request(request: ExportRequest) -> dict[str, Any]:
+    """The request in the platform API's JSON shape (camelCase), children in order."""
+    fmt: dict[str, Any] = {
+        "extension": request.extension,
+        "timezone": request.timezone,
+        "template": request.template,
+        "csvDelimiter": request.csv_delimiter,
+        "csvBom": request.csv_bom,
+    }
+    if request.decimals is not None:
+        fmt["decimals"] = request.decimals
+    if request.filename:
+        fmt["filename"] = request.filename
+    columns = [{"id": c.column_id, "label": c.label} for c in request.columns.all()]
+    if columns:
+        fmt["columns"] = columns
+    data: dict[str, Any] = {
+        "id": request.pk,
+        "owner": request.owner.get_username(),
+        "name": request.name,
+        "type": request.type,
+        "format": fmt,
+        "items": [_dump_item(item) for item in request.items.all()],
+    }
+    if request.periodicity:
+        data["periodicity"] = request.periodicity
+    if request.period_start is not None:
+        data["periodStart"] = dump_timestamp(request.period_start)
+    if request.paused:
+        data["paused"] = True
+    messages = [
+        {
+            key: value
+            for key, value in (
+                ("policy", m.policy),
+                ("medium", m.medium),
+                ("target", m.target),
+                ("title", m.title),
+                ("text", m.text),
+                ("skipEmpty", m.skip_empty),
+            )
+            if value or key in ("policy", "medium")
+        }
+        for m in request.messages.all()
+    ]
+    if messages:
+        data["notification"] = {"messages": messages}
+    data["createdAt"] = request.created_at.isoformat()
+    data["updatedAt"] = request.updated_at.isoformat() if request.updated_at else None
+    if request.next_run_at:
+        data["nextRunAt"] = request.next_run_at.isoformat()
+    return data
+
+
+def _dump_item(item: ExportItem) -> dict[str, Any]:
+    target = {"value": item.target_value}
+    if item.target_label:
+        target["label"] = item.target_label
+    params: dict[str, Any] = {
+        "target": target,
+        "channelId": item.channel_id,
+        "subtopic": item.subtopic,
+    }
+    if item.publisher:
+        params["publisher"] = item.publisher
+    if item.from_time:
+        params["from"] = dump_timestamp(item.from_time)
+    if item.to_time:
+        params["to"] = dump_timestamp(item.to_time)
+    if item.period:
+        params["period"] = item.period
+    if item.ds:
+        params["decimation"] = {"ds": item.ds, "dsf": item.aggregation}
+    if item.transform:
+        params["transform"] = item.transform
+    params["outputFormat"] = item.output_format
+    data: dict[str, Any] = {"params": params}
+    if item.filename:
+        data["filename"] = item.filename
+    return data

@@ -257,6 +257,6 @@ def test_the_editor_refuses_an_unreadable_channel_in_words_and_saves_nothing(cli
         response = client.post(
             reverse("exports:create"), post_data(**{"items-0-channel_id": GREEN}, **extra)
         )
-        assert response.status_code == 200
+        assert response.status_code == 422  # the editor's status for a refused form
         assert "bob may not read Greenhouse." in response.text
     assert not ExportRequest.objects.exists()

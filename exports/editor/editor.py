@@ -19,6 +19,7 @@ from django.forms import BaseInlineFormSet
 from django.utils import timezone as dj_timezone
 
 from exports.data import catalog
+from exports.data.access import read_scope
 from exports.editor.columns import ColumnFormSet, column_rows
 from exports.editor.items import ItemFormSet
 from exports.editor.messages import MessageFormSet
@@ -101,6 +102,8 @@ class RequestEditor:
         self.is_new = instance is None
         self.instance = instance if instance is not None else ExportRequest(owner=owner)
         self.zone = self._zone(data)
+        # The export runs as its owner: the pickers offer, and saving allows, what they read.
+        self.scope = read_scope(self.instance.owner if self.instance.owner_id else owner)
         stored = [] if self.is_new else [(c.column_id, c.label) for c in instance.columns.all()]
         # An export without stored columns gets the defaults: show them as its columns.
         self.initial_columns = stored or [(column_id, column_id) for column_id in DEFAULT_COLUMNS]
@@ -110,7 +113,12 @@ class RequestEditor:
             data,
             instance=self.instance,
             prefix="items",
-            form_kwargs={"zone": self.zone, "options_cache": {}},
+            form_kwargs={
+                "zone": self.zone,
+                "options_cache": {},
+                "owner": self.instance.owner if self.instance.owner_id else owner,
+                "scope": self.scope,
+            },
         )
         self.messages = MessageFormSet(data, instance=self.instance, prefix="messages")
         self.columns = ColumnFormSet(
@@ -210,7 +218,7 @@ class RequestEditor:
         for form in _kept(self.items):
             item = form.instance
             names = catalog.unknown_metrics(
-                item.channel_id, item.subtopic, item.metric_names, item.publisher
+                item.channel_id, item.subtopic, item.metric_names, item.publisher, scope=self.scope
             )
             names = [name for name in names if name not in _stored_names(form)]
             if names:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django import forms
 
 from exports.data import catalog, pickers
+from exports.data.access import NOTHING, ReadScope, read_refusal
 from exports.editor.common import ChildFormSet, LocalDateTimeInput, explain_local_time
 from exports.models import ExportItem, ExportRequest
 from exports.requests.validation import storable_text_error
@@ -74,8 +75,17 @@ class ItemForm(forms.ModelForm):
         labels = {"filename": "File name (expanded template)"}
         widgets = {"from_time": LocalDateTimeInput(), "to_time": LocalDateTimeInput()}
 
-    def __init__(self, *args, zone: str = "UTC", options_cache: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        zone: str = "UTC",
+        options_cache: dict | None = None,
+        owner=None,
+        scope: ReadScope = NOTHING,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.owner, self.scope = owner, scope
         explain_local_time(self, ["from_time", "to_time"], zone)
         # Rows of one page share their lookups (items often read the same channel).
         self._cache = {} if options_cache is None else options_cache
@@ -111,7 +121,7 @@ class ItemForm(forms.ModelForm):
 
     def _options(self, field: str, **narrowed: str) -> list[pickers.Option]:
         key = ("options", field, *sorted(narrowed.items()))
-        return self._cached(key, lambda: pickers.options(field, **narrowed))
+        return self._cached(key, lambda: pickers.options(field, scope=self.scope, **narrowed))
 
     def _current(self, name: str) -> str:
         """What the field holds now (posted, else initial), read without creating its
@@ -127,6 +137,13 @@ class ItemForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        channel = cleaned.get("channel_id")
+        if channel and not cleaned.get("DELETE"):
+            refusal = read_refusal(
+                self.owner, channel, cleaned.get("subtopic") or "", scope=self.scope
+            )
+            if refusal:
+                self.add_error("channel_id", refusal)
         typed = cleaned.get("target_value") or ""
         names = {name.strip() for name in typed.split(",")}
         added = [name for name in dict.fromkeys(cleaned.get("metrics") or []) if name not in names]

@@ -18,8 +18,9 @@ from typing import Any
 from django.utils import timezone as dj_timezone
 
 from exports.data import catalog
+from exports.data.access import read_scope, unreadable_items
 from exports.engine.tables import build_tables, estimate_rows
-from exports.requests.schema import parse_request
+from exports.requests.schema import RequestSchemaError, parse_request
 from exports.requests.spec import RequestSpec
 from exports.requests.vocabulary import Template
 from exports.scheduling.slots import Schedule
@@ -97,9 +98,16 @@ def preview_spec(
 
     The slot is the one the next run would use: now for a one-time request, the next slot of
     the schedule for a recurring one (a window reaching into the future shows what has
-    arrived so far).
+    arrived so far). Raises ``RequestSchemaError`` for an item whose data the request's owner
+    may not read (checked here too, whatever validated the spec).
     """
     request = spec.request
+    refusals = unreadable_items(request.owner, spec.items)
+    if refusals:
+        raise RequestSchemaError(
+            {f"items[{index}].params.channelId": [reason] for index, reason in refusals}
+        )
+    scope = read_scope(request.owner)
     tz = zoneinfo.ZoneInfo(request.timezone)
     now = (now or dj_timezone.now()).replace(microsecond=0)
     schedule, k, slot = _next_slot(request, now)
@@ -137,7 +145,7 @@ def preview_spec(
                     estimate_rows(request, slot, [item], windows=windows), len(cells)
                 ),
                 unknown_metrics=catalog.unknown_metrics(
-                    item.channel_id, item.subtopic, item.metric_names, item.publisher
+                    item.channel_id, item.subtopic, item.metric_names, item.publisher, scope=scope
                 ),
             )
         )

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from exports.data.access import unreadable_items
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from exports.requests.json_values import parse_timestamp
 from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS, RequestSpec
@@ -240,6 +241,13 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
         _full_clean(
             message, ["request"], f"notification.messages[{index}].", MESSAGE_FIELDS, errors
         )
+    if owner is not None:
+        # The export runs as its owner: a channel they may not read is refused by name here
+        # (API, commands, admin import), never saved to yield empty files.
+        for index, reason in unreadable_items(owner, items):
+            path = f"items[{index}].params.channelId"
+            if path not in errors.errors:
+                errors.add(path, reason)
 
     if errors.errors:
         raise RequestSchemaError(errors.errors)

@@ -2,7 +2,9 @@
 
 The site's settings module reads these from the environment through its strict
 helpers; this module only supplies defaults, so the app also works with bare
-Django settings (tests, scripts).
+Django settings (tests, scripts). The two that saving a message's target depends on
+(``allowed_hosts``, ``telegram_bot_token``) are defined beside the target validator in
+``exports.requests.recipients`` and re-exported here.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from django.conf import settings
 
 from exports.requests.durations import Duration
+from exports.requests.recipients import allowed_hosts as allowed_hosts
+from exports.requests.recipients import telegram_bot_token as telegram_bot_token
 from exports.requests.validation import parse_duration
 
 
@@ -21,11 +25,6 @@ def site_url() -> str:
 def capability_links_enabled() -> bool:
     """Whether messages carry ``/d/<token>`` links (False: the login-protected link instead)."""
     return bool(getattr(settings, "NOTIFICATIONS_CAPABILITY_LINKS", True))
-
-
-def allowed_hosts() -> set[str]:
-    """Webhook hosts exempt from the private-address rule (and allowed to use plain http)."""
-    return {host.lower() for host in getattr(settings, "NOTIFICATIONS_ALLOWED_HOSTS", [])}
 
 
 def http_timeout() -> float:
@@ -54,10 +53,6 @@ def sending_timeout() -> float:
     Longer than any provider timeout plus the notifications queue's job timeout, so only a
     worker that died mid-send leaves a row this long."""
     return float(getattr(settings, "NOTIFICATIONS_SENDING_TIMEOUT", 300))
-
-
-def telegram_bot_token() -> str:
-    return getattr(settings, "TELEGRAM_BOT_TOKEN", "")
 
 
 def telegram_api_base() -> str:

@@ -6,7 +6,8 @@ proxy is picked up from the environment, and the socket is opened by our own
 function, which checks the addresses a user-supplied host resolves to right
 before connecting (a check at save time alone can be defeated by changing DNS).
 A user-supplied URL is parsed and resolved by the very functions that judged it
-when it was saved (``targets.parse_webhook_url`` and ``targets.resolve_public``).
+when it was saved (``parse_webhook_url`` and ``resolve_public`` of
+``exports.requests.recipients``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from exports.requests.recipients import WebhookURL, parse_webhook_url, resolve_public
 from notifications import conf
 from notifications.errors import TransportError
-from notifications.targets import WebhookURL, parse_webhook_url, resolve_public
 
 MAX_BODY = 64 * 1024  # a provider's answer is a short status; never read more
 SUMMARY_LENGTH = 500

@@ -6,6 +6,7 @@ import zoneinfo
 import pytest
 from django.core.exceptions import ValidationError
 
+from exports.requests.placeholders import PLACEHOLDERS, validate_placeholders
 from exports.requests.vocabulary import Medium
 from notifications import placeholders
 from notifications.errors import TransportError
@@ -59,7 +60,7 @@ def as_text(value) -> str:
 
 
 def test_every_placeholder_is_replaced(done_job):
-    text = " | ".join(f"{name}={{{name}}}" for name in placeholders.PLACEHOLDERS)
+    text = " | ".join(f"{name}={{{name}}}" for name in PLACEHOLDERS)
     rendered = placeholders.render(text, facts_for_job(done_job, LINK).values(), str)
     assert rendered == (
         "request_name=Boiler temps | status=done | slot=2025-01-02 00:00 CET"
@@ -75,9 +76,9 @@ def test_doubled_braces_are_literal_and_unknown_fields_stay_as_written():
 
 
 def test_unknown_placeholders_are_refused_when_saving():
-    placeholders.validate_placeholders("{request_name} has {rows} rows, {{literal}}")
+    validate_placeholders("{request_name} has {rows} rows, {{literal}}")
     with pytest.raises(ValidationError) as caught:
-        placeholders.validate_placeholders("Hi {user} and {settings.SECRET_KEY}")
+        validate_placeholders("Hi {user} and {settings.SECRET_KEY}")
     message = caught.value.messages[0]
     assert "{user}, {settings.SECRET_KEY}" in message and "{request_name}" in message
 
@@ -94,7 +95,7 @@ def test_a_user_template_cannot_read_settings(chat, smtp, done_job, settings):
     # The text arrives as typed: nothing was evaluated.
     assert "{settings.SECRET_KEY} { settings.SECRET_KEY } {% debug %}" in mail.message["Subject"]
     with pytest.raises(ValidationError):
-        placeholders.validate_placeholders(NOSY_TEXT)
+        validate_placeholders(NOSY_TEXT)
 
 
 def test_html_in_a_title_arrives_escaped_by_email(smtp, alice):

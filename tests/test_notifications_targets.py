@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from notifications.targets import (
+from exports.requests.recipients import (
     describe_target,
     is_public_address,
     parse_webhook_url,

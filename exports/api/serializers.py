@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -28,6 +29,7 @@ from exports.requests.vocabulary import (
     Transform,
 )
 from notifications.models import DeliveryStatus
+from notifications.queries import deliveries_for_job
 
 MAX_PAGE_SIZE = 100
 SORT_KEYS = {
@@ -253,7 +255,7 @@ class JobSerializer(serializers.Serializer):
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
     download = serializers.SerializerMethodField()
-    deliveries = DeliverySerializer(many=True)
+    deliveries = serializers.SerializerMethodField()
 
     @extend_schema_field({"type": "integer", "nullable": True, "minimum": 0, "maximum": 100})
     def get_progress(self, job: ExportJob) -> int | None:
@@ -270,8 +272,13 @@ class JobSerializer(serializers.Serializer):
         if not job.is_downloadable:
             return None
         request = self.context.get("request")
-        path = f"/api/jobs/{job.pk}/download"
+        path = reverse("api:job-download", args=[job.pk])
         return request.build_absolute_uri(path) if request is not None else path
+
+    @extend_schema_field(DeliverySerializer(many=True))
+    def get_deliveries(self, job: ExportJob) -> list[dict]:
+        """In the pages' order: by the message's position, then creation."""
+        return DeliverySerializer(deliveries_for_job(job), many=True).data
 
 
 class JobPageSerializer(PageSerializer):

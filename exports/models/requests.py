@@ -7,6 +7,8 @@ from django.utils import timezone as dj_timezone
 
 from exports.models.fields import ZoneNameField
 from exports.models.jobs import JobStatus
+from exports.requests.placeholders import validate_placeholders
+from exports.requests.recipients import validate_target
 from exports.requests.validation import (
     check_target_labels,
     clean_storable_fields,
@@ -274,9 +276,6 @@ class NotificationMessage(StorableTextModel):
         return self.skip_empty and job.status == JobStatus.DONE and job.row_count == 0
 
     def clean(self) -> None:
-        from notifications.placeholders import validate_placeholders
-        from notifications.targets import validate_target
-
         checks = (
             ("target", lambda: validate_target(self.medium, self.target)),
             ("title", lambda: validate_placeholders(self.title)),

@@ -19,7 +19,7 @@ from exports.files.downloads import DownloadRefused, serve_job_file
 from exports.iam import record_download
 from exports.models import ExportJob, ExportRequest, JobStatus
 from exports.requests.display import describe_no_data, format_window, metrics_looked_for
-from notifications.templatetags.notifications import with_job_deliveries
+from notifications.queries import with_job_deliveries
 
 PAGE_SIZE = 25
 

@@ -32,10 +32,10 @@ from exports.requests.listing import (
     list_rows,
     with_last_job,
 )
+from exports.requests.recipients import describe_target
 from exports.requests.vocabulary import DEFAULT_COLUMNS
 from exports.scheduling.slots import upcoming_slots
 from exports.views.jobs import jobs_context
-from notifications.targets import describe_target
 
 
 @login_required

@@ -6,11 +6,10 @@ import json
 from typing import Any
 
 from django import template
-from django.db.models import Prefetch, QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
 from exports.models import ExportJob, NotificationMessage
-from notifications.models import Delivery, DownloadLink
+from notifications.queries import active_link_count, deliveries_for_job
 
 register = template.Library()
 
@@ -25,35 +24,17 @@ def json_string(value: Any) -> SafeString:
     return mark_safe(json.dumps(str(value), ensure_ascii=False))
 
 
-def with_job_deliveries(jobs: QuerySet[ExportJob]) -> QuerySet[ExportJob]:
-    """``jobs`` with what ``job_deliveries`` shows loaded in two queries for the whole page,
-    instead of two per job (a polled job table asks every few seconds)."""
-    deliveries = Delivery.objects.select_related("message").order_by("message__position", "pk")
-    return jobs.prefetch_related(
-        Prefetch("deliveries", queryset=deliveries, to_attr="ordered_deliveries"),
-        Prefetch(
-            "download_links",
-            queryset=DownloadLink.objects.active(),
-            to_attr="active_download_links",
-        ),
-    )
-
-
 @register.inclusion_tag("notifications/includes/job_deliveries.html", takes_context=True)
 def job_deliveries(context: template.Context, job: ExportJob) -> dict[str, Any]:
     """A job's deliveries (status, attempts, error) and, if it has live links, a revoke button.
 
     Usage on the request page: ``{% load notifications %}{% job_deliveries job %}``; jobs
-    loaded through :func:`with_job_deliveries` cost no further query.
+    loaded through ``notifications.queries.with_job_deliveries`` cost no further query.
     """
-    deliveries = getattr(job, "ordered_deliveries", None)
-    if deliveries is None:
-        deliveries = job.deliveries.select_related("message").order_by("message__position", "pk")
-    links = getattr(job, "active_download_links", None)
     return {
         "job": job,
-        "deliveries": deliveries,
-        "active_links": len(links) if links is not None else job.download_links.active().count(),
+        "deliveries": deliveries_for_job(job),
+        "active_links": active_link_count(job),
         "csrf_token": context.get("csrf_token"),
     }
 

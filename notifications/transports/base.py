@@ -9,10 +9,10 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from exports.models import NotificationMessage
+from exports.requests.recipients import describe_target
 from notifications import conf, placeholders
 from notifications.errors import TransportError
 from notifications.facts import ExportFacts
-from notifications.targets import describe_target
 
 # Used when a message has no title of its own.
 DEFAULT_TITLES = {

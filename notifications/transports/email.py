@@ -10,10 +10,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape as html_escape
 from django.utils.html import format_html
 
+from exports.requests.recipients import validate_target
 from exports.requests.vocabulary import Medium
 from notifications.errors import TransportError
 from notifications.facts import ExportFacts
-from notifications.targets import validate_target
 from notifications.transports.base import Transport
 
 

@@ -6,7 +6,6 @@ an expired or vanished file is a 410, a job without a file a 404.
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,9 +21,8 @@ from exports.data.access import get_any_job_for_user, get_request_for_user
 from exports.files.downloads import DownloadRefused, serve_job_file
 from exports.iam import record_download
 from exports.models import ExportJob, JobStatus
-from notifications.models import Delivery
+from notifications.queries import with_deliveries
 
-DELIVERIES = Prefetch("deliveries", queryset=Delivery.objects.select_related("message"))
 FILE_RESPONSES = {
     (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment."),
     **documented(401, 404, 410, 429, 503),
@@ -58,7 +56,7 @@ class ExportJobsView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         query = read_query(PageQuerySerializer, request)
         export = get_request_for_user(request.user, pk)
-        jobs, page = page_of(export.jobs.prefetch_related(DELIVERIES), query)
+        jobs, page = page_of(with_deliveries(export.jobs.all()), query)
         for job in jobs:
             job.request = export
         data = JobSerializer(jobs, many=True, context={"request": request}).data
@@ -74,9 +72,7 @@ class JobDetailView(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         job = get_any_job_for_user(request.user, pk)
-        job = (
-            ExportJob.objects.prefetch_related(DELIVERIES).select_related("request").get(pk=job.pk)
-        )
+        job = with_deliveries(ExportJob.objects.select_related("request")).get(pk=job.pk)
         return Response(JobSerializer(job, context={"request": request}).data)
 
 

@@ -1,4 +1,9 @@
-"""Where a message goes: validating targets and refusing private network addresses.
+"""Where a notification message goes: validating targets and refusing private network addresses.
+
+A message's target is part of the export request, so its validator lives here, beside the
+request's other validators: the models check it when a request is saved (``exports`` never
+imports ``notifications``), and the notifications app judges webhook URLs again with the same
+functions when it connects.
 
 A target is an email address (email), a webhook URL (Slack, Discord) or a chat
 id (Telegram). Webhook URLs are user input that this server will POST to, so
@@ -25,12 +30,12 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from exports.requests.validation import storable_text_error
 from exports.requests.vocabulary import Medium
-from notifications import conf
 
 TELEGRAM_CHAT = re.compile(r"^(-?[1-9][0-9]{0,19}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 WEBHOOK_MEDIA = {Medium.SLACK: "Slack", Medium.DISCORD: "Discord"}
@@ -40,6 +45,17 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 # that C resolvers accept and people cannot read; only the usual forms are allowed.
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+# Two settings of the notifications app that saving a target depends on; notifications.conf
+# re-exports them, so each default is still written once.
+def allowed_hosts() -> set[str]:
+    """Webhook hosts exempt from the private-address rule (and allowed to use plain http)."""
+    return {host.lower() for host in getattr(settings, "NOTIFICATIONS_ALLOWED_HOSTS", [])}
+
+
+def telegram_bot_token() -> str:
+    return getattr(settings, "TELEGRAM_BOT_TOKEN", "")
 
 
 @dataclass(frozen=True)
@@ -164,7 +180,7 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def is_allowed_host(host: str) -> bool:
     """True if the operator listed the host in ``NOTIFICATIONS_ALLOWED_HOSTS``."""
-    return host.lower().strip("[]") in conf.allowed_hosts()
+    return host.lower().strip("[]") in allowed_hosts()
 
 
 def resolve_public(webhook: WebhookURL, service: str) -> list[str]:
@@ -240,7 +256,7 @@ def validate_target(medium: str, target: str) -> None:
                 "A Telegram target is a chat id such as 123456789 or -1001234567890, "
                 "or a channel name such as @my_channel."
             )
-        if not conf.telegram_bot_token():
+        if not telegram_bot_token():
             raise ValidationError(
                 "Telegram messages cannot be sent: this server has no TELEGRAM_BOT_TOKEN "
                 "configured. Ask the operator to set it, or choose another medium."

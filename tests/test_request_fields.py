@@ -23,7 +23,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from exports.api.serializers import StoredExportRequestSerializer
-from exports.editor.forms import RequestEditor  # the editor: one form and three formsets
+from exports.editor.editor import RequestEditor  # the editor: one form and three formsets
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from exports.requests.schema import (
     ITEM_FIELDS,

@@ -25,13 +25,9 @@ from django.urls import reverse
 from exports.api.serializers import StoredExportRequestSerializer
 from exports.editor.editor import RequestEditor  # the editor: one form and three formsets
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
-from exports.requests.schema import (
-    ITEM_FIELDS,
-    MESSAGE_FIELDS,
-    REQUEST_FIELDS,
-    dump_request,
-    parse_request,
-)
+from exports.requests.dump import dump_request
+from exports.requests.schema import parse_request
+from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS
 
 # Fields that are not part of what a user asks for, so no place is required to carry them.
 INTERNAL = {

@@ -434,18 +434,12 @@ class SeriesAdmin(ReadOnlyAdmin):
 def retry_jobs(modeladmin, request, queryset) -> None:
     # Same slot and pinned windows, so the file comes out the same; attempts keep counting
     # so the new RQ job gets a fresh id.
-    retried = queryset.filter(status=JobStatus.FAILED).update(
-        status=JobStatus.NOT_PROCESSED,
-        error="",
-        stage="",
-        rows_written=0,
-        rq_job_id="",
-        enqueued_at=None,
-        started_at=None,
-        finished_at=None,
-        heartbeat_at=None,
-        notified_at=None,
-    )
+    from django.db.models import Q
+
+    from exports.queue.lifecycle import requeue
+
+    failed = Q(status=JobStatus.FAILED)
+    retried = sum(requeue(job, expect=failed) for job in queryset.filter(failed))
     dispatch_quietly()
     modeladmin.message_user(request, f"Queued {retried} failed job(s) again.", messages.SUCCESS)
 

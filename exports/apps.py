@@ -31,7 +31,6 @@ class ExportsConfig(AppConfig):
                 )
         scheduling_signals.connect()
         post_delete.connect(_delete_job_file, sender=ExportJob, dispatch_uid="job-file-delete")
-        scheduling_signals.job_reaped.connect(_notify_reaped_failure, dispatch_uid="reaped-notify")
         _connect_access_events(iam)
 
 
@@ -52,16 +51,6 @@ def _connect_access_events(iam) -> None:
         sender=get_user_model().groups.through,
         dispatch_uid="iam-group-members",
     )
-
-
-def _notify_reaped_failure(sender, job, failed: bool, **kwargs) -> None:
-    """A job the reaper failed (its workers kept dying) still gets its onFailure messages."""
-    if failed:
-        from django.db import transaction
-
-        from notifications.dispatch import job_finished
-
-        transaction.on_commit(lambda: job_finished(job.pk))
 
 
 def _delete_job_file(sender, instance, **kwargs) -> None:

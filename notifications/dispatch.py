@@ -13,6 +13,11 @@ scheduler tick (:func:`tick`) then makes sure nothing waits only in Redis:
 * rows left ``sending`` past ``NOTIFICATIONS_SENDING_TIMEOUT`` become ``unknown`` (the worker
   died mid-send; resending could double a message, so only people resend them);
 * done/failed jobs whose deliveries were never recorded (the worker died in between) get them.
+
+Notifications learn that a job finished from ``exports.queue.signals.job_finished``, which the
+job lifecycle sends when a job ends done or failed; :func:`on_job_finished` receives it
+(connected in ``NotificationsConfig.ready()``). The last point of the tick is only the safety
+net for a process that died between the job's final update and that receiver.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from rq.job import Job
 from rq.job import JobStatus as RqStatus
 
 from exports.models import ExportJob, JobStatus
-from exports.queue import conf as scheduling_conf
+from exports.queue import conf as queue_conf
 from exports.queue import namespace
 from exports.requests.vocabulary import Policy
 from notifications import conf
@@ -77,6 +82,18 @@ def job_finished(job_id: int, now: datetime | None = None) -> int:
         for delivery_id in due:
             transaction.on_commit(partial(hand_over, delivery_id))
     return len(due)
+
+
+def on_job_finished(sender, job: ExportJob, **kwargs) -> None:
+    """Receiver of ``exports.queue.signals.job_finished``: record the job's deliveries.
+
+    Never raises: the job is final whatever happens here, and a job left without its
+    deliveries (``notified_at`` empty) is picked up by the scheduler tick.
+    """
+    try:
+        job_finished(job.pk)
+    except Exception:  # noqa: BLE001 - the tick records them later (notify_unnotified_jobs)
+        log.exception("Could not queue notifications for export job %s", job.pk)
 
 
 def hand_over(delivery_id: int, now: datetime | None = None) -> bool:
@@ -150,7 +167,7 @@ def notify_unnotified_jobs(now: datetime) -> int:
     jobs = ExportJob.objects.filter(
         status__in=list(POLICY_FOR_STATUS),
         notified_at__isnull=True,
-        finished_at__lt=now - scheduling_conf.requeue_after(),
+        finished_at__lt=now - queue_conf.requeue_after(),
     ).order_by("pk")
     count = 0
     for job_id in jobs.values_list("pk", flat=True)[:TICK_BATCH]:
@@ -187,7 +204,7 @@ def release_lost(now: datetime) -> int:
     """
     rows = list(
         Delivery.objects.handed_over()
-        .filter(enqueued_at__lt=now - scheduling_conf.requeue_after())
+        .filter(enqueued_at__lt=now - queue_conf.requeue_after())
         .order_by("pk")
         .values_list("pk", "rq_job_id")[:TICK_BATCH]
     )

@@ -228,7 +228,7 @@ def test_a_transient_failure_waits_out_a_doubling_backoff_before_it_is_handed_ou
 ):
     from django.utils import timezone
 
-    from exports.queue.dispatch import due_jobs
+    from exports.queue.lifecycle import due_jobs
     from exports.writers.csv import CsvWriter
 
     settings.EXPORTS_MAX_ATTEMPTS = 3

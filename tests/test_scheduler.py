@@ -32,7 +32,7 @@ from rq import SimpleWorker
 from exports.models import ExportItem, ExportJob, ExportRequest, JobStatus
 from exports.queue import dispatch as dispatch_module
 from exports.queue.dispatch import dispatch, rq_job_id
-from exports.queue.lifecycle import beat, finish_job, start_job
+from exports.queue.lifecycle import beat, finish, start
 from exports.queue.namespace import queue_name, queue_settings
 from exports.queue.ondemand import QueueFull, enqueue_one_time, run_now
 from exports.queue.reaper import reap
@@ -52,13 +52,13 @@ JAN_1 = datetime(2024, 1, 1, tzinfo=UTC)
 
 def complete_export_job(job_id: int) -> None:
     """Claim the job, write a file made of its slot and pinned windows, end done, dispatch."""
-    job = start_job(job_id)
+    job = start(job_id)
     if job is None:
         return  # a stale RQ job of an earlier attempt: the row is not expecting it
     django_rq.get_connection(queue_name("exports")).rpush(EXECUTED, job_id)
     content = json.dumps({"slot": job.slot.isoformat(), "windows": job.windows}).encode()
     name = default_storage.save(f"exports/test/job-{job.pk}.json", ContentFile(content))
-    if not finish_job(job, JobStatus.DONE, file=name, size=len(content)):
+    if not finish(job, file=name, size=len(content)):
         default_storage.delete(name)
     dispatch()
 
@@ -70,7 +70,7 @@ def export_job_dying_on_first_attempt(job_id: int) -> None:
     if ExportJob.objects.get(pk=job_id).attempts >= 1:
         complete_export_job(job_id)
         return
-    job = start_job(job_id)
+    job = start(job_id)
     name = default_storage.save(f"exports/test/partial-{job.pk}.json", ContentFile(b'{"slot'))
     ExportJob.objects.filter(pk=job.pk).update(file=name)
     django_rq.get_connection(queue_name("exports")).set(STARTED, f"{job_id}:{os.getpid()}")
@@ -509,7 +509,7 @@ def started_job(owner) -> ExportJob:
     """A job handed to RQ and claimed by a (pretend) worker, with a partial file registered."""
     job = run_now(make_one_time(owner))
     job.refresh_from_db()
-    job = start_job(job.pk, rq_job_id=job.rq_job_id)
+    job = start(job.pk, rq_job_id=job.rq_job_id)
     job.file.save(f"partial-{job.pk}.json", ContentFile(b'{"slo'), save=False)
     ExportJob.objects.filter(pk=job.pk).update(file=job.file.name, rows_written=500)
     return job
@@ -541,7 +541,7 @@ def test_a_reaped_worker_can_neither_beat_nor_finish(alice, fake_jobs):
     zombie = started_job(alice)
     reap(now=timezone.now() + timedelta(seconds=61))
     assert not beat(zombie, rows_written=900)
-    assert not finish_job(zombie, JobStatus.DONE, file="exports/zombie.csv")
+    assert not finish(zombie, file="exports/zombie.csv")
     job = ExportJob.objects.get(pk=zombie.pk)
     assert (job.status, job.rows_written, job.file.name) == (JobStatus.NOT_PROCESSED, 0, "")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 
 from exports.admin.base import ReadOnlyAdmin
 from exports.models import ExportJob, IamEvent, JobStatus
 from exports.queue.dispatch import dispatch_quietly
+from exports.queue.lifecycle import requeue
 from exports.requests.display import format_time
 
 
@@ -15,18 +17,8 @@ from exports.requests.display import format_time
 def retry_jobs(modeladmin, request, queryset) -> None:
     # Same slot and pinned windows, so the file comes out the same; attempts keep counting
     # so the new RQ job gets a fresh id.
-    retried = queryset.filter(status=JobStatus.FAILED).update(
-        status=JobStatus.NOT_PROCESSED,
-        error="",
-        stage="",
-        rows_written=0,
-        rq_job_id="",
-        enqueued_at=None,
-        started_at=None,
-        finished_at=None,
-        heartbeat_at=None,
-        notified_at=None,
-    )
+    failed = Q(status=JobStatus.FAILED)
+    retried = sum(requeue(job, expect=failed) for job in queryset.filter(failed))
     dispatch_quietly()
     modeladmin.message_user(request, f"Queued {retried} failed job(s) again.", messages.SUCCESS)
 

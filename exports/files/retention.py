@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from exports.files.storage import StorageUnavailable
 from exports.models import ExportJob, Installation, JobStatus
-from exports.queue import conf as scheduling_conf
 from exports.requests.validation import parse_duration
+from exports.scheduling import conf as scheduling_conf
 
 log = logging.getLogger(__name__)
 

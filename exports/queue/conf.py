@@ -1,19 +1,14 @@
-"""Scheduling settings, read at call time so ``override_settings`` and tests see changes.
+"""Settings of the export queue (dispatch, workers, retries, the reaper), read at call time
+so ``override_settings`` and tests see changes. This module is their only reader.
 
 Settings that ``exporter_site/settings.py`` does not define yet fall back to the defaults
-here; each is documented where it is used.
+here; each is documented where it is used. The scheduler's own settings (catch-up, per-user
+cap on scheduled jobs, its loop interval, retention's pace) are in ``exports.scheduling.conf``.
 """
 
 from datetime import timedelta
 
 from django.conf import settings
-
-from exports.requests.durations import Duration
-
-
-def max_catchup() -> int:
-    """EXPORTS_MAX_CATCHUP: missed slots run per request per tick (older ones are skipped)."""
-    return max(1, int(getattr(settings, "EXPORTS_MAX_CATCHUP", 24)))
 
 
 def max_queued_per_user() -> int:
@@ -22,14 +17,9 @@ def max_queued_per_user() -> int:
     return max(1, int(getattr(settings, "EXPORTS_MAX_QUEUED_PER_USER", 10)))
 
 
-def max_scheduled_per_user() -> int:
-    """EXPORTS_MAX_SCHEDULED_PER_USER: scheduled jobs one user may have waiting at once;
-    the oldest beyond it are skipped (see ``scheduler.skip_beyond_user_cap``)."""
-    return max(1, int(getattr(settings, "EXPORTS_MAX_SCHEDULED_PER_USER", 200)))
-
-
 def max_attempts() -> int:
-    """EXPORTS_MAX_ATTEMPTS: attempts (a worker taking the job) before a lost job is failed."""
+    """EXPORTS_MAX_ATTEMPTS: attempts (a worker taking the job) a job gets: a transient failure
+    is retried, and a lost worker's job run again, only while fewer have been made."""
     return max(1, int(getattr(settings, "EXPORTS_MAX_ATTEMPTS", 3)))
 
 
@@ -50,11 +40,6 @@ def dispatch_backlog() -> int | None:
     return None if value is None else max(1, int(value))
 
 
-def scheduler_interval() -> float:
-    """EXPORTS_SCHEDULER_INTERVAL (seconds, default 5): pause between idle scheduler ticks."""
-    return max(0.1, float(getattr(settings, "EXPORTS_SCHEDULER_INTERVAL", 5)))
-
-
 def job_timeout() -> int:
     """EXPORTS_JOB_TIMEOUT: RQ's hard limit on one export job, in seconds."""
     return int(getattr(settings, "EXPORTS_JOB_TIMEOUT", 6 * 3600))
@@ -65,17 +50,6 @@ def requeue_after() -> timedelta:
     delivery whose RQ job is missing from Redis (flushed, restarted empty) is handed over
     again. Only the moment between our commit and the enqueue needs this grace."""
     return timedelta(seconds=float(getattr(settings, "EXPORTS_REQUEUE_AFTER", 30)))
-
-
-def prune_interval() -> Duration | None:
-    """EXPORTS_PRUNE_INTERVAL (ISO 8601 duration, default PT1H): the scheduler runs retention
-    at most this often, whichever scheduler gets there first. ``P0D`` turns it off."""
-    from exports.requests.validation import parse_duration
-
-    text = getattr(settings, "EXPORTS_PRUNE_INTERVAL", "PT1H")
-    if text in ("P0D", "PT0S", "0", ""):
-        return None
-    return parse_duration(text)
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -12,15 +12,15 @@ among those, the user served least recently (a turn counter kept in Redis); then
 whose oldest waiting job is oldest. Inside one user's jobs the order is FIFO (job id). The
 result is round-robin across users with FIFO per user.
 
-Each hand-over is a compare-and-set on the job row (so two dispatchers never enqueue one job
-twice), and the RQ job id is derived from the row id and the attempt number
-(:func:`rq_job_id`), enqueued with ``unique=True``; the enqueue itself happens after the
-claim is committed, so a worker always sees the row it is asked to run.
+Each hand-over is a compare-and-set on the job row (``lifecycle.hand_over``, so two
+dispatchers never enqueue one job twice), and the RQ job id is derived from the row id and the
+attempt number (:func:`rq_job_id`), enqueued with ``unique=True``; the enqueue itself happens
+after the claim is committed, so a worker always sees the row it is asked to run.
 
 ``attempts`` counts the times a worker took the job: the worker increments it when it claims
-the row (``lifecycle.start_job``), the reaper when an RQ job died before claiming. Dispatch
+the row (``lifecycle.start``), the reaper when an RQ job died before claiming. Dispatch
 never changes it; the RQ id of a hand-over is that of attempt ``attempts + 1``. A hand-over
-that never reached Redis is undone.
+that never reached Redis is undone (``lifecycle.release``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from functools import partial
 
 import django_rq
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from redis.exceptions import LockError, RedisError
@@ -40,7 +40,8 @@ from rq import Worker
 from rq.exceptions import DuplicateJobError
 
 from exports.models import ExportJob, JobStatus
-from exports.queue import conf, namespace
+from exports.queue import conf, lifecycle, namespace
+from exports.queue.lifecycle import due_jobs, handed_over_jobs
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +64,6 @@ def rq_job_id(job_pk: int, attempt: int) -> str:
     if attempt <= 1:
         return namespace.rq_job_id("export-job", job_pk)
     return namespace.rq_job_id("export-job", job_pk, "attempt", attempt)
-
-
-def waiting_jobs() -> QuerySet[ExportJob]:
-    """Jobs not yet handed to RQ."""
-    return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=True)
-
-
-def due_jobs(now: datetime) -> QuerySet[ExportJob]:
-    """Waiting jobs that may be handed out now (not inside a retry backoff)."""
-    return waiting_jobs().filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-
-
-def handed_over_jobs() -> QuerySet[ExportJob]:
-    """Jobs in RQ's queue that no worker has started yet."""
-    return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=False)
 
 
 def backlog_limit() -> int:
@@ -185,13 +171,10 @@ def _hand_over(job_pk: int, attempts: int, now: datetime) -> bool:
     """Claim one waiting job for RQ and enqueue it after commit; False if someone else did."""
     attempt = attempts + 1
     rq_id = rq_job_id(job_pk, attempt)
-    # Matching `attempts` too: the RQ id must belong to the attempt the worker will count.
-    claimed = (
-        waiting_jobs().filter(pk=job_pk, attempts=attempts).update(enqueued_at=now, rq_job_id=rq_id)
-    )
+    claimed = lifecycle.hand_over(job_pk, attempts, rq_id, now)
     if claimed:
         transaction.on_commit(partial(_enqueue, job_pk, rq_id, attempt))
-    return bool(claimed)
+    return claimed
 
 
 def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
@@ -210,7 +193,5 @@ def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
         log.info("RQ already holds %s; not enqueued again.", rq_id)
     except RedisError as exc:
         # Never reached a worker: undo the hand-over so the next dispatch retries it.
-        ExportJob.objects.filter(pk=job_pk, status=JobStatus.NOT_PROCESSED, rq_job_id=rq_id).update(
-            enqueued_at=None
-        )
+        lifecycle.release(job_pk, rq_id)
         log.warning("Export job %s stays waiting: could not enqueue it: %s", job_pk, exc)

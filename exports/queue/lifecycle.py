@@ -1,22 +1,137 @@
-"""The worker's side of the contract with the reaper: claim, heartbeat, finish.
+"""Every change of an export job's state, in one place: the only writer of a job's status.
 
-Every update a worker makes to its job row is a compare-and-set on ``(status, rq_job_id)``.
-If the reaper presumed the worker dead (no heartbeat for ``EXPORTS_HEARTBEAT_TIMEOUT``) and
-handed the job to another worker, the old worker's next :func:`beat` returns ``False`` and
-its :func:`finish_job` changes nothing, so a zombie can neither overwrite the new attempt's
-progress nor publish a file for it.
+A job is **waiting** (``notProcessed``, ``enqueued_at`` empty), **handed over** to RQ
+(``notProcessed``, ``enqueued_at`` set), **running** (``inProgress``), then **done** or
+**failed**. The transitions, and who makes them:
+
+* :func:`hand_over` / :func:`release`: waiting ⇄ handed over (``dispatch``; the reaper
+  releases a hand-over whose RQ job vanished or died before it started);
+* :func:`start` and :func:`beat`: the worker claims the job and reports that it is alive
+  (``runner``);
+* :func:`finish`: running → done (``runner``);
+* :func:`fail`: running or handed over → failed (``runner``; the reaper, for a lost worker
+  or an RQ job that keeps dying);
+* :func:`requeue`: back to waiting, for another attempt (``runner`` after a transient failure;
+  the reaper after a lost worker; the admin's "Retry" action; ``runexport``/``exportnow``
+  rerunning a slot).
+
+Each is a compare-and-set: the caller says which state it expects the row to be in (by
+default, for a worker, "running under my RQ job"), and the function changes nothing and returns
+``False`` when the row moved on. So if the reaper presumed a worker dead (no heartbeat for
+``EXPORTS_HEARTBEAT_TIMEOUT``) and handed the job to another worker, the old worker's next
+:func:`beat` returns ``False`` and its :func:`finish` changes nothing: a zombie can neither
+overwrite the new attempt's progress nor publish a file for it.
+
+:func:`finish` and :func:`fail` send ``exports.queue.signals.job_finished`` once the row is
+final; that is how notifications learn of it. Skipping a slot (``exports.scheduling``) and
+expiring a file (``exports.files.retention``) are not attempts and stay with their owners.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from datetime import datetime
 
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 from rq import get_current_job
 
 from exports.models import ExportJob, JobStatus
+from exports.queue.signals import job_finished
+
+log = logging.getLogger(__name__)
+
+# What an attempt leaves on the row (who ran it, when, how far it got, what it produced), none
+# of which a job back to waiting may keep: the next attempt starts from these values.
+_FRESH_ATTEMPT = {
+    "enqueued_at": None,
+    "rq_job_id": "",
+    "started_at": None,
+    "heartbeat_at": None,
+    "finished_at": None,
+    "worker_name": "",
+    "notified_at": None,
+    "rows_written": 0,
+    "rows_estimated": None,
+    "row_count": None,
+    "empty_reason": "",
+    "file": "",
+    "size": None,
+    "content_type": "",
+}
+# A failed job serves no file, whatever the attempt registered.
+_NO_FILE = {"file": "", "size": None, "content_type": "", "row_count": None}
+
+
+# --- the states, as querysets -----------------------------------------------------------------
+
+
+def waiting_jobs() -> QuerySet[ExportJob]:
+    """Jobs not yet handed to RQ."""
+    return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=True)
+
+
+def due_jobs(now: datetime) -> QuerySet[ExportJob]:
+    """Waiting jobs that may be handed out now (not inside a retry backoff)."""
+    return waiting_jobs().filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+
+
+def handed_over_jobs() -> QuerySet[ExportJob]:
+    """Jobs in RQ's queue that no worker has started yet."""
+    return ExportJob.objects.filter(status=JobStatus.NOT_PROCESSED, enqueued_at__isnull=False)
+
+
+def this_attempt(job: ExportJob) -> Q:
+    """The row still running under the RQ job ``job`` was read with (the worker's own attempt)."""
+    return Q(status=JobStatus.IN_PROGRESS, rq_job_id=job.rq_job_id)
+
+
+def this_hand_over(job: ExportJob) -> Q:
+    """The row still handed over exactly as ``job`` was read (same RQ job, same moment)."""
+    return Q(status=JobStatus.NOT_PROCESSED, rq_job_id=job.rq_job_id, enqueued_at=job.enqueued_at)
+
+
+# --- waiting ⇄ handed over ----------------------------------------------------------------------
+
+
+def hand_over(job_pk: int, attempts: int, rq_job_id: str, now: datetime) -> bool:
+    """Mark a waiting job handed to RQ under ``rq_job_id``; False if it is not waiting any more.
+
+    Matching ``attempts`` too: the RQ id must belong to the attempt the worker will count.
+    """
+    return bool(
+        waiting_jobs()
+        .filter(pk=job_pk, attempts=attempts)
+        .update(enqueued_at=now, rq_job_id=rq_job_id)
+    )
+
+
+def release(
+    job_pk: int,
+    rq_job_id: str,
+    *,
+    enqueued_at: datetime | None = None,
+    count_attempt: bool = False,
+) -> bool:
+    """Undo a hand-over no worker claimed: the job is waiting again, as it was before it.
+
+    Only while the row is still handed over under ``rq_job_id`` (and, when given, since
+    ``enqueued_at``). Nothing ran, so nothing else is reset; ``count_attempt`` counts one
+    attempt all the same (an RQ job a worker took and that died before claiming the row).
+    """
+    rows = handed_over_jobs().filter(pk=job_pk, rq_job_id=rq_job_id)
+    if enqueued_at is not None:
+        rows = rows.filter(enqueued_at=enqueued_at)
+    changes: dict = {"enqueued_at": None}
+    if count_attempt:
+        changes["attempts"] = F("attempts") + 1
+    return bool(rows.update(**changes))
+
+
+# --- a worker's attempt ------------------------------------------------------------------------
 
 
 def _current_rq_job():
@@ -24,7 +139,7 @@ def _current_rq_job():
     return (job.id, job.worker_name or "") if job is not None else (None, "")
 
 
-def start_job(job_id: int, rq_job_id: str | None = None) -> ExportJob | None:
+def start(job_id: int, rq_job_id: str | None = None) -> ExportJob | None:
     """Mark a handed-over job ``inProgress`` for this worker, counting an attempt.
 
     ``rq_job_id`` defaults to the id of the RQ job being executed; the claim succeeds only if
@@ -57,28 +172,134 @@ def beat(job: ExportJob, **progress) -> bool:
     no longer this worker's (reaped, deleted): stop working and do not write the file.
     """
     now = timezone.now()
-    updated = ExportJob.objects.filter(
-        pk=job.pk, status=JobStatus.IN_PROGRESS, rq_job_id=job.rq_job_id
-    ).update(heartbeat_at=now, **progress)
+    updated = ExportJob.objects.filter(this_attempt(job), pk=job.pk).update(
+        heartbeat_at=now, **progress
+    )
     if updated:
-        job.heartbeat_at = now
-        for field, value in progress.items():
-            setattr(job, field, value)
+        _apply(job, {"heartbeat_at": now, **progress})
     return bool(updated)
 
 
-def finish_job(job: ExportJob, status: str, **fields) -> bool:
-    """End this worker's attempt with ``done`` or ``failed`` plus the given fields.
+def finish(job: ExportJob, **result) -> bool:
+    """End this worker's attempt ``done`` with its ``result`` (``file``, ``size``,
+    ``content_type``, ``row_count``, ``rows_written``, ``empty_reason``).
 
     Returns ``False`` (and changes nothing) when the attempt was reaped meanwhile; the caller
-    must then delete the file it produced instead of serving it.
-    Raises ``ValueError`` for a status other than done/failed.
+    must then delete the file it produced instead of serving it. Sends ``job_finished``.
     """
-    if status not in (JobStatus.DONE, JobStatus.FAILED):
-        raise ValueError(f"A worker ends a job done or failed, not {status!r}.")
     now = timezone.now()
-    return bool(
-        ExportJob.objects.filter(
-            pk=job.pk, status=JobStatus.IN_PROGRESS, rq_job_id=job.rq_job_id
-        ).update(status=status, finished_at=now, heartbeat_at=now, **fields)
-    )
+    changes = {
+        "status": JobStatus.DONE,
+        "finished_at": now,
+        "heartbeat_at": now,
+        "stage": "",
+        **result,
+    }
+    if not ExportJob.objects.filter(this_attempt(job), pk=job.pk).update(**changes):
+        return False
+    _apply(job, changes)
+    _announce(job)
+    return True
+
+
+def fail(
+    job: ExportJob,
+    error: str,
+    *,
+    expect: Q | None = None,
+    count_attempt: bool = False,
+    now: datetime | None = None,
+) -> bool:
+    """End the job ``failed`` with ``error``; any file its attempt registered is deleted.
+
+    ``expect`` is the state the row must still be in (default: this worker's running
+    attempt, :func:`this_attempt`); ``count_attempt`` counts an attempt that never claimed the
+    row (an RQ job that died first); ``now`` is the finishing time (default: the clock).
+    Returns ``False`` (and changes nothing) when the row moved on. Sends ``job_finished``.
+    """
+    changes: dict = {
+        "status": JobStatus.FAILED,
+        "finished_at": now or timezone.now(),
+        "error": error,
+        "stage": "",
+        **_NO_FILE,
+    }
+    if count_attempt:
+        changes["attempts"] = F("attempts") + 1
+    if not _update(job, expect, changes):
+        return False
+    _announce(job)
+    return True
+
+
+def requeue(
+    job: ExportJob,
+    *,
+    expect: Q | None = None,
+    error: str = "",
+    stage: str = "",
+    retry_at: datetime | None = None,
+) -> bool:
+    """Put the job back to waiting, for the dispatcher to hand out again as a new attempt.
+
+    Everything an attempt leaves behind is reset (who ran it and when, its RQ job, progress,
+    result, notification mark) and any file it registered is deleted, so a partial or stale
+    file is never served; ``slot``, pinned ``windows`` and ``attempts`` are kept, so the rerun
+    exports the same data and gets a fresh RQ job id. ``error``, ``stage`` and ``retry_at``
+    say why it waits and until when (a transient failure's backoff); by default nothing.
+
+    ``expect`` is the state the row must still be in (default: this worker's running
+    attempt, :func:`this_attempt`). Returns ``False`` (and changes nothing) when it moved on.
+    """
+    changes = {
+        "status": JobStatus.NOT_PROCESSED,
+        "error": error,
+        "stage": stage,
+        "retry_at": retry_at,
+        **_FRESH_ATTEMPT,
+    }
+    return _update(job, expect, changes)
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def _update(job: ExportJob, expect: Q | None, changes: dict) -> bool:
+    """Apply ``changes`` if the row matches ``expect``; then delete the file it had."""
+    expect = this_attempt(job) if expect is None else expect
+    if not ExportJob.objects.filter(expect, pk=job.pk).update(**changes):
+        return False
+    _delete_file(job)
+    if isinstance(changes.get("attempts"), Combinable):
+        changes = {**changes, "attempts": job.attempts + 1}
+    _apply(job, changes)
+    return True
+
+
+def _apply(job: ExportJob, changes: dict) -> None:
+    """Bring the in-memory ``job`` in line with what was written to its row."""
+    for field, value in changes.items():
+        setattr(job, field, value)
+
+
+def _delete_file(job: ExportJob) -> None:
+    """Delete the file ``job`` registered (before the update that dropped it), if any."""
+    if not job.file:
+        return
+    try:
+        job.file.storage.delete(job.file.name)
+    except OSError as exc:  # already gone is fine; anything else deserves a line in the log
+        log.warning("Could not delete file %s of job %s: %s", job.file.name, job.pk, exc)
+
+
+def _announce(job: ExportJob) -> None:
+    """Tell receivers (notifications) that ``job`` is final; their failures are only logged."""
+    for receiver, outcome in job_finished.send_robust(sender=ExportJob, job=job):
+        if isinstance(outcome, Exception):
+            log.error(
+                "Receiver %r of job_finished failed for export job %s: %s",
+                receiver,
+                job.pk,
+                outcome,
+                exc_info=outcome,
+            )

@@ -7,7 +7,7 @@ updates, so two schedulers reaping at once act on a job once:
   ``EXPORTS_HEARTBEAT_TIMEOUT`` (the worker was killed, its machine died, ...). The attempt
   is over (the worker's claim counted it): the job goes back to waiting, for the dispatcher
   to hand out again, or, after ``EXPORTS_MAX_ATTEMPTS`` attempts, ends ``failed`` with
-  "worker lost".
+  "worker lost" (``lifecycle.requeue`` / ``lifecycle.fail``).
   Progress is reset and any file the dead attempt registered is deleted, so a partial file is
   never served. Its windows are pinned, so the rerun exports exactly the same data.
 * **Handed-over job whose RQ job is gone or dead**: ``notProcessed`` with ``enqueued_at``
@@ -16,7 +16,11 @@ updates, so two schedulers reaping at once act on a job once:
   waits in a queue named before queue names carried the instance, which no worker serves).
   A vanished RQ job never reached a worker, and a finished one was dropped unclaimed by
   another installation's worker, so no attempt is counted; a dead one (a worker took it and it
-  failed before claiming the row) counts one, so a job that cannot even start ends failed.
+  failed before claiming the row) counts one, so a job that cannot even start ends failed
+  (``lifecycle.release`` / ``lifecycle.fail``).
+
+A job the reaper fails sends ``exports.queue.signals.job_finished`` like any other, so its
+``onFailure`` messages go out; ``job_reaped`` additionally tells what the reaper did.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import django_rq
-from django.db.models import F
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rq.exceptions import NoSuchJobError
@@ -34,8 +38,9 @@ from rq.job import Job
 from rq.job import JobStatus as RqStatus
 
 from exports.models import ExportJob, JobStatus
-from exports.queue import conf, namespace
-from exports.queue.dispatch import QUEUE, handed_over_jobs
+from exports.queue import conf, lifecycle, namespace
+from exports.queue.dispatch import QUEUE
+from exports.queue.lifecycle import handed_over_jobs
 from exports.scheduling.signals import job_reaped
 
 log = logging.getLogger(__name__)
@@ -45,16 +50,6 @@ _DEAD_RQ_STATUSES = {RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED, RqSta
 # another installation sharing the queue dropped it (see exports.queue.runner.run_export_job). No
 # attempt of ours happened, like a job that vanished from Redis.
 _NO_ATTEMPT_RQ_STATUSES = {None, RqStatus.FINISHED}
-# What an attempt leaves behind that the next one must not inherit.
-_RESET_PROGRESS = {
-    "stage": "",
-    "rows_written": 0,
-    "rows_estimated": None,
-    "row_count": None,
-    "file": "",
-    "size": None,
-    "content_type": "",
-}
 
 
 @dataclass
@@ -103,55 +98,32 @@ def _reap_running(job: ExportJob, now: datetime) -> str | None:
     """Requeue or fail one silent running job. Returns its new status, or None if it moved."""
     silent = (now - job.last_sign).total_seconds()
     worker = job.worker_name or "an unknown worker"
-    unchanged = ExportJob.objects.filter(
-        pk=job.pk,
-        status=JobStatus.IN_PROGRESS,
-        rq_job_id=job.rq_job_id,
-        heartbeat_at=job.heartbeat_at,
-    )
-    if job.attempts >= conf.max_attempts():
+    # Still that attempt, silent as we saw it: no beat, no finish, no other reaper since.
+    unchanged = lifecycle.this_attempt(job) & Q(heartbeat_at=job.heartbeat_at)
+    attempts = job.attempts
+    if attempts >= conf.max_attempts():
         new_status = JobStatus.FAILED
-        changes = {
-            "status": new_status,
-            "finished_at": now,
-            "error": (
-                f"worker lost: {worker} stopped sending heartbeats ({silent:.0f} s of silence) "
-                f"on attempt {job.attempts} of {conf.max_attempts()}."
-            ),
-        }
+        error = (
+            f"worker lost: {worker} stopped sending heartbeats ({silent:.0f} s of silence) "
+            f"on attempt {attempts} of {conf.max_attempts()}."
+        )
+        moved = lifecycle.fail(job, error, expect=unchanged, now=now)
     else:
         new_status = JobStatus.NOT_PROCESSED
-        changes = {
-            "status": new_status,
-            "enqueued_at": None,
-            "started_at": None,
-            "heartbeat_at": None,
-            "worker_name": "",
-            "error": "",
-        }
-    if not unchanged.update(**changes, **_RESET_PROGRESS):
+        moved = lifecycle.requeue(job, expect=unchanged)
+    if not moved:
         return None  # the worker beat or finished meanwhile, or another reaper got it
-    _delete_partial_file(job)
     log.warning(
         "Export job %s: %s went silent for %.0f s on attempt %s; job is now %s.",
         job.pk,
         worker,
         silent,
-        job.attempts,
+        attempts,
         new_status,
     )
     job.refresh_from_db()
     job_reaped.send(sender=ExportJob, job=job, failed=new_status == JobStatus.FAILED)
     return new_status
-
-
-def _delete_partial_file(job: ExportJob) -> None:
-    if not job.file:
-        return
-    try:
-        job.file.storage.delete(job.file.name)
-    except OSError as exc:  # already gone is fine; anything else deserves a line in the log
-        log.warning("Could not delete partial file %s of job %s: %s", job.file.name, job.pk, exc)
 
 
 def _settle_handed_over(job: ExportJob, connection, now: datetime) -> str | None:
@@ -171,28 +143,28 @@ def _settle_handed_over(job: ExportJob, connection, now: datetime) -> str | None
             rq_status = None
     if rq_status is not None and rq_status not in _DEAD_RQ_STATUSES:
         return None  # queued or started: RQ still owns it
-    unchanged = handed_over_jobs().filter(
-        pk=job.pk, rq_job_id=job.rq_job_id, enqueued_at=job.enqueued_at
-    )
+    new_status = JobStatus.NOT_PROCESSED
     if rq_status in _NO_ATTEMPT_RQ_STATUSES:
         # Vanished from Redis before any worker took it, or dropped unclaimed by a foreign
         # worker: that attempt never happened.
-        changes = {"enqueued_at": None}
+        moved = lifecycle.release(job.pk, job.rq_job_id, enqueued_at=job.enqueued_at)
     elif job.attempts + 1 >= conf.max_attempts():
-        changes = {
-            "status": JobStatus.FAILED,
-            "attempts": F("attempts") + 1,
-            "finished_at": now,
-            "error": f"The worker could not start the job (RQ status {rq_status}) "
-            f"on attempt {job.attempts + 1} of {conf.max_attempts()}.",
-        }
+        new_status = JobStatus.FAILED
+        error = (
+            f"The worker could not start the job (RQ status {rq_status}) "
+            f"on attempt {job.attempts + 1} of {conf.max_attempts()}."
+        )
+        moved = lifecycle.fail(
+            job, error, expect=lifecycle.this_hand_over(job), count_attempt=True, now=now
+        )
     else:
         # A worker took it and it died before claiming the row: that was an attempt, and the
         # next hand-over gets the next attempt's RQ id.
-        changes = {"enqueued_at": None, "attempts": F("attempts") + 1}
-    if not unchanged.update(**changes):
+        moved = lifecycle.release(
+            job.pk, job.rq_job_id, enqueued_at=job.enqueued_at, count_attempt=True
+        )
+    if not moved:
         return None
-    new_status = changes.get("status", JobStatus.NOT_PROCESSED)
     log.warning(
         "Export job %s: RQ job %s is %s; job is now %s.",
         job.pk,

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
@@ -28,7 +27,7 @@ from exports.engine.tables import (
     pinned_windows,
 )
 from exports.files.naming import export_filename
-from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.models import ExportJob, ExportRequest
 from exports.queue import conf, lifecycle, namespace
 from exports.queue.dispatch import dispatch_quietly
 from exports.requests.vocabulary import EmptyReason
@@ -97,9 +96,10 @@ def run_job(job_id: int) -> ExportJob:
 
     A failure is recorded on the row: a transient one (database, Redis, storage I/O)
     puts the job back to ``notProcessed`` for another attempt while attempts remain;
-    anything else, or the last attempt, ends it ``failed`` with the error text.
+    anything else, or the last attempt, ends it ``failed`` with the error text. Reaching
+    ``done`` or ``failed`` sends ``exports.queue.signals.job_finished`` (notifications).
     """
-    job = lifecycle.start_job(job_id)
+    job = lifecycle.start(job_id)
     if job is None:  # not ours to run: already running, finished, or re-dispatched
         return ExportJob.objects.get(pk=job_id)
     progress = _Progress(job)
@@ -110,7 +110,7 @@ def run_job(job_id: int) -> ExportJob:
     except Exception as exc:
         _record_failure(job, exc)
     job.refresh_from_db()
-    _after_finish(job)
+    dispatch_quietly()  # this worker is free: hand out the next waiting job
     return job
 
 
@@ -138,16 +138,14 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
         )
         # Only now does the job get a file: a half-written export is never visible.
         job.file.save(f"{request.pk}/{job.pk}/{name}", File(tmp), save=False)
-    finished = lifecycle.finish_job(
+    finished = lifecycle.finish(
         job,
-        JobStatus.DONE,
         empty_reason=empty_reason(request) if result.rows == 0 else "",
         file=job.file.name,
         size=size,
         content_type=result.content_type,
         row_count=result.rows,
         rows_written=result.rows,
-        stage="",
     )
     if not finished:  # reaped meanwhile: this file belongs to no attempt
         job.file.storage.delete(job.file.name)
@@ -170,7 +168,7 @@ def _record_failure(job: ExportJob, exc: Exception) -> None:
     retry = (
         not isinstance(exc, PermanentExportError)
         and is_transient(exc)
-        and job.attempts < settings.EXPORTS_MAX_ATTEMPTS
+        and job.attempts < conf.max_attempts()
     )
     if retry:
         retry_at = timezone.now() + conf.retry_delay(job.attempts)
@@ -182,19 +180,12 @@ def _record_failure(job: ExportJob, exc: Exception) -> None:
             error,
         )
         # Back to waiting; the dispatcher hands it out again once retry_at has passed.
-        ExportJob.objects.filter(
-            pk=job.pk, status=JobStatus.IN_PROGRESS, rq_job_id=job.rq_job_id
-        ).update(
-            status=JobStatus.NOT_PROCESSED,
-            enqueued_at=None,  # waiting again: the dispatcher hands it out anew
-            error=f"attempt {job.attempts} failed: {error}",
-            stage="retry",
-            rows_written=0,
-            retry_at=retry_at,
+        lifecycle.requeue(
+            job, error=f"attempt {job.attempts} failed: {error}", stage="retry", retry_at=retry_at
         )
         return
     log.error("Export job %s failed: %s", job.pk, error, exc_info=exc)
-    lifecycle.finish_job(job, JobStatus.FAILED, error=error, stage="")
+    lifecycle.fail(job, error)
 
 
 def describe_error(exc: Exception) -> str:
@@ -211,18 +202,6 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(
         exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeoutError | OSError
     )
-
-
-def _after_finish(job: ExportJob) -> None:
-    """Once an attempt ended: notify on a final state, then hand out the next waiting job."""
-    if job.status in (JobStatus.DONE, JobStatus.FAILED):
-        from notifications.dispatch import job_finished
-
-        try:
-            job_finished(job.pk)
-        except Exception:  # noqa: BLE001 - the file is done; deliveries are retried by the tick
-            log.exception("Could not queue notifications for export job %s", job.pk)
-    dispatch_quietly()
 
 
 def run_export_job(job_id: int) -> str:

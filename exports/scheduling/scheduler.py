@@ -45,8 +45,8 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from exports.models import ExportJob, ExportRequest, JobStatus
-from exports.queue import conf
 from exports.requests.vocabulary import RequestType
+from exports.scheduling import conf
 from exports.scheduling.slots import Schedule
 from exports.scheduling.windows import job_windows
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 from django.db import IntegrityError
+from django.db.models import Q
 from django.utils import timezone
 
 from exports.files.naming import export_filename
 from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.queue.lifecycle import requeue
 from exports.queue.runner import create_job, run_job
 from exports.requests.json_values import parse_timestamp
 
@@ -47,10 +49,9 @@ def run_slot(request: ExportRequest, slot: datetime, out: Path) -> Path:
         job = create_job(request, slot)
     except IntegrityError:
         # The slot ran before: rerun it from scratch (same pinned windows, same file).
+        # A running job is left alone: run_job then reports it as it stands.
         job = ExportJob.objects.get(request=request, slot=slot)
-        ExportJob.objects.filter(pk=job.pk).exclude(status=JobStatus.IN_PROGRESS).update(
-            status=JobStatus.NOT_PROCESSED
-        )
+        requeue(job, expect=~Q(status=JobStatus.IN_PROGRESS))
     job = run_job(job.pk)
     if job.status != JobStatus.DONE:
         raise CommandError(f"Export job {job.pk} {job.status}: {job.error or 'no file produced'}")

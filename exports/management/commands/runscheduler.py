@@ -12,9 +12,9 @@ from django.db import close_old_connections
 
 from exports.files.retention import prune_if_due
 from exports.iam import publish_pending_events
-from exports.queue import conf
 from exports.queue.dispatch import dispatch
 from exports.queue.reaper import reap
+from exports.scheduling import conf
 from exports.scheduling.scheduler import schedule_due
 from notifications import dispatch as deliveries
 

@@ -1,0 +1,13 @@
+"""Signals of the export queue.
+
+``job_finished``: sent by :mod:`exports.queue.lifecycle` right after it ended a job ``done`` or
+``failed`` (``sender``: ``ExportJob``; ``job``: the instance, carrying the row's new state).
+Receivers run in the process that made the change, after its update; an exception in one is
+logged and never undoes or interrupts the transition. The notifications app connects its
+receiver in ``NotificationsConfig.ready()``; a process that dies between the update and its
+receivers is covered by the scheduler tick (``notifications.dispatch.notify_unnotified_jobs``).
+"""
+
+from django.dispatch import Signal
+
+job_finished = Signal()

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rq import get_current_job
 
+from exports.data.access import unreadable_items
 from exports.engine.reading import metrics_exist
 from exports.engine.tables import (
     build_report_info,
@@ -40,7 +41,8 @@ PROGRESS_INTERVAL = 2.0  # seconds between progress/heartbeat writes to the job 
 
 
 class PermanentExportError(Exception):
-    """A failure that a retry cannot fix (bad request, unknown metric, ...)."""
+    """A failure that a retry cannot fix (bad request, unknown metric, ...); its text is
+    written for people and stored as the job's error as it is."""
 
 
 def create_job(request: ExportRequest, slot: datetime) -> ExportJob:
@@ -115,9 +117,15 @@ def run_job(job_id: int) -> ExportJob:
 
 
 def _produce(job: ExportJob, progress: _Progress) -> None:
-    request = ExportRequest.objects.prefetch_related("items", "columns").get(pk=job.request_id)
+    request = ExportRequest.objects.select_related("owner").prefetch_related("items", "columns")
+    request = request.get(pk=job.request_id)
     if not request.items.all():
         raise PermanentExportError("The request has no items to export.")
+    # Checked again at every run: a grant revoked since the request was saved stops it here,
+    # before a row of that channel is read.
+    refusals = unreadable_items(request.owner, request.items.all(), again=True)
+    if refusals:
+        raise PermanentExportError(" ".join(dict.fromkeys(reason for _, reason in refusals)))
     writer = writer_for(request)
     windows = pinned_windows(job.windows)
     progress.set_stage("counting", 0)
@@ -190,6 +198,8 @@ def _record_failure(job: ExportJob, exc: Exception) -> None:
 
 def describe_error(exc: Exception) -> str:
     text = str(exc).strip() or exc.__class__.__name__
+    if isinstance(exc, PermanentExportError):
+        return text[:4000]
     return f"{exc.__class__.__name__}: {text}"[:4000]
 
 

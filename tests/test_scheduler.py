@@ -31,6 +31,7 @@ from rq import SimpleWorker
 
 from exports.models import ExportItem, ExportJob, ExportRequest, JobStatus
 from exports.queue import dispatch as dispatch_module
+from exports.queue import signals as queue_signals
 from exports.queue.dispatch import dispatch, rq_job_id
 from exports.queue.lifecycle import beat, finish, start
 from exports.queue.namespace import queue_name, queue_settings
@@ -551,13 +552,13 @@ def test_a_job_that_lost_its_worker_too_often_fails_with_worker_lost(alice, fake
     settings.EXPORTS_MAX_ATTEMPTS = 1
     job = started_job(alice)
     received = []
-    scheduling_signals.job_reaped.connect(
+    queue_signals.job_reaped.connect(
         lambda job, failed, **kw: received.append((job.pk, failed)), weak=False, dispatch_uid="t"
     )
     try:
         result = reap(now=timezone.now() + timedelta(seconds=61))
     finally:
-        scheduling_signals.job_reaped.disconnect(dispatch_uid="t")
+        queue_signals.job_reaped.disconnect(dispatch_uid="t")
     assert result.failed == 1
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.error.startswith("worker lost")

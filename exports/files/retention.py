@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from exports.files.storage import StorageUnavailable
 from exports.models import ExportJob, Installation, JobStatus
+from exports.queue import lifecycle
 from exports.requests.validation import parse_duration
 from exports.scheduling import conf as scheduling_conf
 
@@ -39,19 +40,14 @@ def expire_job(job: ExportJob) -> bool:
     store cannot be reached (a bucket briefly down), the job goes back to ``done`` so a
     later prune deletes the object instead of leaving it orphaned; False then too.
     """
-    claimed = ExportJob.objects.filter(pk=job.pk, status=JobStatus.DONE).update(
-        status=JobStatus.EXPIRED
-    )
-    if not claimed:
+    if not lifecycle.expire(job):
         return False
     if job.file:
         try:
             job.file.storage.delete(job.file.name)
         except StorageUnavailable as exc:
             log.warning("Could not delete %s of job %s, will retry: %s", job.file.name, job.pk, exc)
-            ExportJob.objects.filter(pk=job.pk, status=JobStatus.EXPIRED).update(
-                status=JobStatus.DONE
-            )
+            lifecycle.unexpire(job)
             return False
         except OSError as exc:  # already gone is fine; anything else is worth a log line
             log.warning("Could not delete %s of expired job %s: %s", job.file.name, job.pk, exc)

@@ -261,6 +261,34 @@ def requeue(
     return _update(job, expect, changes)
 
 
+def skip_waiting(job_pks: list[int], reason: str, now: datetime) -> int:
+    """End waiting jobs that were never handed to RQ as ``skipped`` with ``reason``; returns
+    how many. A job handed over (or running) meanwhile is left alone."""
+    skipped = 0
+    for start in range(0, len(job_pks), 500):  # within SQLite's limit on query parameters
+        skipped += (
+            waiting_jobs()
+            .filter(pk__in=job_pks[start : start + 500], enqueued_at__isnull=True)
+            .update(status=JobStatus.SKIPPED, error=reason, finished_at=now)
+        )
+    return skipped
+
+
+def expire(job: ExportJob) -> bool:
+    """``done`` → ``expired`` (retention is about to delete the file); False if another process
+    got there first. The file itself is retention's to delete."""
+    return bool(
+        ExportJob.objects.filter(pk=job.pk, status=JobStatus.DONE).update(status=JobStatus.EXPIRED)
+    )
+
+
+def unexpire(job: ExportJob) -> bool:
+    """Undo :func:`expire` when the file could not be deleted, so a later prune retries."""
+    return bool(
+        ExportJob.objects.filter(pk=job.pk, status=JobStatus.EXPIRED).update(status=JobStatus.DONE)
+    )
+
+
 # --- shared -----------------------------------------------------------------------------------
 
 

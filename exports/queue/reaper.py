@@ -41,7 +41,7 @@ from exports.models import ExportJob, JobStatus
 from exports.queue import conf, lifecycle, namespace
 from exports.queue.dispatch import QUEUE
 from exports.queue.lifecycle import handed_over_jobs
-from exports.scheduling.signals import job_reaped
+from exports.queue.signals import job_reaped
 
 log = logging.getLogger(__name__)
 

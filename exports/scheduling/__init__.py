@@ -1,9 +1,8 @@
-"""Scheduling: slots, job creation, fair dispatch to RQ, and the reaper.
+"""Scheduling: when a recurring request is due, and which data window each run reads.
 
-Modules: ``slots`` (the only slot arithmetic), ``windows`` (data window per job),
-``scheduler`` (due requests → jobs, ``next_run_at``), ``ondemand`` (one-time jobs and
-"Run now", per-user cap), ``dispatch`` (round-robin hand-over to RQ), ``lifecycle`` (the
-worker's claim/heartbeat/finish), ``reaper`` (lost workers), ``signals`` (receivers to
-connect and the ``job_reaped`` signal), ``namespace`` (the per-installation prefix of our RQ
-job ids and Redis keys). ``manage.py runscheduler`` runs them in a loop.
+Modules: ``slots`` (the only slot arithmetic), ``windows`` (the one data-window rule per item
+and job), ``scheduler`` (due requests → jobs, ``next_run_at``, catch-up and per-user caps),
+``words`` (a schedule in words) and ``presets`` (the editor's schedule presets), ``conf``
+(the scheduler's settings), ``signals`` (receivers that keep ``next_run_at`` right). Jobs,
+once created, belong to ``exports.queue``. ``manage.py runscheduler`` runs both in a loop.
 """

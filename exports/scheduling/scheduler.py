@@ -45,6 +45,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from exports.models import ExportJob, ExportRequest, JobStatus
+from exports.queue import lifecycle
 from exports.requests.vocabulary import RequestType
 from exports.scheduling import conf
 from exports.scheduling.slots import Schedule
@@ -189,12 +190,7 @@ def skip_beyond_user_cap(now: datetime | None = None) -> int:
             f"Skipped: {crowded[owner_id]} scheduled exports of this user were waiting at once; "
             f"only the newest {cap} (EXPORTS_MAX_SCHEDULED_PER_USER) were kept."
         )
-        for start in range(0, len(pks), 500):  # within SQLite's limit on query parameters
-            skipped += ExportJob.objects.filter(
-                pk__in=pks[start : start + 500],
-                status=JobStatus.NOT_PROCESSED,
-                enqueued_at__isnull=True,
-            ).update(status=JobStatus.SKIPPED, error=reason, finished_at=now)
+        skipped += lifecycle.skip_waiting(pks, reason, now)
     if skipped:
         log.warning("Skipped %d waiting scheduled jobs beyond the per-user cap.", skipped)
     return skipped

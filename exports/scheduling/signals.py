@@ -1,20 +1,14 @@
-"""Signals of the scheduling package: the one it sends, and the receivers it needs connected.
+"""The receivers the scheduling package needs connected (schedule changes move ``next_run_at``).
 
 Connect the receivers once, from ``ExportsConfig.ready()``::
 
-    from exports.scheduling.scheduling import signals as scheduling_signals
+    from exports.scheduling import signals as scheduling_signals
     scheduling_signals.connect()
 """
 
 from __future__ import annotations
 
 from django.db.models.signals import post_save, pre_save
-from django.dispatch import Signal
-
-# Sent by the reaper after it settled a job whose worker was lost (``job``: the fresh row;
-# ``failed``: True when the job ended failed, False when it went back to waiting). Receivers
-# such as failure notifications run inside the reaper's call, after the row is updated.
-job_reaped = Signal()
 
 
 def on_request_pre_save(sender, instance, raw: bool = False, **kwargs) -> None:

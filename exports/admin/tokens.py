@@ -1,9 +1,11 @@
-"""The API in the admin: tokens (secrets are never shown again) and who may publish where."""
+"""Access in the admin: API tokens (secrets are never shown again) and channel grants (who
+may read and publish where)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
+from exports.data.catalog import channel_display
 from exports.models import ApiToken, ChannelGrant
 
 
@@ -21,7 +23,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(ChannelGrant)
 class ChannelGrantAdmin(admin.ModelAdmin):
-    list_display = ("channel_id", "user", "created_at")
-    search_fields = ("=channel_id", "user__username")
-    autocomplete_fields = ("user",)
+    list_display = ("channel", "subtopic", "grantee", "can_read", "can_publish", "created_at")
+    list_filter = ("can_read", "can_publish")
+    search_fields = ("=channel_id", "user__username", "group__name")
+    autocomplete_fields = ("user", "group")
     readonly_fields = ("created_at",)
+    fields = ("channel_id", "subtopic", "user", "group", "can_read", "can_publish", "created_at")
+    list_select_related = ("user", "group")
+
+    @admin.display(description="channel", ordering="channel_id")
+    def channel(self, grant: ChannelGrant) -> str:
+        return channel_display(grant.channel_id)
+
+    @admin.display(description="to")
+    def grantee(self, grant: ChannelGrant) -> str:
+        return grant.grantee

@@ -173,3 +173,35 @@ def test_without_javascript_the_page_serves_the_choices_and_saves(
     export = ExportRequest.objects.get()
     page.wait_for_url(live_server.url + export.get_absolute_url())
     assert export.items.get().target_value == "temperature"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pickers_offer_only_the_channels_the_user_may_read(
+    live_server, chromium_page, redis_conn, settings
+):
+    from exports.models import ChannelGrant
+
+    settings.EXPORTS_DATA_ACCESS = "grants"
+    seed()
+    alice = get_user_model().objects.get(username="alice")
+    ChannelGrant.objects.create(user=alice, channel_id=NORTH, can_read=True)
+    page = chromium_page
+    sign_in(page, live_server)
+    page.goto(live_server.url + reverse("exports:create"))
+    channel = page.locator('[name="items-0-channel_id"]')
+    channel.click()
+    offered = page.locator(f"#{channel.get_attribute('aria-controls')} [role=option]")
+    expect(offered).to_have_count(1)
+    assert offered.first.inner_text().startswith("Greenhouse north (6b1f0f3a)")
+    # Typing the other channel's name finds nothing; typing its id and saving is refused.
+    channel.fill("Greenhouse south")
+    expect(offered).to_have_count(0)
+    page.get_by_role("textbox", name="Name:", exact=True).fill("South")
+    page.fill('[name="items-0-channel_id"]', SOUTH)
+    page.fill('[name="items-0-subtopic"]', "events.data")
+    page.fill('[name="items-0-target_value"]', "temperature")
+    page.get_by_role("button", name="Create export").click()
+    expect(page.locator(".error-summary, [role=alert]").first).to_contain_text(
+        "alice may not read Greenhouse south."
+    )
+    assert not ExportRequest.objects.exists()

@@ -43,6 +43,7 @@ def _connect_access_events(iam) -> None:
     from exports.models import ChannelGrant
 
     post_save.connect(iam.on_grant_saved, sender=ChannelGrant, dispatch_uid="iam-grant-save")
+    pre_delete.connect(iam.on_grant_deleting, sender=ChannelGrant, dispatch_uid="iam-grant-pre")
     post_delete.connect(iam.on_grant_deleted, sender=ChannelGrant, dispatch_uid="iam-grant-del")
     post_save.connect(iam.on_group_changed, sender=Group, dispatch_uid="iam-group-save")
     post_delete.connect(iam.on_group_deleted, sender=Group, dispatch_uid="iam-group-del")

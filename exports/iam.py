@@ -307,6 +307,12 @@ def on_grant_saved(sender, instance, created, raw=False, **kwargs) -> None:
     )
 
 
+def on_grant_deleting(sender, instance, **kwargs) -> None:
+    """Load the grantee now: when a team or a user is deleted, the cascade may delete it
+    before its grants, and the grants' delete events must still say who held them."""
+    _ = instance.user, instance.group
+
+
 def on_grant_deleted(sender, instance, **kwargs) -> None:
     record_access_event(
         "channel_grant.delete",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exports.views import catalog, jobs, requests, tokens
+from exports.views import access, catalog, jobs, requests, tokens
 
 app_name = "exports"
 
@@ -23,4 +23,19 @@ urlpatterns = [
     ),
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("access/", access.channel_list, name="access-channels"),
+    path("access/channels/<str:channel_id>/", access.channel_detail, name="access-channel"),
+    path(
+        "access/channels/<str:channel_id>/grants/<int:pk>/revoke/",
+        access.grant_revoke,
+        name="access-revoke",
+    ),
+    path("access/teams/", access.group_list, name="access-groups"),
+    path("access/teams/<int:pk>/", access.group_detail, name="access-group"),
+    path(
+        "access/teams/<int:pk>/members/<int:user_pk>/remove/",
+        access.member_remove,
+        name="access-member-remove",
+    ),
+    path("access/teams/<int:pk>/delete/", access.group_delete, name="access-group-delete"),
 ]

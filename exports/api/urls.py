@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from exports.api.errors import no_such_endpoint
-from exports.api.views import catalog, ingest, jobs, requests
+from exports.api.views import access, catalog, ingest, jobs, requests
 
 app_name = "api"
 
@@ -21,6 +21,24 @@ urlpatterns = [
     path("jobs/<int:pk>", jobs.JobDetailView.as_view(), name="job"),
     path("jobs/<int:pk>/download", jobs.JobDownloadView.as_view(), name="job-download"),
     path("series", catalog.SeriesView.as_view(), name="series"),
+    path("channels", access.ChannelListView.as_view(), name="channels"),
+    path(
+        "channels/<str:channel>/grants",
+        access.ChannelGrantsView.as_view(),
+        name="channel-grants",
+    ),
+    path(
+        "channels/<str:channel>/grants/<int:grant_id>",
+        access.ChannelGrantView.as_view(),
+        name="channel-grant",
+    ),
+    path("groups", access.GroupListView.as_view(), name="groups"),
+    path("groups/<str:name>", access.GroupView.as_view(), name="group"),
+    path(
+        "groups/<str:name>/members/<str:username>",
+        access.GroupMemberView.as_view(),
+        name="group-member",
+    ),
     path(
         "channels/<str:channel>/messages/<str:subtopic>",
         ingest.IngestView.as_view(),

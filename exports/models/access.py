@@ -79,6 +79,8 @@ class ChannelGrant(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["channel_id"], name="grant_channel")]
+        # Staff manage access anyway; this lets others do it on the access pages and API.
+        permissions = [("manage_access", "Can manage channel access, grants and teams")]
 
     def clean(self) -> None:
         if (self.user_id is None) == (self.group_id is None):

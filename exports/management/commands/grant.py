@@ -1,14 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from exports.data.granting import clean_subtopic, give
 from exports.iam import acting_as
 from exports.management.commands._grants import (
     add_grant_arguments,
+    as_command_error,
     describe,
     find_channel,
     find_grantee,
 )
-from exports.models import ChannelGrant
 
 
 class Command(BaseCommand):
@@ -24,20 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, grantee, channel, read, publish, subtopic, **options):
         if not (read or publish):
             raise CommandError("Say what to grant: --read, --publish, or both.")
-        subtopic = subtopic.strip()
-        if subtopic != subtopic.strip("."):
-            raise CommandError("--subtopic neither starts nor ends with a dot.")
+        with as_command_error():
+            subtopic = clean_subtopic(subtopic)
         who = find_grantee(grantee)
         channel_id, name = find_channel(channel)
-        with acting_as(None), transaction.atomic():
-            grant = (
-                ChannelGrant.objects.select_for_update()
-                .filter(channel_id=channel_id, subtopic=subtopic, **who)
-                .first()
-            )
-            if grant is None:
-                grant = ChannelGrant(channel_id=channel_id, subtopic=subtopic, **who)
-            grant.can_read = grant.can_read or read
-            grant.can_publish = grant.can_publish or publish
-            grant.save()
+        with acting_as(None), as_command_error():
+            grant, _ = give(who, channel_id, subtopic, read=read, publish=publish)
         self.stdout.write(f"{describe(who, channel_id, name, subtopic)}: may now {grant.rights}.")

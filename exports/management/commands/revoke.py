@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from exports.data.granting import GrantError, take
 from exports.iam import acting_as
 from exports.management.commands._grants import (
     add_grant_arguments,
@@ -8,7 +8,6 @@ from exports.management.commands._grants import (
     find_channel,
     find_grantee,
 )
-from exports.models import ChannelGrant
 
 
 class Command(BaseCommand):
@@ -29,21 +28,10 @@ class Command(BaseCommand):
         who = find_grantee(grantee)
         channel_id, name = find_channel(channel)
         label = describe(who, channel_id, name, subtopic)
-        with acting_as(None), transaction.atomic():
-            grant = (
-                ChannelGrant.objects.select_for_update()
-                .filter(channel_id=channel_id, subtopic=subtopic, **who)
-                .first()
-            )
-            if grant is None:
-                raise CommandError(f"{label}: there is no such grant.")
-            keep_read = grant.can_read and not read
-            keep_publish = grant.can_publish and not publish
-            if keep_read or keep_publish:
-                grant.can_read, grant.can_publish = keep_read, keep_publish
-                grant.save()
-                left = f"may still {grant.rights}"
-            else:
-                grant.delete()  # its IAM event shows what was held
-                left = "no access left"
+        try:
+            with acting_as(None):
+                grant = take(who, channel_id, subtopic, read=read, publish=publish)
+        except GrantError:
+            raise CommandError(f"{label}: there is no such grant.") from None
+        left = f"may still {grant.rights}" if grant else "no access left"
         self.stdout.write(f"{label}: {left}.")

@@ -101,6 +101,17 @@ def can_read(user, channel: str, subtopic: str = "") -> bool:
     return read_scope(user).allows(channel, subtopic)
 
 
+MANAGE_ACCESS = "exports.manage_access"
+
+
+def may_manage_access(user) -> bool:
+    """Who may grant, revoke and edit teams: staff, and users holding ``exports.manage_access``
+    (themselves or through a group)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or user.has_perm(MANAGE_ACCESS)
+
+
 def can_publish(user, channel: str, subtopic: str = "") -> bool:
     """Whether ``user`` may store messages in ``channel``/``subtopic`` over HTTP.
 

@@ -16,8 +16,6 @@ from django.db import transaction
 
 from exports.models import Channel, ChannelGrant, Series
 
-MANAGE_ACCESS = "exports.manage_access"
-
 
 class GrantError(ValueError):
     """Input that names nothing, or asks for nothing: ``message`` for people, ``field`` for
@@ -27,13 +25,6 @@ class GrantError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-def may_manage_access(user) -> bool:
-    """Staff, and users holding ``exports.manage_access`` (themselves or through a group)."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_staff or user.has_perm(MANAGE_ACCESS)
 
 
 def closest(text: str, known: list[str]) -> str:

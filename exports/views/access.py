@@ -21,14 +21,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from exports.data.access import OPEN, access_mode
+from exports.data.access import OPEN, access_mode, may_manage_access
 from exports.data.channels import channel_grants, channel_rows, subtopic_options
 from exports.data.granting import (
     channel_name,
     delete_team,
     describe,
     give,
-    may_manage_access,
 )
 from exports.models import Channel, ChannelGrant
 from exports.views.access_forms import GrantForm, GroupForm, MemberForm

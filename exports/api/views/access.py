@@ -29,7 +29,7 @@ from exports.api.access_serializers import (
     GroupSerializer,
 )
 from exports.api.errors import documented
-from exports.data.access import read_scope
+from exports.data.access import may_manage_access, read_scope
 from exports.data.channels import channel_grants, readable_channels
 from exports.data.granting import (
     GrantError,
@@ -40,7 +40,6 @@ from exports.data.granting import (
     find_group,
     find_user,
     give,
-    may_manage_access,
 )
 from exports.iam import acting_as
 from exports.models import ChannelGrant

@@ -22,14 +22,8 @@ from exports.requests.display import describe_no_data, metrics_looked_for
 from exports.requests.vocabulary import Extension, RequestType
 
 PAGE_SIZE = 25
-FILTER_KEYS = (
-    "whose",
-    "q",
-    "type",
-    "status",
-    "format",
-    "paused",
-)  # the sort and page are not filters
+# The sort and page are not filters.
+FILTER_KEYS = ("whose", "q", "type", "status", "format", "paused")
 
 # Last-job status filter: the stored statuses in words, "no data" (a done job without rows)
 # and "never" (no job yet). The values are the platform's, so bookmarks stay stable.

@@ -15,6 +15,7 @@ class ExportsConfig(AppConfig):
             ExportJob,
             ExportRequest,
             NotificationMessage,
+            RequestShare,
         )
         from exports.scheduling import signals as scheduling_signals
 
@@ -22,7 +23,9 @@ class ExportsConfig(AppConfig):
         pre_delete.connect(
             iam.on_request_deleting, sender=ExportRequest, dispatch_uid="iam-req-delete"
         )
-        for child in (ExportItem, ExportColumn, NotificationMessage):
+        # A share is a child too: sharing or unsharing is an update of the request (its
+        # snapshot lists the shares), one event per transaction like any other change.
+        for child in (ExportItem, ExportColumn, NotificationMessage, RequestShare):
             for signal in (post_save, post_delete):
                 signal.connect(
                     iam.on_child_changed,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exports.views import access, catalog, jobs, requests, tokens
+from exports.views import access, catalog, jobs, requests, shares, tokens
 
 app_name = "exports"
 
@@ -20,6 +20,13 @@ urlpatterns = [
         "exports/<int:request_pk>/jobs/<int:job_pk>/download/",
         jobs.job_download,
         name="job-download",
+    ),
+    # Sharing a request (issue 15).
+    path("exports/<int:pk>/shares/", shares.share_add, name="share-add"),
+    path(
+        "exports/<int:pk>/shares/<int:share_pk>/delete/",
+        shares.share_remove,
+        name="share-remove",
     ),
     path("tokens/", tokens.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from exports.data.access import get_any_job_for_user, visible_requests
+from exports.data.access import changeable_requests, get_any_job_for_user, visible_requests
 from exports.files.downloads import DownloadRefused, serve_job_file
 from exports.models import ExportJob, NotificationMessage
 from notifications.dispatch import hand_over
@@ -18,24 +18,27 @@ from notifications.links import find_link, revoke_links
 from notifications.models import Delivery, DownloadLog
 from notifications.samples import send_sample
 
+# Each action here changes something (a link, a send), so it is for those who may change the
+# request — owner, editors, staff; a viewer of a shared request gets the pages' 404.
+
 
 def _get_job_for_user(request: HttpRequest, job_id: int) -> ExportJob:
-    """The job if the user may see its request (owner or staff); 404 otherwise, like the pages."""
-    return get_any_job_for_user(request.user, job_id)
+    """The job if the user may change its request; 404 otherwise, like the pages."""
+    return get_any_job_for_user(request.user, job_id, edit=True)
 
 
 def _get_message_for_user(request: HttpRequest, message_id: int) -> NotificationMessage:
-    """The message if the user may see its request (owner or staff); 404 otherwise."""
+    """The message if the user may change its request; 404 otherwise."""
     messages_ = NotificationMessage.objects.select_related("request__owner").filter(
-        request__in=visible_requests(request.user)
+        request__in=changeable_requests(request.user)
     )
     return get_object_or_404(messages_, pk=message_id)
 
 
 def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> Delivery:
-    """The delivery if the user may see its job's request (owner or staff); 404 otherwise."""
+    """The delivery if the user may change its job's request; 404 otherwise."""
     deliveries = Delivery.objects.select_related("job").filter(
-        job__request__in=visible_requests(request.user)
+        job__request__in=changeable_requests(request.user)
     )
     return get_object_or_404(deliveries, pk=delivery_id)
 
@@ -138,7 +141,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def revoke_job_links(request: HttpRequest, job_id: int) -> HttpResponse:
-    """Revoke every capability link to a job's file (owner or staff)."""
+    """Revoke every capability link to a job's file (owner, editors, staff)."""
     job = _get_job_for_user(request, job_id)
     count = revoke_links(job)
     if count:
@@ -166,7 +169,7 @@ def test_send(request: HttpRequest, message_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def resend_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    """Send again a delivery whose outcome is unknown (owner or staff): the "Resend" button."""
+    """Send again a delivery whose outcome is unknown (owner, editors, staff): "Resend"."""
     delivery = _get_delivery_for_user(request, delivery_id)
     if delivery.resend():
         hand_over(delivery.pk)

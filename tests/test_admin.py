@@ -149,7 +149,7 @@ def test_the_request_change_page_shows_items_columns_and_messages_inline(
     response = admin_client_.get(url(ExportRequest, "change", export_request.pk))
     assert response.status_code == 200
     formsets = {f.formset.prefix: f for f in response.context["inline_admin_formsets"]}
-    assert set(formsets) == {"items", "columns", "messages"}
+    assert set(formsets) == {"items", "columns", "messages", "shares"}
     labels = [form.instance.label for form in formsets["columns"].formset.forms]
     assert labels == ["When", "Reading"]
     assert b"Download JSON" in response.content
@@ -345,6 +345,10 @@ def add_form_data(owner, **overrides):
         "messages-0-target": "",
         "messages-0-title": "Ready",
         "messages-0-text": "",
+        "shares-TOTAL_FORMS": "0",
+        "shares-INITIAL_FORMS": "0",
+        "shares-MIN_NUM_FORMS": "0",
+        "shares-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return data

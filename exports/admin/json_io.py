@@ -54,7 +54,9 @@ def _json_download(data, filename: str) -> HttpResponse:
 
 @admin.action(description="Download the selected requests as JSON")
 def download_json(modeladmin, request, queryset) -> HttpResponse:
-    requests = queryset.order_by("pk").prefetch_related("items", "columns", "messages")
+    requests = queryset.order_by("pk").prefetch_related(
+        "items", "columns", "messages", "shares__user", "shares__group"
+    )
     return _json_download([dump_request(r) for r in requests], "export-requests.json")
 
 

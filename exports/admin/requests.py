@@ -1,4 +1,4 @@
-"""Export requests in the admin: their items, columns and messages inline, run now."""
+"""Export requests in the admin: their items, columns, messages and shares inline, run now."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from django.core.exceptions import ValidationError
 
 from exports.admin.base import CheckedSelectionAdmin
 from exports.admin.json_io import RequestJsonAdminMixin, download_json
-from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.models import (
+    ExportColumn,
+    ExportItem,
+    ExportRequest,
+    NotificationMessage,
+    RequestShare,
+)
 from exports.queue.ondemand import QueueFull, run_now, start_one_time
 from exports.requests.display import format_time
 from exports.scheduling.words import describe_request_schedule
@@ -42,6 +48,15 @@ class NotificationMessageInline(admin.TabularInline):
     model = NotificationMessage
     extra = 0
     fields = ("position", "policy", "medium", "target", "title", "text", "skip_empty")
+
+
+class RequestShareInline(admin.TabularInline):
+    """Whom the request is shared with: a user or a group (one of them), viewer or editor."""
+
+    model = RequestShare
+    extra = 0
+    fields = ("user", "group", "role", "created_at")
+    readonly_fields = ("created_at",)
 
 
 @admin.action(description="Run now (queue a job for the current slot)")
@@ -83,7 +98,12 @@ class ExportRequestAdmin(RequestJsonAdminMixin, CheckedSelectionAdmin):
     search_fields = ("name", "owner__username", "items__target_value", "items__channel_id")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
-    inlines = (ExportItemInline, ExportColumnInline, NotificationMessageInline)
+    inlines = (
+        ExportItemInline,
+        ExportColumnInline,
+        NotificationMessageInline,
+        RequestShareInline,
+    )
     readonly_fields = ("schedule", "next_run", "created", "updated")
     fieldsets = (
         (None, {"fields": ("owner", "name", "type", "periodicity", "period_start", "paused")}),

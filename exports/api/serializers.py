@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from exports.models import ExportJob, JobStatus
+from exports.models import ExportJob, JobStatus, ShareRole
 from exports.requests.display import format_window
 from exports.requests.vocabulary import (
     MAX_DECIMALS,
@@ -134,6 +134,26 @@ class NotificationSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
 
 
+class ShareSerializer(serializers.Serializer):
+    """Whom a request is shared with: one user or one group (by name), and the role."""
+
+    user = serializers.CharField(required=False, help_text="A user name (or give group).")
+    group = serializers.CharField(required=False, help_text="A group (team) name (or user).")
+    role = serializers.ChoiceField(
+        ShareRole.values,
+        required=False,
+        default=ShareRole.VIEWER,
+        help_text="viewer: sees it, its jobs and files; editor: also changes, pauses, runs it.",
+    )
+
+
+class StoredShareSerializer(ShareSerializer):
+    """One share as ``/api/exports/{id}/shares`` lists it."""
+
+    id = serializers.IntegerField()
+    createdAt = serializers.DateTimeField()
+
+
 class ExportRequestSerializer(serializers.Serializer):
     """An export request in the platform API's shape (the reference page's is accepted too)."""
 
@@ -145,6 +165,12 @@ class ExportRequestSerializer(serializers.Serializer):
     format = FormatSerializer()
     items = ItemSerializer(many=True)
     notification = NotificationSerializer(required=False)
+    shares = ShareSerializer(
+        many=True,
+        required=False,
+        help_text="Whom it is shared with (owner and staff may change it). Left out on a "
+        "replace, the shares stay as they are.",
+    )
 
 
 class StoredExportRequestSerializer(ExportRequestSerializer):
@@ -180,6 +206,12 @@ class ExportListQuerySerializer(PageQuerySerializer):
         help_text="Status of the last job; repeat the parameter for several.",
     )
     type = serializers.ChoiceField(RequestType.values, required=False)
+    whose = serializers.ChoiceField(
+        ["mine", "shared"],
+        required=False,
+        help_text="mine: only your own; shared: only those shared with you; "
+        "left out: all you can see.",
+    )
     sort = serializers.ChoiceField(
         [*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)],
         required=False,

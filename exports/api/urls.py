@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from exports.api.errors import no_such_endpoint
-from exports.api.views import access, catalog, ingest, jobs, requests
+from exports.api.views import access, catalog, ingest, jobs, requests, shares
 
 app_name = "api"
 
@@ -18,6 +18,13 @@ urlpatterns = [
     path("exports/<int:pk>/resume", requests.ExportResumeView.as_view(), name="resume"),
     path("exports/<int:pk>/jobs", jobs.ExportJobsView.as_view(), name="export-jobs"),
     path("exports/<int:pk>/download", jobs.ExportDownloadView.as_view(), name="export-download"),
+    # Sharing a request (issue 15).
+    path("exports/<int:pk>/shares", shares.ExportSharesView.as_view(), name="export-shares"),
+    path(
+        "exports/<int:pk>/shares/<int:share_pk>",
+        shares.ExportShareView.as_view(),
+        name="export-share",
+    ),
     path("jobs/<int:pk>", jobs.JobDetailView.as_view(), name="job"),
     path("jobs/<int:pk>/download", jobs.JobDownloadView.as_view(), name="job-download"),
     path("series", catalog.SeriesView.as_view(), name="series"),

@@ -6,8 +6,12 @@ subtopic — and publishes through a publish grant. Staff read and publish every
 ``EXPORTS_DATA_ACCESS=open`` every signed-in user reads every channel (one team). Every exit
 asks :func:`read_scope` (or :func:`can_read`, which uses it).
 
-Requests: a user sees and edits only the requests they own; staff see and edit all. Anything
-else is a 404, never a 403, so the pages do not reveal which ids exist.
+Requests: a user sees the requests they own and those shared with them or with a team they
+belong to (``RequestShare``); staff see all. A viewer sees a request, its jobs and deliveries and
+downloads its files; an editor also changes, pauses, resumes and runs it; only the owner (and
+staff) deletes it and decides whom it is shared with. A request one may not see is a 404, never
+a 403, so the pages do not reveal which ids exist; one that is seen but may not be changed this
+way raises :class:`RequestRefused` — a 404 on the pages, a 403 in the API.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from exports.models import ChannelGrant, ExportJob, ExportRequest
+from exports.models import ChannelGrant, ExportJob, ExportRequest, RequestShare, ShareRole
 from exports.models.access import subtopic_covers
 
 OPEN = "open"
@@ -126,32 +130,105 @@ def can_publish(user, channel: str, subtopic: str = "") -> bool:
     return any(subtopic_covers(p, subtopic) for p in prefixes.values_list("subtopic", flat=True))
 
 
-def visible_requests(user) -> QuerySet[ExportRequest]:
-    """The requests ``user`` may see: their own, or every request for staff."""
+def _shares_of(user) -> QuerySet[RequestShare]:
+    """The request shares that apply to ``user``: their own and their groups'."""
+    return RequestShare.objects.filter(Q(user=user) | Q(group__in=user.groups.all()))
+
+
+def _requests(user, shared: QuerySet[RequestShare]) -> QuerySet[ExportRequest]:
     requests = ExportRequest.objects.all()
+    if user is None or not user.is_authenticated or not user.is_active:
+        return requests.none()
     if user.is_staff:
         return requests
-    if not user.is_authenticated:
-        return requests.none()
-    return requests.filter(owner=user)
+    return requests.filter(Q(owner=user) | Q(pk__in=shared.values("request_id")))
 
 
-def get_request_for_user(user, pk: int) -> ExportRequest:
-    """The request ``pk`` if ``user`` owns it or is staff.
+def visible_requests(user) -> QuerySet[ExportRequest]:
+    """The requests ``user`` may see: their own, those shared with them or their teams, or
+    every request for staff."""
+    if user is None or not user.is_authenticated:
+        return ExportRequest.objects.none()
+    return _requests(user, _shares_of(user))
 
-    Raises ``Http404`` otherwise (and when it does not exist).
+
+def changeable_requests(user) -> QuerySet[ExportRequest]:
+    """The requests ``user`` may change, pause and run: their own, those shared with them (or
+    their teams) as editor, or every request for staff."""
+    if user is None or not user.is_authenticated:
+        return ExportRequest.objects.none()
+    return _requests(user, _shares_of(user).filter(role=ShareRole.EDITOR))
+
+
+def shared_with(user) -> QuerySet[ExportRequest]:
+    """The requests shared with ``user`` or their teams that they do not own (any role)."""
+    if user is None or not user.is_authenticated:
+        return ExportRequest.objects.none()
+    shared = _shares_of(user).values("request_id")
+    return ExportRequest.objects.filter(pk__in=shared).exclude(owner=user)
+
+
+@dataclass(frozen=True)
+class RequestAccess:
+    """What one user may do with one request they can see."""
+
+    role: str  # "owner", "staff", "editor" or "viewer"
+
+    @property
+    def can_change(self) -> bool:
+        """Edit, pause, resume, run, test-send, resend, revoke links."""
+        return self.role != ShareRole.VIEWER
+
+    @property
+    def can_manage(self) -> bool:
+        """Delete the request and decide whom it is shared with."""
+        return self.role in ("owner", "staff")
+
+
+def request_access(user, export: ExportRequest) -> RequestAccess | None:
+    """``user``'s role on ``export``: ``None`` when they may not see it."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if export.owner_id == user.pk:
+        return RequestAccess("owner")
+    if user.is_staff:
+        return RequestAccess("staff")
+    roles = set(_shares_of(user).filter(request=export).values_list("role", flat=True))
+    if not roles:
+        return None
+    return RequestAccess(ShareRole.EDITOR if ShareRole.EDITOR in roles else ShareRole.VIEWER)
+
+
+class RequestRefused(Http404):
+    """The user sees the request but may not do this to it. A ``Http404``, so the pages answer
+    404 as for a request they cannot see; the API answers 403 with the message."""
+
+
+def get_request_for_user(user, pk: int, *, edit: bool = False, manage: bool = False):
+    """The request ``pk`` if ``user`` may see it — and, with ``edit``, change it (owner,
+    editors, staff), with ``manage``, delete it or change its shares (owner, staff).
+
+    The request comes with ``access`` (a :class:`RequestAccess`). Raises ``Http404`` when it
+    does not exist or is not visible, :class:`RequestRefused` when it is visible but the
+    wanted right is missing.
     """
-    return get_object_or_404(visible_requests(user).select_related("owner"), pk=pk)
+    export = get_object_or_404(visible_requests(user).select_related("owner"), pk=pk)
+    export.access = request_access(user, export)
+    if manage and not export.access.can_manage:
+        raise RequestRefused("Only the owner of this export (or staff) may do that.")
+    if edit and not export.access.can_change:
+        raise RequestRefused("You may see this export but not change it (you are a viewer).")
+    return export
 
 
-def get_any_job_for_user(user, job_pk: int) -> ExportJob:
-    """The job ``job_pk`` (with its ``request`` loaded) if ``user`` may see its request.
+def get_any_job_for_user(user, job_pk: int, *, edit: bool = False) -> ExportJob:
+    """The job ``job_pk`` (with its ``request`` loaded) if ``user`` may see its request — and,
+    with ``edit``, change it (revoke the file's links, resend its messages).
 
     Raises ``Http404`` otherwise, like :func:`get_job_for_user`.
     """
-    jobs = ExportJob.objects.select_related("request__owner").filter(
-        request__in=visible_requests(user)
-    )
+    requests = changeable_requests(user) if edit else visible_requests(user)
+    jobs = ExportJob.objects.select_related("request__owner").filter(request__in=requests)
     return get_object_or_404(jobs, pk=job_pk)
 
 

@@ -1,4 +1,4 @@
-from exports.models.access import ChannelGrant
+from exports.models.access import ChannelGrant, RequestShare, ShareRole
 from exports.models.catalog import Channel, Publisher, Series
 from exports.models.events import IamEvent
 from exports.models.installation import Installation
@@ -21,6 +21,8 @@ __all__ = [
     "Message",
     "NotificationMessage",
     "Publisher",
+    "RequestShare",
     "Series",
+    "ShareRole",
     "status_words",
 ]

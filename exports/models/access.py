@@ -5,6 +5,10 @@ optionally a subtopic that narrows it (a prefix on dot-separated segments: ``eve
 covers ``events`` and ``events.data``, not ``eventsX``), and what it allows: read (preview,
 export, the catalog's names and figures), publish (store messages over HTTP), or both.
 Staff read and publish everywhere; ``exports.data.access`` is the one place that decides.
+
+Request shares: an owner shares one export request with a user or a team as a viewer (sees it,
+its jobs and deliveries, downloads its files) or an editor (also changes, pauses and runs it).
+The export still runs as its owner, so a share shares what the owner may read.
 """
 
 from __future__ import annotations
@@ -108,3 +112,64 @@ class ChannelGrant(models.Model):
     def __str__(self) -> str:
         where = f"{self.channel_id}/{self.subtopic}" if self.subtopic else self.channel_id
         return f"{self.grantee} may {self.rights or 'nothing on'} {where}"
+
+
+class ShareRole(models.TextChoices):
+    VIEWER = "viewer", "viewer"
+    EDITOR = "editor", "editor"
+
+
+class RequestShare(models.Model):
+    """One export request shared with a user or a team (a group), as viewer or editor."""
+
+    request = models.ForeignKey(
+        "exports.ExportRequest", on_delete=models.CASCADE, related_name="shares"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="request_shares",
+        null=True,
+        blank=True,
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        on_delete=models.CASCADE,
+        related_name="request_shares",
+        null=True,
+        blank=True,
+        help_text="A team: every member gets this share.",
+    )
+    role = models.CharField(max_length=8, choices=ShareRole.choices, default=ShareRole.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(group__isnull=True))
+                | (Q(user__isnull=True) & Q(group__isnull=False)),
+                name="share_to_user_or_group",
+            ),
+            models.UniqueConstraint(
+                fields=["request", "user"],
+                condition=Q(user__isnull=False),
+                name="one_share_per_request_user",
+            ),
+            models.UniqueConstraint(
+                fields=["request", "group"],
+                condition=Q(group__isnull=False),
+                name="one_share_per_request_group",
+            ),
+        ]
+
+    def clean(self) -> None:
+        if (self.user_id is None) == (self.group_id is None):
+            raise ValidationError("A share goes to a user or to a group (one of them).")
+
+    @property
+    def grantee(self) -> str:
+        return f"@{self.group.name}" if self.group_id else self.user.get_username()
+
+    def __str__(self) -> str:
+        return f"{self.grantee} as {self.role}"

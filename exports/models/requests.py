@@ -8,7 +8,7 @@ from django.utils import timezone as dj_timezone
 from exports.models.fields import ZoneNameField
 from exports.models.jobs import JobStatus
 from exports.requests.placeholders import validate_placeholders
-from exports.requests.recipients import validate_target
+from exports.requests.recipients import team_name, validate_target
 from exports.requests.validation import (
     check_target_labels,
     clean_storable_fields,
@@ -278,6 +278,7 @@ class NotificationMessage(StorableTextModel):
     def clean(self) -> None:
         checks = (
             ("target", lambda: validate_target(self.medium, self.target)),
+            ("target", self._check_team),
             ("title", lambda: validate_placeholders(self.title)),
             ("text", lambda: validate_placeholders(self.text)),
         )
@@ -285,9 +286,19 @@ class NotificationMessage(StorableTextModel):
         for name, check in checks:
             if storable_text_error(getattr(self, name) or ""):
                 continue  # clean_fields() reports it; other messages would echo the bad text
+            if name in errors:
+                continue
             try:
                 check()
             except ValidationError as exc:
                 errors[name] = exc.messages
         if errors:
             raise ValidationError(errors)
+
+    def _check_team(self) -> None:
+        """An email to ``@team`` needs that group (its members are read at send time)."""
+        from django.contrib.auth.models import Group
+
+        name = team_name(self.medium, self.target)
+        if name and not Group.objects.filter(name=name).exists():
+            raise ValidationError(f"No team (group) is called {name!r}.")

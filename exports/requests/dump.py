@@ -10,6 +10,7 @@ from typing import Any
 
 from exports.models import ExportItem, ExportRequest
 from exports.requests.json_values import dump_timestamp
+from exports.requests.sharing import dump_shares
 
 
 def dump_request(request: ExportRequest) -> dict[str, Any]:
@@ -59,6 +60,9 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
     ]
     if messages:
         data["notification"] = {"messages": messages}
+    shares = dump_shares(request)
+    if shares:
+        data["shares"] = shares
     data["createdAt"] = request.created_at.isoformat()
     data["updatedAt"] = request.updated_at.isoformat() if request.updated_at else None
     if request.next_run_at:

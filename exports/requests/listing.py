@@ -1,8 +1,8 @@
 """The request list: search, filters and sort from the query string, with each request's last
 job and latest file in a bounded number of queries.
 
-Everything the list can show is a GET parameter (``q``, ``type``, ``status``, ``format``,
-``paused``, ``sort``, ``page``), so a filtered view can be bookmarked and works without
+Everything the list can show is a GET parameter (``whose``, ``q``, ``type``, ``status``,
+``format``, ``paused``, ``sort``, ``page``), so a filtered view can be bookmarked and works without
 JavaScript. The search reads request fields, items and the catalog's channel names — never
 the message table. The last job is found with correlated subqueries (one index seek per row
 on the (request, slot) constraint), then the shown jobs are loaded in one more query.
@@ -16,12 +16,14 @@ from django import forms
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
+from exports.data.access import shared_with
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus
 from exports.requests.display import describe_no_data, metrics_looked_for
 from exports.requests.vocabulary import Extension, RequestType
 
 PAGE_SIZE = 25
-FILTER_KEYS = ("q", "type", "status", "format", "paused")  # the sort and page are not filters
+# The sort and page are not filters.
+FILTER_KEYS = ("whose", "q", "type", "status", "format", "paused")
 
 # Last-job status filter: the stored statuses in words, "no data" (a done job without rows)
 # and "never" (no job yet). The values are the platform's, so bookmarks stay stable.
@@ -45,6 +47,9 @@ SORTS = {
     "created": ("Created", F("created_at")),
 }
 DEFAULT_SORT = "-created"
+# Whose requests: all one may see (the default), one's own, or those shared with one.
+MINE, SHARED = "mine", "shared"
+WHOSE_CHOICES = [("", "All I can see"), (MINE, "Mine"), (SHARED, "Shared with me")]
 
 
 def _sort_choices() -> list[tuple[str, str]]:
@@ -56,6 +61,8 @@ def _sort_choices() -> list[tuple[str, str]]:
 
 class RequestListForm(forms.Form):
     """The list's query string, validated. An empty field means "any"."""
+
+    whose = forms.ChoiceField(label="Whose", required=False, choices=WHOSE_CHOICES)
 
     q = forms.CharField(
         label="Search",
@@ -98,8 +105,15 @@ def with_last_job(requests: QuerySet[ExportRequest]) -> QuerySet[ExportRequest]:
     )
 
 
-def filter_requests(requests: QuerySet[ExportRequest], params: dict) -> QuerySet[ExportRequest]:
-    """Apply the cleaned ``RequestListForm`` data to ``requests`` (already annotated)."""
+def filter_requests(
+    requests: QuerySet[ExportRequest], params: dict, user=None
+) -> QuerySet[ExportRequest]:
+    """Apply the cleaned ``RequestListForm`` data to ``requests`` (already annotated);
+    ``whose`` needs the ``user`` whose list it is."""
+    if params.get("whose") == MINE:
+        requests = requests.filter(owner=user)
+    elif params.get("whose") == SHARED:
+        requests = requests.filter(pk__in=shared_with(user).values("pk"))
     q = params.get("q")
     if q:
         channels = Channel.objects.filter(name__icontains=q).values("channel_id")

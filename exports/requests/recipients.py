@@ -5,8 +5,9 @@ request's other validators: the models check it when a request is saved (``expor
 imports ``notifications``), and the notifications app judges webhook URLs again with the same
 functions when it connects.
 
-A target is an email address (email), a webhook URL (Slack, Discord) or a chat
-id (Telegram). Webhook URLs are user input that this server will POST to, so
+A target is an email address or ``@team`` (email: every member of the Django group ``team``,
+read when the message is sent; the models check that the group exists), a webhook URL (Slack,
+Discord) or a chat id (Telegram). Webhook URLs are user input that this server will POST to, so
 the same two functions judge them when a request is saved and again when the
 HTTP wrapper connects (DNS may have changed in between):
 
@@ -228,10 +229,19 @@ def validate_webhook_url(url: str, service: str) -> None:
     resolve_public(parse_webhook_url(url, service), service)
 
 
+def team_name(medium: str, target: str) -> str | None:
+    """The group an email target ``@team`` names (``None`` for any other target)."""
+    target = (target or "").strip()
+    if medium == Medium.EMAIL and target.startswith("@"):
+        return target[1:].strip()
+    return None
+
+
 def validate_target(medium: str, target: str) -> None:
     """Check a message's target for its medium.
 
-    Email: empty (the request owner) or one address. Slack, Discord: an https
+    Email: empty (the request owner), one address, or ``@team`` (a group name; whether it
+    exists is the models' question: this module reads no table). Slack, Discord: an https
     webhook URL whose host resolves to public addresses only (hosts in
     ``NOTIFICATIONS_ALLOWED_HOSTS`` excepted, and they may use http). Telegram:
     a numeric chat id (negative for groups) or an @channel name, and a bot token
@@ -243,7 +253,9 @@ def validate_target(medium: str, target: str) -> None:
     if medium not in Medium.values:
         raise ValidationError(f"Unknown medium {medium!r}.")
     if medium == Medium.EMAIL:
-        if target:
+        if team_name(medium, target) == "":
+            raise ValidationError("Name a team after the @, such as @cold-chain.")
+        if target and team_name(medium, target) is None:
             validate_email(target)
         return
     if not target:

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from exports.data.access import unreadable_items
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from exports.requests.json_values import parse_timestamp
+from exports.requests.sharing import parse_shares
 from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS, RequestSpec
 from exports.requests.validation import check_columns, storable_text_error
 from exports.requests.vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
@@ -172,6 +173,7 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
     _unknown(
         data,
         {"name", "type", "format", "items", "periodicity", "periodStart", "paused", "notification"}
+        | {"shares"}
         | READ_ONLY_KEYS,
         "",
         errors,
@@ -228,6 +230,11 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
 
     items = _parse_items(data.get("items"), errors)
     messages, message_paths = _parse_notification(data.get("notification"), errors)
+    shares = None  # no "shares" key: a replaced request keeps the shares it has
+    if "shares" in data:
+        shares, problems = parse_shares(data["shares"], owner)
+        for path, message in problems:
+            errors.add(path, message)
 
     name = _str(data, "name", "", errors)
     if not name and items:
@@ -251,7 +258,7 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
 
     if errors.errors:
         raise RequestSchemaError(errors.errors)
-    return RequestSpec(request=request, items=items, columns=columns, messages=messages)
+    return RequestSpec(request, items, columns, messages, shares)
 
 
 def _parse_columns(raw: Any, errors: _Errors) -> list[ExportColumn]:

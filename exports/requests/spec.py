@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.requests.sharing import replace_shares
 
 REQUEST_FIELDS = {
     "name": "name",
@@ -54,6 +55,8 @@ class RequestSpec:
     items: list[ExportItem] = field(default_factory=list)
     columns: list[ExportColumn] = field(default_factory=list)
     messages: list[NotificationMessage] = field(default_factory=list)
+    # Unsaved ``RequestShare``s; ``None`` keeps a replaced request's shares as they are.
+    shares: list | None = None
 
 
 def save_spec(spec: RequestSpec, request: ExportRequest | None = None) -> ExportRequest:
@@ -78,4 +81,6 @@ def save_spec(spec: RequestSpec, request: ExportRequest | None = None) -> Export
                 child.pk = None
                 child.request = target
                 child.save()
+        if spec.shares is not None:
+            replace_shares(target, spec.shares)
     return target

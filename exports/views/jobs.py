@@ -68,8 +68,11 @@ def jobs_context(request: HttpRequest, export: ExportRequest) -> dict:
     page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = job_rows(page.object_list, export)
     active = any(row.job.status in RUNNING for row in rows)
+    access = getattr(export, "access", None)
     return {
         "export": export,
+        # Viewers see the deliveries without the buttons that change them.
+        "can_change": access is not None and access.can_change,
         "page": page,
         "job_rows": rows,
         "refresh_seconds": REFRESH_ACTIVE if active else REFRESH_IDLE,
@@ -121,7 +124,7 @@ def _unavailable(request: HttpRequest, job: ExportJob, status: int, reason: str)
 @login_required
 @require_safe
 def job_download(request: HttpRequest, request_pk: int, job_pk: int) -> HttpResponse:
-    """Stream a done job's file as an attachment (owner or staff).
+    """Stream a done job's file as an attachment (to whoever may see its request).
 
     An expired or vanished file is a 410 page; a job that has no file (yet) is a 404 page.
     """

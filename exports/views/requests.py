@@ -36,6 +36,7 @@ from exports.requests.recipients import describe_target
 from exports.requests.vocabulary import DEFAULT_COLUMNS
 from exports.scheduling.slots import upcoming_slots
 from exports.views.jobs import jobs_context
+from exports.views.shares import shares_context
 
 
 @login_required
@@ -51,18 +52,25 @@ def request_list(request: HttpRequest) -> HttpResponse:
     form = RequestListForm(query)
     valid = form.is_valid()
     requests = with_last_job(visible_requests(request.user).select_related("owner"))
-    requests = filter_requests(requests, form.cleaned_data) if valid else requests.none()
+    requests = (
+        filter_requests(requests, form.cleaned_data, user=request.user)
+        if valid
+        else requests.none()
+    )
     page = Paginator(requests.prefetch_related("items"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    rows = list_rows(page.object_list)
     return render(
         request,
         "exports/request_list.html",
         {
             "form": form,
             "page": page,
-            "rows": list_rows(page.object_list),
-            "show_owner": request.user.is_staff,
+            "rows": rows,
+            # Whenever someone else's request is listed (staff; shared with the user).
+            "show_owner": request.user.is_staff
+            or any(row.export.owner_id != request.user.pk for row in rows),
             "is_filtered": any(request.GET.get(key) for key in FILTER_KEYS),
             "sort": form.cleaned_data["sort"] if valid else DEFAULT_SORT,
         },
@@ -73,7 +81,11 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One request: its settings, items, columns, notifications and (paginated) jobs."""
+    """One request: its settings, items, columns, notifications, shares and (paginated) jobs.
+
+    The controls shown follow the user's role: viewers get none, editors all but delete and
+    sharing, the owner and staff all.
+    """
     export = get_request_for_user(request.user, pk)
     prefetch_related_objects([export], "items", "columns", "messages")
     columns = [(c.column_id, c.label) for c in export.columns.all()]
@@ -91,6 +103,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for message in export.messages.all()
             ],
             "upcoming": upcoming_slots(export, n=5),
+            **shares_context(export),
         },
     )
 
@@ -191,8 +204,11 @@ def request_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """Edit a request and all of its children on one page."""
-    export = get_request_for_user(request.user, pk)
+    """Edit a request and all of its children on one page (owner, editors, staff).
+
+    The channels offered and allowed are still the owner's: the export runs as its owner.
+    """
+    export = get_request_for_user(request.user, pk, edit=True)
     data = request.POST if request.method == "POST" else None
     return _edit_page(request, RequestEditor(data, instance=export), "saved")
 
@@ -200,8 +216,9 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET asks for confirmation; POST deletes the request with its children and jobs."""
-    export = get_request_for_user(request.user, pk)
+    """GET asks for confirmation; POST deletes the request with its children and jobs (owner
+    and staff only)."""
+    export = get_request_for_user(request.user, pk, manage=True)
     if request.method != "POST":
         return render(request, "exports/request_confirm_delete.html", {"export": export})
     with transaction.atomic():
@@ -211,7 +228,7 @@ def request_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _set_paused(request: HttpRequest, pk: int, paused: bool) -> HttpResponse:
-    export = get_request_for_user(request.user, pk)
+    export = get_request_for_user(request.user, pk, edit=True)
     try:
         set_paused(export, paused)
     except QueueFull as exc:
@@ -238,7 +255,7 @@ def request_resume(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def request_run(request: HttpRequest, pk: int) -> HttpResponse:
     """Run a request now, whatever its schedule (paused ones too: it is an explicit action)."""
-    export = get_request_for_user(request.user, pk)
+    export = get_request_for_user(request.user, pk, edit=True)
     try:
         job = run_now(export)
     except QueueFull as exc:

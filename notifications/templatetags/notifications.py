@@ -35,6 +35,8 @@ def job_deliveries(context: template.Context, job: ExportJob) -> dict[str, Any]:
         "job": job,
         "deliveries": deliveries_for_job(job),
         "active_links": active_link_count(job),
+        # Viewers of a shared request see the deliveries, not the buttons that change them.
+        "can_change": context.get("can_change", True),
         "csrf_token": context.get("csrf_token"),
     }
 

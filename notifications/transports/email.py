@@ -5,12 +5,14 @@ from __future__ import annotations
 import smtplib
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.utils.html import escape as html_escape
 from django.utils.html import format_html
 
-from exports.requests.recipients import validate_target
+from exports.requests.recipients import team_name, validate_target
 from exports.requests.vocabulary import Medium
 from notifications.errors import TransportError
 from notifications.facts import ExportFacts
@@ -18,7 +20,8 @@ from notifications.transports.base import Transport
 
 
 class Email(Transport):
-    """Sends to the message's target address, or to the request owner's address."""
+    """Sends to the message's target address, to every member of the team it names
+    (``@team``: the members' addresses when it is sent, each once), or to the request owner."""
 
     medium = Medium.EMAIL
     service = "Email"
@@ -28,6 +31,28 @@ class Email(Transport):
     def recipient(self) -> str:
         return self.target or self.message.request.owner.email
 
+    def addresses(self) -> list[str]:
+        """Where the message goes. Raises a permanent ``TransportError`` when nowhere."""
+        team = team_name(self.medium, self.target)
+        if team is None:
+            if not self.recipient:
+                raise TransportError(
+                    "The message has no target and the request owner has no email address.",
+                    permanent=True,
+                )
+            return [self.recipient]
+        if not Group.objects.filter(name=team).exists():
+            raise TransportError(f"The team @{team} no longer exists.", permanent=True)
+        members = get_user_model().objects.filter(groups__name=team, is_active=True)
+        unique: dict[str, str] = {}  # one message per address, whatever its case
+        for address in members.exclude(email="").order_by("pk").values_list("email", flat=True):
+            unique.setdefault(address.strip().lower(), address.strip())
+        if not unique:
+            raise TransportError(
+                f"No active member of the team @{team} has an email address.", permanent=True
+            )
+        return list(unique.values())
+
     def escape(self, text: str) -> str:
         return html_escape(text)
 
@@ -35,13 +60,10 @@ class Email(Transport):
         return format_html('<a href="{}">{}</a>', url, url)
 
     def notify(self, facts: ExportFacts) -> str:
-        if not self.recipient:
-            raise TransportError(
-                "The message has no target and the request owner has no email address.",
-                permanent=True,
-            )
-        try:  # the check made when the message was saved; the owner's address too
-            validate_target(self.medium, self.recipient)
+        addresses = self.addresses()
+        try:  # the check made when the message was saved; the owner's and members' too
+            for address in addresses:
+                validate_target(self.medium, address)
         except ValidationError as exc:
             raise TransportError(
                 f"Not a usable email address: {' '.join(exc.messages)}", permanent=True
@@ -52,7 +74,7 @@ class Email(Transport):
             subject=subject,
             body=self.render("email.txt", plain),
             from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[self.recipient],
+            to=addresses,
         )
         email.attach_alternative(self.render("email.html", self.context(facts)), "text/html")
         try:
@@ -67,6 +89,8 @@ class Email(Transport):
         except (OSError, smtplib.SMTPException) as exc:
             # Disconnected, refused, timed out: the server may be back soon.
             raise TransportError(f"Could not reach the mail server: {exc}") from None
+        if len(addresses) > 1:
+            return f"Accepted by the mail server for {self.recipient} ({len(addresses)} addresses)"
         return f"Accepted by the mail server for {self.recipient}"
 
 

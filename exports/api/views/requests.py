@@ -1,7 +1,9 @@
 """Export requests over HTTP: list, create, read, replace, patch, delete, run, pause, resume.
 
 The same functions as the pages: ``parse_request``/``save_spec``/``dump_request`` for the JSON,
-``exports.data.access`` for who sees what (another user's request is a 404), ``start_one_time`` and
+``exports.data.access`` for who sees what (a request one may not see is a 404; one shared with
+the caller as viewer is a 403 for every change, and only its owner and staff delete it or change
+its ``shares``), ``start_one_time`` and
 ``run_now`` for queuing (429 at the cap), ``set_paused``. Changes run in one transaction acting
 as the caller, so each emits the pages' IAM event with the token's user as actor.
 """
@@ -29,14 +31,22 @@ from exports.api.serializers import (
     JobSerializer,
     StoredExportRequestSerializer,
 )
-from exports.data.access import get_request_for_user, visible_requests
+from exports.data.access import (
+    RequestRefused,
+    get_request_for_user,
+    shared_with,
+    visible_requests,
+)
 from exports.iam import acting_as
 from exports.models import ExportRequest
 from exports.queue.ondemand import run_now, set_paused, start_one_time
 from exports.requests.dump import dump_request
 from exports.requests.listing import with_last_job
 from exports.requests.schema import parse_request
+from exports.requests.sharing import same_shares
 from exports.requests.spec import save_spec
+
+PREFETCH = ("items", "columns", "messages", "shares__user", "shares__group")
 
 EXAMPLE = {
     "name": "Greenhouse temperatures",
@@ -58,16 +68,30 @@ EXAMPLE = {
 def _stored(export: ExportRequest) -> dict[str, Any]:
     """The request as ``dumpexport`` prints it, read back with its children."""
     fresh = (
-        ExportRequest.objects.select_related("owner")
-        .prefetch_related("items", "columns", "messages")
-        .get(pk=export.pk)
+        ExportRequest.objects.select_related("owner").prefetch_related(*PREFETCH).get(pk=export.pk)
     )
     return dump_request(fresh)
 
 
+def get_for_caller(request: Request, pk: int, *, edit=False, manage=False) -> ExportRequest:
+    """The request as ``get_request_for_user`` finds it; a right the caller lacks on a request
+    they see is a 403 (the pages answer 404)."""
+    try:
+        return get_request_for_user(request.user, pk, edit=edit, manage=manage)
+    except RequestRefused as refused:
+        raise Problem(403, str(refused)) from None
+
+
 def _replace(request: Request, export: ExportRequest, data: Any) -> Response:
-    """Validate ``data`` and make it the request's whole content, as the editor's save does."""
+    """Validate ``data`` and make it the request's whole content, as the editor's save does.
+
+    The channels are checked against the owner's read access, whoever saves: the export runs
+    as its owner. ``shares`` may differ from the stored ones only for the owner and staff.
+    """
     spec = parse_request(data, owner=export.owner)
+    changes_shares = spec.shares is not None and not same_shares(export, spec.shares)
+    if changes_shares and not export.access.can_manage:
+        raise Problem(403, "Only the owner (or staff) may change whom it is shared with.", "shares")
     with acting_as(request.user), transaction.atomic():
         save_spec(spec, export)
         start_one_time(export)  # a one-time request with no job yet (e.g. un-paused) runs now
@@ -91,7 +115,8 @@ class ExportListView(APIView):
     @extend_schema(
         operation_id="exports_list",
         summary="List export requests",
-        description="Your requests (every request for staff), filtered by the status of their "
+        description="The requests you may see — your own and those shared with you or your "
+        "teams (every request for staff) — filtered by the status of their "
         "last job and their type, sorted and paginated.",
         parameters=[ExportListQuerySerializer],
         responses={200: ExportPageSerializer, **documented(400, 401, 429)},
@@ -103,10 +128,14 @@ class ExportListView(APIView):
             requests = requests.filter(last_job_status__in=query["status"])
         if query.get("type"):
             requests = requests.filter(type=query["type"])
+        if query.get("whose") == "mine":
+            requests = requests.filter(owner=request.user)
+        elif query.get("whose") == "shared":
+            requests = requests.filter(pk__in=shared_with(request.user).values("pk"))
         sort = query["sort"]
         field = SORT_KEYS[sort.lstrip("-")]
         requests = requests.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
-        requests = requests.select_related("owner").prefetch_related("items", "columns", "messages")
+        requests = requests.select_related("owner").prefetch_related(*PREFETCH)
         found, page = page_of(requests, query)
         results = [{**dump_request(e), "status": e.last_job_status} for e in found]
         return Response({"results": results, **page})
@@ -137,29 +166,36 @@ class ExportDetailView(APIView):
         responses={200: StoredExportRequestSerializer, **documented(401, 404, 429)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(_stored(get_request_for_user(request.user, pk)))
+        return Response(_stored(get_for_caller(request, pk)))
 
     @extend_schema(
         operation_id="exports_replace",
         summary="Replace an export request",
-        description="The body is a whole request, validated as on creation; the owner stays.",
+        description="The body is a whole request, validated as on creation; the owner stays. "
+        "Owner, editors and staff (403 for a viewer).",
         request=ExportRequestSerializer,
-        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 413, 415, 429)},
+        responses={
+            200: StoredExportRequestSerializer,
+            **documented(400, 401, 403, 404, 413, 415, 429),
+        },
     )
     def put(self, request: Request, pk: int) -> Response:
-        export = get_request_for_user(request.user, pk)
+        export = get_for_caller(request, pk, edit=True)
         return _replace(request, export, request.data)
 
     @extend_schema(
         operation_id="exports_update",
         summary="Change part of an export request",
         description="A JSON Merge Patch (RFC 7396) over the stored request: objects merge, "
-        "null removes a key, arrays (items, columns, messages) are replaced whole.",
+        "null removes a key, arrays (items, columns, messages, shares) are replaced whole.",
         request=ExportRequestSerializer,
-        responses={200: StoredExportRequestSerializer, **documented(400, 401, 404, 413, 415, 429)},
+        responses={
+            200: StoredExportRequestSerializer,
+            **documented(400, 401, 403, 404, 413, 415, 429),
+        },
     )
     def patch(self, request: Request, pk: int) -> Response:
-        export = get_request_for_user(request.user, pk)
+        export = get_for_caller(request, pk, edit=True)
         if not isinstance(request.data, dict):
             raise Problem(400, "A merge patch must be a JSON object.")
         return _replace(request, export, merge_patch(dump_request(export), request.data))
@@ -167,11 +203,12 @@ class ExportDetailView(APIView):
     @extend_schema(
         operation_id="exports_destroy",
         summary="Delete an export request",
-        description="Deletes the request with its jobs and their files' records.",
-        responses={204: None, **documented(401, 404, 429)},
+        description="Deletes the request with its jobs and their files' records (owner and "
+        "staff only).",
+        responses={204: None, **documented(401, 403, 404, 429)},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        export = get_request_for_user(request.user, pk)
+        export = get_for_caller(request, pk, manage=True)
         with acting_as(request.user), transaction.atomic():
             export.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -184,10 +221,10 @@ class ExportRunView(APIView):
         description="Creates a job for the slot 'now' whatever the schedule (paused requests "
         "too); a repeat within the same second returns the same job.",
         request=None,
-        responses={202: JobSerializer, **documented(401, 404, 429)},
+        responses={202: JobSerializer, **documented(401, 403, 404, 429)},
     )
     def post(self, request: Request, pk: int) -> Response:
-        export = get_request_for_user(request.user, pk)
+        export = get_for_caller(request, pk, edit=True)
         job = run_now(export)
         job.request = export
         return Response(
@@ -196,7 +233,7 @@ class ExportRunView(APIView):
 
 
 def _set_paused(request: Request, pk: int, paused: bool) -> Response:
-    export = get_request_for_user(request.user, pk)
+    export = get_for_caller(request, pk, edit=True)
     with acting_as(request.user):
         set_paused(export, paused)
     return Response(_stored(export))
@@ -208,7 +245,7 @@ class ExportPauseView(APIView):
         summary="Pause an export request",
         description="No scheduled run happens until it is resumed.",
         request=None,
-        responses={200: StoredExportRequestSerializer, **documented(401, 404, 429)},
+        responses={200: StoredExportRequestSerializer, **documented(401, 403, 404, 429)},
     )
     def post(self, request: Request, pk: int) -> Response:
         return _set_paused(request, pk, True)
@@ -220,7 +257,7 @@ class ExportResumeView(APIView):
         summary="Resume an export request",
         description="A one-time request created paused is queued now (429 at the cap).",
         request=None,
-        responses={200: StoredExportRequestSerializer, **documented(401, 404, 429)},
+        responses={200: StoredExportRequestSerializer, **documented(401, 403, 404, 429)},
     )
     def post(self, request: Request, pk: int) -> Response:
         return _set_paused(request, pk, False)

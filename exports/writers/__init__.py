@@ -17,7 +17,8 @@ from exports.writers.pdf import PdfWriter
 from exports.writers.xlsx import XlsxWriter
 
 WRITERS: dict[str, type[Writer]] = {
-    writer.extension: writer for writer in (CsvWriter, XlsxWriter, PdfWriter, JsonWriter, ParquetWriter)
+    writer.extension: writer
+    for writer in (CsvWriter, XlsxWriter, PdfWriter, JsonWriter, ParquetWriter)
 }
 CHOICES: list[tuple[str, str]] = [
     (extension, writer.label) for extension, writer in WRITERS.items()

@@ -201,7 +201,7 @@ class ParquetWriter(Writer):
     label = "Parquet"
     # One row group per chunk: large enough for columnar compression, small enough to keep
     # memory flat (a few tens of MB of Python values at most).
-    chunk_rows = 65536
+    chunk_rows = 16384
     compression = "snappy"
 
     def write(

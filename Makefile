@@ -56,6 +56,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/bench_output.py
 	$(BIN)/python bench/bench_export.py
+	$(BIN)/python bench/bench_scale.py --exports 200 --workers 1,2 --storage local
 
 clean:
 	rm -rf $(VENV) staticfiles *.egg-info

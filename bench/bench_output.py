@@ -18,6 +18,11 @@ one device, one reading of each every 2 s. Each case runs in its own process, so
   databases) of a SenML JSON-lines file of ``--rows`` records; ``ingest`` the project's
   ``manage.py ingest`` of the same file, SenML resolution and catalog included (it uses COPY
   on PostgreSQL, executemany on SQLite) (target ≥ 0.5×);
+- ``base-parquet``: the same rows from the same cursor through a bare pyarrow
+  ``ParquetWriter`` (row groups of 65,536); ``parquet`` the project's (target ≥ 0.8×);
+- ``base-copy`` (PostgreSQL only): ``COPY (SELECT ...) TO STDOUT CSV``, the database
+  formatting the rows itself; the line ``csv vs base-copy`` compares time (target ≥ 0.5×,
+  issue 21);
 - every case's peak RSS must stay under 200 MB; unless ``--no-double``, the project's cases
   run again at twice the rows and the table shows that peak too (flat = memory does not grow
   with the rows).
@@ -48,13 +53,23 @@ METRICS = ("temperature", "humidity")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = 2  # seconds between two readings of one metric
 INGEST_CHANNEL = "bench-ingest"
-TARGETS = {"csv": 0.7, "json": 0.7, "xlsx": 0.9, "decimation": 0.5, "ingest": 0.5}
+TARGETS = {
+    "csv": 0.7,
+    "json": 0.7,
+    "xlsx": 0.9,
+    "decimation": 0.5,
+    "ingest": 0.5,
+    "parquet": 0.8,
+}
+# Further comparisons printed as their own lines: (case, baseline, target).
+EXTRA = [("csv", "base-copy", 0.5)]
 BASELINES = {
     "csv": "base-csv",
     "json": "base-csv",
     "xlsx": "base-xlsx",
     "decimation": "base-groupby",
     "ingest": "base-ingest",
+    "parquet": "base-parquet",
 }
 RSS_LIMIT_MB = 200
 
@@ -62,6 +77,8 @@ RSS_LIMIT_MB = 200
 def django_setup(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exporter_site.settings")
+    # The bench owner reads the bench channel without a grant (speed, not access, is measured).
+    os.environ.setdefault("EXPORTS_DATA_ACCESS", "open")
     os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="exporter-bench-media-"))
     sys.path.insert(0, str(ROOT))
     import django
@@ -214,6 +231,60 @@ def case_base_csv(url: str, rows: int) -> int:
         for stamp, name, value in bare_rows(url, rows):
             writer.writerow((stamp.astimezone(zone).isoformat(), name, value))
             count += 1
+    return count
+
+
+def case_base_copy(url: str, rows: int) -> int:
+    """PostgreSQL formats the rows itself: ``COPY (SELECT ...) TO STDOUT CSV`` (the floor)."""
+    if url.startswith("sqlite"):
+        return 0  # no COPY on SQLite: the case is skipped
+    import psycopg
+
+    start, end = window(rows)
+    sql = (
+        "COPY (SELECT to_char(time AT TIME ZONE %s, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS'), name, value"
+        " FROM exports_message WHERE channel=%s AND subtopic=%s AND name IN (%s, %s)"
+        " AND time >= %s AND time < %s ORDER BY time) TO STDOUT CSV HEADER"
+    )
+    count = 0
+    with psycopg.connect(url.replace("postgres://", "postgresql://")) as conn:
+        cursor = conn.cursor()
+        with (
+            tempfile.TemporaryFile() as sink,
+            cursor.copy(sql, (TZ, CHANNEL, SUBTOPIC, *METRICS, start, end)) as copy,
+        ):
+            for data in copy:
+                sink.write(data)
+                count += bytes(data).count(b"\n")
+    return count - 1
+
+
+def case_base_parquet(url: str, rows: int) -> int:
+    """The same rows read with the same cursor, written by a bare pyarrow ParquetWriter in
+    row groups of 65,536 (time as timestamp in the zone, name string, value float64)."""
+    from itertools import islice
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [("time", pa.timestamp("us", tz=TZ)), ("name", pa.string()), ("value", pa.float64())]
+    )
+    count = 0
+    iterator = bare_rows(url, rows)
+    with tempfile.TemporaryFile() as sink, pq.ParquetWriter(sink, schema) as writer:
+        while chunk := list(islice(iterator, 65536)):
+            times, names, values = zip(*chunk, strict=True)
+            batch = pa.RecordBatch.from_arrays(
+                [
+                    pa.array(times, schema.field(0).type),
+                    pa.array(names, pa.string()),
+                    pa.array(values, pa.float64()),
+                ],
+                schema=schema,
+            )
+            writer.write_batch(batch)
+            count += len(chunk)
     return count
 
 
@@ -384,6 +455,9 @@ CASES = {
     "xlsx": lambda url, rows: project_export(url, rows, "xlsx"),
     "base-groupby": case_base_groupby,
     "decimation": lambda url, rows: project_export(url, rows, "csv", {"ds": "1h", "dsf": "avg"}),
+    "base-parquet": case_base_parquet,
+    "parquet": lambda url, rows: project_export(url, rows, "parquet"),
+    "base-copy": case_base_copy,
 }
 INGEST_CASES = {"base-ingest": case_base_ingest, "ingest": project_ingest}
 
@@ -467,6 +541,8 @@ def bench_database(
                 continue
             if round_ and name in ("base-xlsx", "xlsx"):
                 continue  # minutes each, and steady: one run
+            if name == "base-copy" and url.startswith("sqlite"):
+                continue  # PostgreSQL only
             keep(name, run_case(name, url, rows))
     path = senml_file(rows, tmp) if "ingest" in only else ""
     for _ in range(repeat):
@@ -484,6 +560,27 @@ def bench_database(
             else:
                 doubled[name] = run_case(name, url, 2 * rows)
     lines = []
+    for name, base, goal in EXTRA:
+        if name in results and base in results:
+            value = results[base]["seconds"] / results[name]["seconds"]
+            result = results[name]
+            verdict = "met" if value >= goal else "NOT met"
+            rate = result["rows"] / result["seconds"]
+            lines.append(
+                (
+                    label,
+                    f"{name} vs {base}",
+                    result["rows"],
+                    result["seconds"],
+                    rate,
+                    f"{value:.2f}x",
+                    f">={goal}x",
+                    result["peak_mb"],
+                    None,
+                    verdict,
+                    result.get("cpu", 0.0),
+                )
+            )
     for name, result in results.items():
         rate = result["rows"] / result["seconds"]
         base = BASELINES.get(name)

@@ -49,6 +49,9 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 MEDIA = tempfile.mkdtemp(prefix="bench-scale-media-")
 os.environ["MEDIA_ROOT"] = MEDIA
 os.environ["EXPORTS_INSTANCE"] = "bench"
+# The Slack stand-in is plain http on 127.0.0.1: allowed here (the baseline sends in-process)
+# and in the workers (they inherit the environment).
+os.environ["NOTIFICATIONS_ALLOWED_HOSTS"] = "127.0.0.1"
 
 with socket.socket() as _probe:
     _probe.bind(("127.0.0.1", 0))
@@ -98,6 +101,7 @@ from django.utils import timezone  # noqa: E402
 
 from exports.management.commands.runstack import start_redis  # noqa: E402
 from exports.models import (  # noqa: E402
+    ChannelGrant,
     ExportItem,
     ExportJob,
     ExportRequest,
@@ -107,6 +111,7 @@ from exports.models import (  # noqa: E402
 )
 from exports.queue.namespace import queue_name  # noqa: E402
 from exports.queue.runner import create_job, run_job  # noqa: E402
+from notifications.jobs import deliver  # noqa: E402
 from notifications.models import Delivery, DeliveryStatus, DownloadLink  # noqa: E402
 
 CHANNEL = "bench-chan"
@@ -157,6 +162,10 @@ def make_data(exports: int, users: int, chat_url: str) -> list[int]:
     owners = get_user_model().objects.bulk_create(
         get_user_model()(username=f"bench{i}", email=f"bench{i}@example.com") for i in range(users)
     )
+    # Since channel grants (h5-access) an owner must be allowed to read the channel.
+    ChannelGrant.objects.bulk_create(
+        ChannelGrant(user=owner, channel_id=CHANNEL, can_read=True) for owner in owners
+    )
     requests = ExportRequest.objects.bulk_create(
         ExportRequest(
             owner=owners[i % users],
@@ -204,10 +213,13 @@ def reset(request_ids: list[int]) -> datetime:
 
 
 def baseline(request_ids: list[int], slot: datetime) -> float:
-    """Seconds to run the same exports one after the other in this process (no queue)."""
+    """Seconds to run the same exports one after the other in this process (no queue),
+    each followed by its notification, sent here too (``deliver`` called directly)."""
     started = time.perf_counter()
     for request in ExportRequest.objects.filter(pk__in=request_ids):
-        run_job(create_job(request, slot).pk)
+        job = run_job(create_job(request, slot).pk)
+        for delivery_id in Delivery.objects.filter(job=job).values_list("pk", flat=True):
+            deliver(delivery_id)
     return time.perf_counter() - started
 
 

@@ -32,6 +32,7 @@ import django_rq
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq import get_current_job
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.job import JobStatus as RqStatus
@@ -39,6 +40,7 @@ from rq.job import JobStatus as RqStatus
 from exports.models import ExportJob, JobStatus
 from exports.queue import conf as queue_conf
 from exports.queue import namespace
+from exports.queue.dispatch import QUEUE as EXPORTS_QUEUE
 from exports.requests.vocabulary import Policy
 from notifications import conf
 from notifications.models import Delivery, DeliveryStatus
@@ -53,9 +55,11 @@ POLICY_FOR_STATUS = {JobStatus.DONE: Policy.ON_SUCCESS, JobStatus.FAILED: Policy
 # RQ states in which an RQ job will never claim its row any more.
 _ENDED_RQ_STATUSES = {RqStatus.FINISHED, RqStatus.FAILED, RqStatus.STOPPED, RqStatus.CANCELED}
 TICK_BATCH = 500  # rows per kind per tick; the scheduler loops at once while there is work
+# Send a finished export's due messages from the RQ job that made the file (on_job_finished).
+SEND_INLINE = True
 
 
-def job_finished(job_id: int, now: datetime | None = None) -> int:
+def job_finished(job_id: int, now: datetime | None = None, *, inline_rq_id: str = "") -> int:
     """Record the deliveries of a job that reached its final state; hand them over after commit.
 
     Call it once the job is ``done`` or ``failed`` after its last attempt. Each message whose
@@ -64,6 +68,10 @@ def job_finished(job_id: int, now: datetime | None = None) -> int:
     marked ``notified_at`` in the same transaction. A message told to skip empty exports
     (``skipEmpty``) stays silent for a job with no rows. Returns the number of deliveries to be
     handed to RQ after commit; 0 for a job in any other status, or one that is gone.
+
+    With ``inline_rq_id`` (the RQ job that ran the export, see :func:`on_job_finished`) the due
+    deliveries are handed to that RQ job instead of new ones, in the same compare-and-set as
+    a hand-over, and sent by this process once committed (``notifications.jobs.deliver``).
     """
     now = now or timezone.now()
     job = ExportJob.objects.select_related("request").filter(pk=job_id).first()
@@ -80,8 +88,28 @@ def job_finished(job_id: int, now: datetime | None = None) -> int:
         ExportJob.objects.filter(pk=job.pk, notified_at__isnull=True).update(notified_at=now)
         due = list(Delivery.objects.due(now).filter(job=job).values_list("pk", flat=True))
         for delivery_id in due:
-            transaction.on_commit(partial(hand_over, delivery_id))
+            if inline_rq_id:
+                transaction.on_commit(partial(_send_here, delivery_id, inline_rq_id, now))
+            else:
+                transaction.on_commit(partial(hand_over, delivery_id))
     return len(due)
+
+
+def _send_here(delivery_id: int, rq_id: str, now: datetime) -> None:
+    """Hand a due delivery to the RQ job running in this process, then send it now.
+
+    The claim is the hand-over's compare-and-set with this RQ job's id, so ``deliver`` (which
+    claims the row for the current RQ job) sends it here, once; a row another process handed
+    over meanwhile is left to it. Should this process die before sending, the row stays
+    handed over to an RQ job that has ended: the tick releases it (``release_lost``).
+    """
+    from notifications.jobs import deliver  # the job module imports this one
+
+    claimed = (
+        Delivery.objects.due(now).filter(pk=delivery_id).update(enqueued_at=now, rq_job_id=rq_id)
+    )
+    if claimed:
+        deliver(delivery_id)
 
 
 def on_job_finished(sender, job: ExportJob, **kwargs) -> None:
@@ -89,11 +117,24 @@ def on_job_finished(sender, job: ExportJob, **kwargs) -> None:
 
     Never raises: the job is final whatever happens here, and a job left without its
     deliveries (``notified_at`` empty) is picked up by the scheduler tick.
+
+    In a worker running the export's RQ job, messages due at once are sent by that job
+    (``inline_rq_id``) rather than by one RQ job each: a notification job cost as much as the
+    small export itself (a fork, a new database connection, cold caches). Retries, and
+    deliveries of jobs finished elsewhere (``exportnow``, the tick), still go through RQ.
     """
     try:
-        job_finished(job.pk)
+        job_finished(job.pk, inline_rq_id=_exports_rq_job_id() if SEND_INLINE else "")
     except Exception:  # noqa: BLE001 - the tick records them later (notify_unnotified_jobs)
         log.exception("Could not queue notifications for export job %s", job.pk)
+
+
+def _exports_rq_job_id() -> str:
+    """The id of the RQ job of our exports queue this process is running, or ""."""
+    rq_job = get_current_job()
+    if rq_job is None or rq_job.origin != namespace.queue_name(EXPORTS_QUEUE):
+        return ""
+    return rq_job.id if namespace.is_ours(rq_job.id) else ""
 
 
 def hand_over(delivery_id: int, now: datetime | None = None) -> bool:

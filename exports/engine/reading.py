@@ -84,6 +84,27 @@ def item_messages(item, window: TimeWindow) -> models.QuerySet:
     return messages
 
 
+def value_types(item, window: TimeWindow) -> frozenset[str]:
+    """Which non-numeric values ("text", "bool") the item's points in ``window`` may hold.
+
+    Decimated and transformed points are numbers only. Otherwise two ``EXISTS`` queries over
+    the messages without a numeric value: "text" for a string or data value, "bool" for a
+    boolean one (the order ``read_columns`` picks a message's value in).
+    """
+    if item.ds or item.transform:
+        return frozenset()
+    others = item_messages(item, window).filter(value__isnull=True)
+    found = set()
+    if others.filter(
+        models.Q(string_value__isnull=False)
+        | models.Q(bool_value__isnull=True, data_value__isnull=False)
+    ).exists():
+        found.add("text")
+    if others.filter(string_value__isnull=True, bool_value__isnull=False).exists():
+        found.add("bool")
+    return frozenset(found)
+
+
 def metrics_exist(item) -> bool:
     """Whether any message of ``item``'s metrics exists at all, at any time."""
     messages = Message.objects.filter(

@@ -27,6 +27,7 @@ from exports.engine.reading import (
     read_columns,
     read_points,
     series_stats,
+    value_types,
 )
 from exports.engine.shaping import (
     Column,
@@ -42,7 +43,7 @@ from exports.engine.shaping import (
 )
 from exports.engine.transform import apply_transform
 from exports.models import Series
-from exports.requests.vocabulary import OutputFormat, Template
+from exports.requests.vocabulary import ColumnId, OutputFormat, Template
 from exports.rows.tables import ColumnChunks, ReportInfo, Table
 from exports.rows.times import LocalClock, to_micros
 from exports.scheduling.windows import Window, describe_window, item_window, window_from_json
@@ -115,7 +116,8 @@ def build_tables(
     tables = []
     if long_items or not wide_items:
         rows = _long_rows_of(long_items, columns, tz)
-        tables.append(Table(stem, [column.label for column in columns], rows))
+        headers = [column.label for column in columns]
+        tables.append(Table(stem, headers, rows, **_typing(long_items, columns)))
     if wide_items:
         name = f"{stem} (wide)" if tables else stem
         tables.append(_wide_table(wide_items, name, columns, tz))
@@ -228,7 +230,29 @@ def _item_table(item, window: Window, name: str, columns: Sequence[Column], tz) 
     if item.output_format == OutputFormat.WIDE:
         return _wide_table([(item, window)], name, columns, tz)
     headers = [column.label for column in columns]
-    return Table(name, headers, _long_rows_of([(item, window)], columns, tz))
+    rows = _long_rows_of([(item, window)], columns, tz)
+    return Table(name, headers, rows, **_typing([(item, window)], columns))
+
+
+def _typing(plans, columns: Sequence[Column] | None) -> dict:
+    """``Table.kinds`` and ``Table.value_types`` of a table of ``plans`` (long: the request's
+    ``columns``; wide: None, the time then values)."""
+    if columns is None:
+        kinds = None
+    else:
+        kinds = [
+            "time"
+            if column.id in (ColumnId.TIME, ColumnId.CREATED)
+            else "value"
+            if column.id == ColumnId.VALUE
+            else "text"
+            for column in columns
+        ]
+
+    def types() -> frozenset[str]:
+        return frozenset().union(*(value_types(item, window) for item, window in plans))
+
+    return {"kinds": kinds, "value_types": types}
 
 
 def _long_rows_of(plans, columns: Sequence[Column], tz) -> ColumnChunks:
@@ -257,4 +281,7 @@ def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
         for stream, layout in zip(points, layouts, strict=True)
     ]
     cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
-    return Table(name, headers, wide_rows(cells, LocalClock(tz)), display_headers=display)
+    typing = _typing(plans, None)
+    typing["kinds"] = ["time"] + ["value"] * (len(headers) - 1)
+    rows = wide_rows(cells, LocalClock(tz))
+    return Table(name, headers, rows, display_headers=display, **typing)

@@ -212,7 +212,7 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
         )
         extension = _str(fmt, "extension", "format.", errors).lower()
         if not extension:
-            errors.add("format.extension", "is required: csv, xlsx (or xls), pdf or json.")
+            errors.add("format.extension", "is required: csv, xlsx (or xls), pdf, json or parquet.")
         request.extension = EXTENSION_ALIASES.get(extension, extension)
         request.timezone = _str(fmt, "timezone", "format.", errors, "UTC") or "UTC"
         if request.timezone.lower() == "utc":

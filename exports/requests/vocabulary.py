@@ -13,6 +13,7 @@ class Extension(models.TextChoices):
     XLSX = "xlsx", "Excel (XLSX)"
     PDF = "pdf", "PDF"
     JSON = "json", "JSON"
+    PARQUET = "parquet", "Parquet"
 
 
 # Accepted on input, normalised on the way in.

@@ -10,7 +10,7 @@ turning rows into columns and back, and times as ``exports.rows.times.LocalTimes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -51,6 +51,12 @@ class Table:
     # Shorter headers for reports (PDF), e.g. a device's name instead of its full id;
     # None: the headers.
     display_headers: list[str] | None = None
+    # What each column holds, for typed formats (Parquet): "time", "value" or "text".
+    # None: the writer guesses from the headers.
+    kinds: list[str] | None = None
+    # Which kinds of non-numeric value the value columns may hold ({"text", "bool"}), asked
+    # only by typed formats (it may cost a query per item). None: any kind.
+    value_types: Callable[[], frozenset[str]] | None = None
 
 
 class ColumnChunks:

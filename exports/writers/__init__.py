@@ -12,11 +12,13 @@ from exports.rows.tables import ReportInfo, Table
 from exports.writers.base import Writer, WriteResult
 from exports.writers.csv import CsvWriter
 from exports.writers.json import JsonWriter
+from exports.writers.parquet import ParquetWriter
 from exports.writers.pdf import PdfWriter
 from exports.writers.xlsx import XlsxWriter
 
 WRITERS: dict[str, type[Writer]] = {
-    writer.extension: writer for writer in (CsvWriter, XlsxWriter, PdfWriter, JsonWriter)
+    writer.extension: writer
+    for writer in (CsvWriter, XlsxWriter, PdfWriter, JsonWriter, ParquetWriter)
 }
 CHOICES: list[tuple[str, str]] = [
     (extension, writer.label) for extension, writer in WRITERS.items()

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0095_manage_access'),
+        ('exports', '0096_request_shares'),
     ]
 
     operations = [

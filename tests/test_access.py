@@ -213,7 +213,7 @@ def test_the_upgrade_gives_owners_read_on_their_requests_channels_and_keeps_publ
     OldGrant.objects.create(user=other, channel_id="ch-z")
 
     executor = MigrationExecutor(connection)
-    executor.migrate([("exports", "0094_read_grants")])
+    executor.migrate([("exports", "0094_owners_read_their_channels")])
     executor.loader.build_graph()
     grants = {
         (g.user.username, g.channel_id, g.subtopic, g.can_read, g.can_publish)

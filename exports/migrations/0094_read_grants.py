@@ -5,29 +5,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def owners_read_their_channels(apps, schema_editor):
-    """Read access for every request owner on the channels their saved requests use, so no
-    export that worked before the upgrade fails after it (whole channels: a request may name
-    any subtopic of them). An existing publish grant on the same channel gains read."""
-    ExportItem = apps.get_model("exports", "ExportItem")
-    ChannelGrant = apps.get_model("exports", "ChannelGrant")
-    pairs = set(
-        ExportItem.objects.exclude(channel_id="")
-        .values_list("request__owner_id", "channel_id")
-        .distinct()
-    )
-    for owner_id, channel_id in sorted(pairs):
-        grant, created = ChannelGrant.objects.get_or_create(
-            user_id=owner_id,
-            channel_id=channel_id,
-            subtopic="",
-            defaults={"can_read": True, "can_publish": False},
-        )
-        if not created and not grant.can_read:
-            grant.can_read = True
-            grant.save(update_fields=["can_read"])
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -76,7 +53,6 @@ class Migration(migrations.Migration):
             name='user',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='channel_grants', to=settings.AUTH_USER_MODEL),
         ),
-        migrations.RunPython(owners_read_their_channels, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='channelgrant',
             index=models.Index(fields=['channel_id'], name='grant_channel'),

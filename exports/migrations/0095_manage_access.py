@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0094_read_grants'),
+        ('exports', '0094_owners_read_their_channels'),
     ]
 
     operations = [

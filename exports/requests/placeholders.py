@@ -18,7 +18,7 @@ PLACEHOLDERS: dict[str, str] = {
     "slot": "the scheduled instant of the job, in the request's time zone",
     "window": "the data window exported, in the request's time zone",
     "timezone": "the request's time zone, e.g. Europe/Rome",
-    "format": "the file format: csv, xlsx, pdf or json",
+    "format": "the file format: csv, xlsx, pdf, json or parquet",
     "rows": "the number of rows written (for none, with why: 0 — no data in the window)",
     "empty": "why the export has no rows (no data for the metrics in the window, or none of "
     "the metrics exist); empty when it has rows",

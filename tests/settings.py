@@ -44,3 +44,5 @@ EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 # 127.0.0.1): tests of those limits set their own.
 AUTH_FAILURE_RATE = "100000/minute"
 LOGIN_FAILURE_RATE_PER_USER = "100000/minute"
+# Tests issue tokens freely; tests of the cap set their own.
+API_TOKENS_PER_USER = 100000

@@ -245,10 +245,15 @@ NOTIFICATIONS_SENDING_TIMEOUT = env_int("NOTIFICATIONS_SENDING_TIMEOUT", 300, mi
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")
 
-# The JSON API (exports/api): bearer tokens or the session, one error shape, per-token throttling.
-API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")  # per token (or session user)
-API_ANON_THROTTLE_RATE = env_str("API_ANON_THROTTLE_RATE", "60/minute")  # schema/docs, per IP
+# The JSON API (exports/api): bearer tokens or the session, one error shape, per-user throttling.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")  # per user, all tokens together
+API_ANON_THROTTLE_RATE = env_str("API_ANON_THROTTLE_RATE", "60/minute")  # per client address
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Hardening (README "API", "Throttling"): limits counted in the Redis of the api-throttle cache.
+# Failed sign-ins and unknown bearer secrets per client address; failed sign-ins per user name.
+AUTH_FAILURE_RATE = env_str("AUTH_FAILURE_RATE", "20/10m")
+LOGIN_FAILURE_RATE_PER_USER = env_str("LOGIN_FAILURE_RATE_PER_USER", "10/10m")
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20, minimum=1)  # live (unrevoked, unexpired)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "exports.api.auth.BearerTokenAuthentication",
@@ -257,7 +262,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["exports.api.auth.TokenRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE, "anon": API_ANON_THROTTLE_RATE},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["exports.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -279,7 +283,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
     },
 }
-# Throttle counters live in Redis so every web process counts the same requests.
+# Throttle counters live in Redis so every web process counts the same requests: the
+# api-throttle cache must be a RedisCache (exports.ops.ratelimit runs a Lua script on it).
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "api-throttle": {

@@ -40,3 +40,9 @@ API_THROTTLE_RATE = "100000/minute"
 API_ANON_THROTTLE_RATE = "100000/minute"
 # The suite's own SMTP servers (aiosmtpd) stand in for the mail server, also in subprocesses.
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# Failed sign-ins and unknown bearer secrets (many tests try them on purpose, all from
+# 127.0.0.1): tests of those limits set their own.
+AUTH_FAILURE_RATE = "100000/minute"
+LOGIN_FAILURE_RATE_PER_USER = "100000/minute"
+# Tests issue tokens freely; tests of the cap set their own.
+API_TOKENS_PER_USER = 100000

@@ -489,7 +489,7 @@ def test_run_now_at_the_cap_is_a_429(alice_api, alices_export, settings):
     assert refused.json()["errors"][0]["message"] == "Maximum number of queued exports reached"
 
 
-def test_throttling_counts_per_token_and_says_when_to_retry(alice, settings, redis_conn):
+def test_throttling_counts_per_user_and_says_when_to_retry(alice, bob, settings, redis_conn):
     settings.API_THROTTLE_RATE = "3/minute"
     first, second = bearer(issue(alice)), bearer(issue(alice))
     assert [first.get("/api/series").status_code for _ in range(3)] == [200, 200, 200]
@@ -497,7 +497,9 @@ def test_throttling_counts_per_token_and_says_when_to_retry(alice, settings, red
     assert throttled.status_code == 429
     assert 0 < int(throttled["Retry-After"]) <= 60
     assert throttled.json()["errors"][0]["message"].startswith("Request was throttled")
-    assert second.get("/api/series").status_code == 200
+    # Another token of the same user shares the limit; another user has their own.
+    assert second.get("/api/series").status_code == 429
+    assert bearer(issue(bob)).get("/api/series").status_code == 200
 
 
 # --- behaviour -----------------------------------------------------------------------------

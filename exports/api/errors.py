@@ -2,11 +2,13 @@
 
 ``{"errors": [{"path": "items[0].params.decimation.ds", "message": "..."}]}``: ``path`` is the
 JSON path the validator names (or the query parameter, or ``""`` when the error is about the
-whole request). Headers DRF sets (``WWW-Authenticate``, ``Retry-After``) are kept.
+whole request). Headers DRF sets (``WWW-Authenticate``, ``Retry-After``) are kept. An
+unexpected exception is a JSON 500 too (logged with its traceback), even with ``DEBUG``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +30,9 @@ from exports.api.problems import Problem
 from exports.api.serializers import ErrorsSerializer
 from exports.queue.ondemand import QueueFull
 from exports.requests.schema import RequestSchemaError
+
+# Django's own logger for 500s: whatever reports them (mail to ADMINS, a log collector) still does.
+request_log = logging.getLogger("django.request")
 
 
 def error_body(errors: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
@@ -82,12 +87,33 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return server_error(exc, context)
     if isinstance(exc, Problem):
         response.data = error_body(exc.errors, **exc.extra)
     else:
         response.data = error_body(_flatten(response.data))
     return response
+
+
+def server_error(exc: Exception, context: dict) -> Response:
+    """An unexpected exception: logged with its traceback, answered as a JSON 500.
+
+    Never Django's HTML page (nor, with ``DEBUG``, its debug page with settings and
+    source): API clients parse JSON, and the details belong in the log.
+    """
+    request = context.get("request")
+    where = f"{request.method} {request.path}" if request is not None else "the API"
+    request_log.error(
+        "Internal Server Error: %s",
+        where,
+        exc_info=exc,
+        extra={"status_code": 500, "request": getattr(request, "_request", None)},
+    )
+    message = "Internal server error: the failure has been logged."
+    return Response(
+        error_body([{"path": "", "message": message}]),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
 
 
 def documented(*codes: int) -> dict[int, Any]:

@@ -1,23 +1,33 @@
 """Retention: finished export files are kept for ``EXPORTS_RETENTION`` and, optionally,
-within a total size cap; older files are deleted and their jobs marked ``expired``."""
+within a total size cap; older files are deleted and their jobs marked ``expired``.
+
+Each prune then sweeps **orphans**: files under the storage's ``exports/`` folder that no job
+row names (older versions re-pointed a rerun job at a new file and left the old one behind).
+Only files older than ``ORPHAN_MIN_AGE`` go, so a file a worker is writing right now (saved
+before its job row names it) is never touched. The same for local storage and S3.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from exports.files.storage import StorageUnavailable
+from exports.files.storage import StorageUnavailable, export_storage
 from exports.models import ExportJob, Installation, JobStatus
 from exports.queue import lifecycle
 from exports.requests.validation import parse_duration
 from exports.scheduling import conf as scheduling_conf
 
 log = logging.getLogger(__name__)
+# An unnamed file younger than this may still be on its way into a job row: left alone.
+ORPHAN_MIN_AGE = timedelta(days=1)
+ORPHAN_ROOT = "exports"  # where ExportJob.file's upload_to puts every file
 
 
 @dataclass
@@ -25,6 +35,8 @@ class PruneResult:
     expired_by_age: int = 0
     expired_by_size: int = 0
     bytes_freed: int = 0
+    orphans_deleted: int = 0
+    storage_unavailable: bool = False
 
 
 def retention_cutoff(now: datetime | None = None) -> datetime:
@@ -40,26 +52,32 @@ def expire_job(job: ExportJob) -> bool:
     store cannot be reached (a bucket briefly down), the job goes back to ``done`` so a
     later prune deletes the object instead of leaving it orphaned; False then too.
     """
+    return _expire(job) == "expired"
+
+
+def _expire(job: ExportJob) -> str:
+    """:func:`expire_job`, saying what happened: ``expired``, ``raced`` or ``unavailable``."""
     if not lifecycle.expire(job):
-        return False
+        return "raced"
     if job.file:
         try:
             job.file.storage.delete(job.file.name)
         except StorageUnavailable as exc:
             log.warning("Could not delete %s of job %s, will retry: %s", job.file.name, job.pk, exc)
             lifecycle.unexpire(job)
-            return False
+            return "unavailable"
         except OSError as exc:  # already gone is fine; anything else is worth a log line
             log.warning("Could not delete %s of expired job %s: %s", job.file.name, job.pk, exc)
-    return True
+    return "expired"
 
 
 def prune(now: datetime | None = None, max_total_bytes: int | None = None) -> PruneResult:
-    """Expire done jobs past retention, then the oldest ones until under the size cap."""
+    """Expire done jobs past retention, then the oldest ones until under the size cap; then
+    delete orphaned files (see the module; skipped while the store is unreachable)."""
     result = PruneResult()
     done = ExportJob.objects.filter(status=JobStatus.DONE)
     for job in done.filter(finished_at__lt=retention_cutoff(now)).iterator():
-        if expire_job(job):
+        if _count(_expire(job), result):
             result.expired_by_age += 1
             result.bytes_freed += job.size or 0
     cap = max_total_bytes if max_total_bytes is not None else settings.EXPORTS_MAX_TOTAL_BYTES
@@ -69,10 +87,65 @@ def prune(now: datetime | None = None, max_total_bytes: int | None = None) -> Pr
             if total <= cap:
                 break
             total -= job.size or 0
-            if expire_job(job):
+            if _count(_expire(job), result):
                 result.expired_by_size += 1
                 result.bytes_freed += job.size or 0
+    if not result.storage_unavailable:
+        result.orphans_deleted = sweep_orphans(now)
     return result
+
+
+def _count(outcome: str, result: PruneResult) -> bool:
+    result.storage_unavailable |= outcome == "unavailable"
+    return outcome == "expired"
+
+
+def sweep_orphans(now: datetime | None = None, min_age: timedelta = ORPHAN_MIN_AGE) -> int:
+    """Delete files under ``exports/`` that no job names and that are older than ``min_age``.
+
+    Returns how many were deleted. Best effort: a store that cannot be listed (or a file that
+    cannot be deleted) is logged and left for the next prune.
+    """
+    storage = export_storage()
+    cutoff = (now or timezone.now()) - min_age
+    deleted = 0
+    try:
+        batch: list[str] = []
+        for name in _files(storage, ORPHAN_ROOT):
+            batch.append(name)
+            if len(batch) == 500:  # within SQLite's limit on query parameters
+                deleted += _delete_orphans(storage, batch, cutoff)
+                batch = []
+        deleted += _delete_orphans(storage, batch, cutoff)
+    except Exception as exc:  # noqa: BLE001 - housekeeping must never fail a prune
+        log.warning("Orphaned export files not swept this time: %s", exc)
+    return deleted
+
+
+def _files(storage, folder: str) -> Iterator[str]:
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from _files(storage, f"{folder}/{sub}")
+
+
+def _delete_orphans(storage, names: list[str], cutoff: datetime) -> int:
+    named = set(ExportJob.objects.filter(file__in=names).values_list("file", flat=True))
+    deleted = 0
+    for name in names:
+        if name in named or storage.get_modified_time(name) >= cutoff:
+            continue
+        # Named meanwhile? (A job finished between the query and now: leave its file.)
+        if ExportJob.objects.filter(file=name).exists():
+            continue
+        storage.delete(name)
+        log.info("Deleted orphaned export file %s (no job names it).", name)
+        deleted += 1
+    return deleted
 
 
 def prune_if_due(now: datetime | None = None) -> PruneResult | None:

@@ -166,8 +166,9 @@ def validate_ds(text: str) -> None:
             params={"value": shown(text) if isinstance(text, str) else text},
         )
     count, unit = match.groups()
-    # Compare before multiplying: a count with hundreds of digits must not overflow timedelta.
-    if len(count) > 12 or int(count) * DS_UNITS[unit].length > MAX_DURATION:
+    # Compare counts, never multiply: ``count × length`` overflows timedelta (an
+    # OverflowError, not a field error) long before a count of 12 digits (99999999999y).
+    if len(count) > 12 or int(count) > MAX_DURATION // DS_UNITS[unit].length:
         raise ValidationError(
             "%(value)r is longer than 100 years, the longest decimation allowed.",
             params={"value": shown(text)},

@@ -1,4 +1,7 @@
-"""The API tokens page: issue a token (its secret is shown once), list and revoke yours."""
+"""The API tokens page: issue a token (its secret is shown once), list and revoke yours.
+
+At most ``API_TOKENS_PER_USER`` live tokens; a token may be bound to publisher ids (a device's).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from exports.models import ApiToken
-from exports.models.tokens import expiry_after
+from exports.models.tokens import TokenLimitReached, clean_publishers, expiry_after
 
 LIFETIMES = [
     ("", "Never"),
@@ -27,6 +30,19 @@ class TokenForm(forms.Form):
         max_length=100, help_text="What the token is for, e.g. “gateway in greenhouse 2”."
     )
     lifetime = forms.ChoiceField(choices=LIFETIMES, required=False, label="Expires after")
+    publishers = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Publish only as",
+        help_text="For a device: the publisher id(s) it may store readings under, separated by "
+        "commas. Empty: any.",
+    )
+
+    def clean_publishers(self) -> list[str]:
+        try:
+            return clean_publishers(self.cleaned_data["publishers"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @never_cache
@@ -40,12 +56,17 @@ def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             lifetime = form.cleaned_data["lifetime"]
-            _, secret = ApiToken.objects.issue(
-                request.user,
-                form.cleaned_data["name"],
-                expiry_after(lifetime) if lifetime else None,
-            )
-            form = TokenForm()
+            try:
+                _, secret = ApiToken.objects.issue(
+                    request.user,
+                    form.cleaned_data["name"],
+                    expiry_after(lifetime) if lifetime else None,
+                    form.cleaned_data["publishers"],
+                )
+                form = TokenForm()
+            except TokenLimitReached as exc:
+                form.add_error(None, str(exc))
+                status = 422
         else:
             status = 422
     tokens = ApiToken.objects.filter(user=request.user)

@@ -3,7 +3,9 @@
 The same parser, checks and storage as ``manage.py ingest``: ``exports.data.senml`` resolves the
 records, ``exports.data.ingestion`` checks they fit and stores them all or none, keeping the series
 catalog. Who may publish: staff anywhere, others on channels granted to them in the admin.
-The publisher is the ``publisher`` query parameter, or the caller's user name.
+The publisher is the ``publisher`` query parameter, or the caller's user name. A token bound to
+publishers (a device's token: ``ApiToken.publishers``) stores only under those ids: another
+``publisher`` is a 403 naming it, and without the parameter its (first) bound id is used.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from exports.api.serializers import IngestQuerySerializer, IngestResultSerialize
 from exports.data.access import can_publish
 from exports.data.ingestion import checked_records, origin_problems, store_records
 from exports.data.senml import SenMLError, iter_json_lines, parse_pack
+from exports.models import ApiToken
 
 PACK_EXAMPLE = [
     {"bn": "greenhouse-1:", "bt": 1767225600, "bu": "Cel", "n": "temperature", "v": 21.5},
@@ -42,7 +45,9 @@ class IngestView(APIView):
         description="A SenML pack (RFC 8428 JSON array; base fields and relative times are "
         "resolved) or JSON lines. Every record is checked first: a malformed body stores "
         "nothing and the error names the record. Staff may publish to any channel, other "
-        "users to channels granted to them in the admin (403 otherwise).",
+        "users to channels granted to them in the admin (403 otherwise). A token bound to "
+        "publisher ids (a device's token) stores only under those: another `publisher` is a "
+        "403; without the parameter its first bound id is used.",
         parameters=[IngestQuerySerializer],
         request={media_type: OpenApiTypes.ANY for media_type in MEDIA_TYPES},
         responses={202: IngestResultSerializer, **documented(400, 401, 403, 413, 415, 429)},
@@ -64,7 +69,7 @@ class IngestView(APIView):
         origin = {
             "channel": channel,
             "subtopic": subtopic,
-            "publisher": query.get("publisher") or request.user.get_username(),
+            "publisher": _publisher(request, query.get("publisher")),
             "protocol": "senml",
         }
         problems = origin_problems(origin)
@@ -75,6 +80,22 @@ class IngestView(APIView):
         stored = store_records(records, origin)
         result = {key: origin[key] for key in ("channel", "subtopic", "publisher")}
         return Response({"stored": stored, **result}, status=status.HTTP_202_ACCEPTED)
+
+
+def _publisher(request: Request, asked: str | None) -> str:
+    """The publisher the readings are stored under; a 403 when the token may not use it."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    bound = token.publishers if token is not None else []
+    if not asked:
+        return bound[0] if bound else request.user.get_username()
+    if bound and asked not in bound:
+        allowed = ", ".join(repr(publisher) for publisher in bound)
+        raise Problem(
+            403,
+            f"This token may publish only as {allowed}, not as {asked[:255]!r}.",
+            "publisher",
+        )
+    return asked
 
 
 def _declared_length(request: Request) -> int:

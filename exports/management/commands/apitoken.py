@@ -2,14 +2,15 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from exports.models import ApiToken
-from exports.models.tokens import expiry_after
+from exports.models.tokens import TokenLimitReached, clean_publishers, expiry_after
 
 
 class Command(BaseCommand):
     help = (
         "Issue a personal API token for USER and print its secret as the last line (it is "
         "stored hashed and cannot be shown again). Usage: manage.py apitoken USER "
-        "[--name NAME] [--expires ISO8601-DURATION, e.g. P30D]"
+        "[--name NAME] [--expires ISO8601-DURATION, e.g. P30D] [--publisher ID ...]. A user holds "
+        "at most API_TOKENS_PER_USER live tokens."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +19,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--expires", default="", help="Lifetime as an ISO 8601 duration (default: never)."
         )
+        parser.add_argument(
+            "--publisher",
+            action="append",
+            default=[],
+            dest="publishers",
+            help="A device token: HTTP ingest with it stores readings only under this publisher "
+            "id (repeat for several; default: any).",
+        )
 
-    def handle(self, *args, user: str, name: str, expires: str, **options):
+    def handle(self, *args, user: str, name: str, expires: str, publishers: list, **options):
         owner = get_user_model().objects.filter(username=user).first()
         if owner is None:
             raise CommandError(f"No user named {user!r}.")
@@ -32,7 +41,17 @@ class Command(BaseCommand):
             expires_at = expiry_after(expires) if expires else None
         except ValueError as exc:
             raise CommandError(f"--expires: {exc}") from None
-        token, secret = ApiToken.objects.issue(owner, name, expires_at)
+        try:
+            publishers = clean_publishers(publishers)
+        except ValueError as exc:
+            raise CommandError(f"--publisher: {exc}") from None
+        try:
+            token, secret = ApiToken.objects.issue(owner, name, expires_at, publishers)
+        except TokenLimitReached as exc:
+            raise CommandError(f"{user}: {exc}") from None
         when = expires_at.isoformat() if expires_at else "never"
-        self.stdout.write(f"Token {token.name!r} ({token.prefix}) for {user}, expires: {when}")
+        bound = f", publishes as: {', '.join(publishers)}" if publishers else ""
+        self.stdout.write(
+            f"Token {token.name!r} ({token.prefix}) for {user}, expires: {when}{bound}"
+        )
         self.stdout.write(secret)

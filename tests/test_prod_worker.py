@@ -83,12 +83,12 @@ def start_worker(media_root: str, database_url: str) -> subprocess.Popen:
     )
 
 
-pytestmark_db = pytest.mark.django_db(transaction=True)
-
-
-@pytestmark_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("readings")
 def test_sigterm_to_every_process_of_a_worker_mid_export_lets_the_job_finish(
-    alice, readings, redis_conn, settings  # noqa: F811
+    alice,
+    redis_conn,
+    settings,
 ):
     expected = reference_bytes(alice)
     job = run_now(make_request(alice))
@@ -111,7 +111,8 @@ def test_sigterm_to_every_process_of_a_worker_mid_export_lets_the_job_finish(
     assert file_bytes(job) == expected
 
 
-@pytestmark_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("readings")
 def test_drainworkers_stops_a_busy_worker_after_its_job(alice, readings, redis_conn, settings):  # noqa: F811
     job = run_now(make_request(alice))
     with database_for_subprocesses() as url:

@@ -1,4 +1,4 @@
-"""``manage.py drainworkers``: stop this installation's RQ workers once their current job is done."""
+"""``manage.py drainworkers``: stop our RQ workers once their current job is done."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def test_sigterm_to_every_process_of_a_worker_mid_export_lets_the_job_finish(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("readings")
-def test_drainworkers_stops_a_busy_worker_after_its_job(alice, readings, redis_conn, settings):  # noqa: F811
+def test_drainworkers_stops_a_busy_worker_after_its_job(alice, redis_conn, settings):
     job = run_now(make_request(alice))
     with database_for_subprocesses() as url:
         worker = start_worker(settings.MEDIA_ROOT, url)

@@ -92,10 +92,14 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "exporter_site.wsgi.application"
 
+# DATABASE_CONN_MAX_AGE: seconds a connection is kept for the next request (0: one per
+# request). Kept connections are checked before reuse (DATABASE_CONN_HEALTH_CHECKS), so one
+# the server dropped (a restart, a failover) is replaced instead of failing the request.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -287,6 +291,10 @@ CACHES = {
         "LOCATION": REDIS_URL,
     },
 }
+
+# Prometheus metrics at /metrics (exports.ops.metrics), for a scraper sending
+# "Authorization: Bearer <METRICS_TOKEN>"; empty: no /metrics at all.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # LOG_FORMAT=json writes one JSON object per line (for log collectors); text is for people.
 LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))

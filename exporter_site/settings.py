@@ -216,6 +216,12 @@ EXPORTS_INSTANCE = env_str("EXPORTS_INSTANCE", "")
 EXPORTS_REQUEUE_AFTER = env_int("EXPORTS_REQUEUE_AFTER", 30, minimum=1)
 # The scheduler runs retention (pruneexports) at most this often; P0D = never by itself.
 EXPORTS_PRUNE_INTERVAL = env_duration("EXPORTS_PRUNE_INTERVAL", "PT1H")
+# Rows the scheduler's retention deletes (exports.files.retention.prune_records); P0D keeps
+# them for ever. Job rows: expired, failed or skipped jobs that ended this long ago (the
+# latest job of each request stays); IAM events: published ones; messages: by their time.
+EXPORTS_JOB_ROW_RETENTION = env_duration("EXPORTS_JOB_ROW_RETENTION", "P90D")
+IAM_EVENTS_RETENTION = env_duration("IAM_EVENTS_RETENTION", "P90D")
+MESSAGES_RETENTION = env_duration("MESSAGES_RETENTION", "P0D")
 
 # Email (Django's own names) for notifications. In DEBUG with no EMAIL_HOST set (a fresh
 # `make run`), messages are printed by the worker instead of failing on a missing mail server.

@@ -8,10 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from exports.files import retention
+from exports.management.commands import runscheduler
 from exports.models import ExportJob, IamEvent, Installation, JobStatus, Message
 from tests.builders import one_day_of_temperature
 
@@ -100,12 +100,11 @@ def test_the_scheduler_prunes_rows_and_writes_json_lines(settings, alice):
     job(request, JobStatus.FAILED, long_ago, 5)
     job(request, JobStatus.FAILED, long_ago, 4)
     out = io.StringIO()
-    from unittest import mock
-
-    with mock.patch("exports.management.commands.runscheduler.reap") as reap:
-        reap.return_value = mock.MagicMock(__bool__=lambda self: False)
-        call_command("runscheduler", "--once", stdout=out)
+    scheduler = runscheduler.Command(stdout=out)
+    scheduler.handle_one_prune(verbose=True)
+    scheduler.say("Scheduler stopped.")
     lines = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-    assert lines and all(line["logger"] and line["level"] == "INFO" for line in lines)
+    assert len(lines) == 3 and all(line["level"] == "INFO" for line in lines)
     messages = [line["message"] for line in lines]
     assert any("deleted 1 old job row(s)" in message for message in messages), messages
+    assert lines[0]["logger"] == "exports.management.commands.runscheduler"

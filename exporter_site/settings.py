@@ -22,6 +22,9 @@ if not SECRET_KEY:
 
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# Old keys still accepted for sessions and signed values while a new SECRET_KEY rolls out
+# (README, Runbooks): a comma list, emptied once the old sessions have expired.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

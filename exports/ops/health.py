@@ -105,13 +105,10 @@ def check_storage() -> None:
         ) from exc
 
 
-_s3_clients: dict[int, object] = {}
-
-
 def _s3_probe_client(storage):
     """A client of the storage's bucket that gives up after ``PROBE_TIMEOUT``, without retries
     (the storage's own client waits a minute and tries three times: right for an upload)."""
-    client = _s3_clients.get(id(storage))
+    client = getattr(storage, "_health_probe_client", None)
     if client is None:
         from botocore.config import Config
 
@@ -129,7 +126,7 @@ def _s3_probe_client(storage):
             config=config,
             verify=storage.verify,
         )
-        _s3_clients[id(storage)] = client
+        storage._health_probe_client = client  # dies with the storage (settings changed)
     return client
 
 

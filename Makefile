@@ -8,7 +8,8 @@ PYTEST_ARGS ?=
 PORT ?= 8000
 ADDR ?= 127.0.0.1:$(PORT)
 
-.PHONY: install system-deps migrate demo run test lint bench clean
+# `make install-prod`: the site alone, without the test tools (playwright, moto, ...).
+.PHONY: install install-prod system-deps migrate demo run test lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -18,6 +19,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+install-prod:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet .$(if $(SENTRY),'[sentry]',)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

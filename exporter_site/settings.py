@@ -22,6 +22,9 @@ if not SECRET_KEY:
 
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+# Old keys still accepted for sessions and signed values while a new SECRET_KEY rolls out
+# (README, Runbooks): a comma list, emptied once the old sessions have expired.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -35,11 +38,34 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000,
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 # Preloading is a promise to browsers that is slow to undo, so it is opt-in.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-# Behind a proxy that terminates TLS, name the header it sets to "https" (opt-in: trusting
-# it without such a proxy would let any client claim HTTPS).
+# ...so `check --deploy` does not warn about it (security.W021) while it stays off.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# The number of proxies in front of gunicorn that add X-Forwarded-For (nginx alone: 1). 0:
+# none, the header is ignored and the client is the connection's address. The throttles and
+# anything else asking who the client is read it through exports.ops.proxies.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Behind a proxy that terminates TLS, name the header it sets to "https" (only with a proxy:
+# trusting it without one would let any client claim HTTPS).
 _PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", "").strip()
 if _PROXY_SSL_HEADER:
+    if not TRUSTED_PROXY_COUNT:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER needs a proxy in front: set TRUSTED_PROXY_COUNT (1 for "
+            "one nginx), or unset SECURE_PROXY_SSL_HEADER when clients reach gunicorn directly"
+        )
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+# Sent with every HTML page but the exempt prefixes (third-party pages with inline code);
+# empty: none. The pages load everything from the site itself.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+CONTENT_SECURITY_POLICY_EXEMPT = env_list(
+    "CONTENT_SECURITY_POLICY_EXEMPT", ["/admin/", "/api/docs", "/api/redoc"]
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,6 +88,7 @@ MIDDLEWARE = [
     # check or HTTPS redirect.
     "exports.ops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "exports.ops.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,10 +119,14 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "exporter_site.wsgi.application"
 
+# DATABASE_CONN_MAX_AGE: seconds a connection is kept for the next request (0: one per
+# request). Kept connections are checked before reuse (DATABASE_CONN_HEALTH_CHECKS), so one
+# the server dropped (a restart, a failover) is replaced instead of failing the request.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -145,6 +176,9 @@ EXPORTS_DOWNLOAD_URL_TTL = env_int("EXPORTS_DOWNLOAD_URL_TTL", 60, minimum=1)
 if EXPORTS_STORAGE == "s3":
     AWS_STORAGE_BUCKET_NAME = env_required("AWS_STORAGE_BUCKET_NAME", "when EXPORTS_STORAGE=s3")
     AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None  # None: AWS itself
+    # Presigned download URLs (EXPORTS_DOWNLOAD_REDIRECT) are signed for this address when
+    # browsers reach the store by another one than the servers (an internal MinIO address).
+    AWS_S3_PUBLIC_ENDPOINT_URL = env_str("AWS_S3_PUBLIC_ENDPOINT_URL", "") or None
     AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "") or None
     # Unset: boto3's own chain (instance role, ~/.aws, ...).
     AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "") or None
@@ -212,6 +246,12 @@ EXPORTS_INSTANCE = env_str("EXPORTS_INSTANCE", "")
 EXPORTS_REQUEUE_AFTER = env_int("EXPORTS_REQUEUE_AFTER", 30, minimum=1)
 # The scheduler runs retention (pruneexports) at most this often; P0D = never by itself.
 EXPORTS_PRUNE_INTERVAL = env_duration("EXPORTS_PRUNE_INTERVAL", "PT1H")
+# Rows the scheduler's retention deletes (exports.files.retention.prune_records); P0D keeps
+# them for ever. Job rows: expired, failed or skipped jobs that ended this long ago (the
+# latest job of each request stays); IAM events: published ones; messages: by their time.
+EXPORTS_JOB_ROW_RETENTION = env_duration("EXPORTS_JOB_ROW_RETENTION", "P90D")
+IAM_EVENTS_RETENTION = env_duration("IAM_EVENTS_RETENTION", "P90D")
+MESSAGES_RETENTION = env_duration("MESSAGES_RETENTION", "P0D")
 
 # Email (Django's own names) for notifications. In DEBUG with no EMAIL_HOST set (a fresh
 # `make run`), messages are printed by the worker instead of failing on a missing mail server.
@@ -266,6 +306,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["exports.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "exports.api.errors.exception_handler",
+    # X-Forwarded-For as far as our own proxies wrote it (exports.ops.proxies); DRF's
+    # default (None) would count by the whole header, which any client can vary.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Exporter API",
@@ -293,6 +336,10 @@ CACHES = {
     },
 }
 
+# Prometheus metrics at /metrics (exports.ops.metrics), for a scraper sending
+# "Authorization: Bearer <METRICS_TOKEN>"; empty: no /metrics at all.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
 # LOG_FORMAT=json writes one JSON object per line (for log collectors); text is for people.
 LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
 LOGGING = {
@@ -305,3 +352,38 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Errors to people: ADMINS (comma list of addresses) get a mail for every ERROR line (a 500,
+# an export that failed for good, a failing receiver) through the EMAIL_* server.
+ADMINS = [(address, address) for address in env_list("ADMINS", [])]
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+if ADMINS:
+    LOGGING["handlers"]["mail_admins"] = {
+        "level": "ERROR",
+        "class": "django.utils.log.AdminEmailHandler",
+    }
+    LOGGING["root"]["handlers"].append("mail_admins")
+    # Django's own errors reach the root once (its default logger would mail them again).
+    LOGGING["loggers"] = {"django": {"handlers": [], "level": "INFO", "propagate": True}}
+
+# Errors to Sentry when SENTRY_DSN is set; needs the optional sentry-sdk (pip install
+# '.[sentry]'): web requests, RQ jobs and ERROR log lines, with no personal data sent.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.django import DjangoIntegration
+        from sentry_sdk.integrations.rq import RqIntegration
+    except ImportError:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed: pip install '.[sentry]'"
+        ) from None
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        integrations=[DjangoIntegration(), RqIntegration()],
+        send_default_pii=False,
+        traces_sample_rate=0.0,
+    )

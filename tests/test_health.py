@@ -5,12 +5,13 @@ import json
 import logging
 import socket
 import sys
+import threading
 import time
 
 import pytest
-from django.db import connections
 from django.db.utils import ConnectionHandler
 
+from exports.ops import health
 from exports.ops.json_logging import JsonFormatter
 from exports.queue.namespace import NamespacedQueues
 
@@ -78,15 +79,14 @@ def test_it_answers_503_naming_the_database_when_it_is_unreachable(client, redis
     port = closed_port()
     env = settings_from_env(monkeypatch, DATABASE_URL=f"postgres://postgres@127.0.0.1:{port}/x")
     unreachable = ConnectionHandler(env["DATABASES"])["default"]
-    # Every use of the default database in this request goes to the closed port.
-    reachable = connections["default"]
-    connections["default"] = unreachable
+    unreachable.inc_thread_sharing()  # the check runs in a thread of its own
+    # The database check goes to the closed port.
+    monkeypatch.setattr(health, "database_connection", lambda: unreachable)
     try:
         started = time.monotonic()
         response = client.get("/healthz")
         elapsed = time.monotonic() - started
     finally:
-        connections["default"] = reachable
         unreachable.close()
     assert response.status_code == 503
     body = response.json()
@@ -159,3 +159,80 @@ def test_a_log_line_in_json_carries_the_message_extras_and_exception():
     assert entry["request"].startswith("<object object")  # not JSON: its repr
     assert entry["exception"].endswith("ValueError: bad value")
     assert entry["time"].endswith("+00:00")
+
+
+@pytest.fixture
+def hung_endpoint():
+    """An address that accepts TCP connections (the kernel completes them) and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    # Leave the storage check idle for the next test (its own timeouts end the hung run).
+    prober = health._prober("storage")
+    assert prober.busy.acquire(timeout=30)
+    prober.busy.release()
+
+
+def test_readiness_answers_in_seconds_when_the_bucket_hangs_and_liveness_stays_200(
+    client, settings, redis_conn, hung_endpoint, caplog
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "exports.files.s3.ExportS3Storage",
+            "OPTIONS": {
+                "bucket_name": "exports",
+                "endpoint_url": hung_endpoint,
+                "access_key": "test",
+                "secret_key": "test",
+                "region_name": "us-east-1",
+            },
+        },
+    }
+    started = time.monotonic()
+    response = client.get("/readyz")
+    elapsed = time.monotonic() - started
+    assert elapsed < 5, elapsed  # a hung S3 endpoint once held a probe for 241 s
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "database": {"ok": True},
+        "redis": {"ok": True},
+        "storage": {"ok": False, "error": "Timeout"},
+    }
+    assert hung_endpoint.rsplit(":", 1)[1] not in response.content.decode()
+    # Probes while it still hangs fail at once instead of piling up threads.
+    threads = threading.active_count()
+    started = time.monotonic()
+    for _ in range(5):
+        assert client.get("/healthz").json()["checks"]["storage"]["ok"] is False
+    assert time.monotonic() - started < 5 and threading.active_count() <= threads
+    # The process itself answers: a balancer probing /livez keeps the site in rotation.
+    live = client.get("/livez")
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    assert client.head("/livez", HTTP_HOST="10.1.2.3").status_code == 200
+    # One warning when the check started failing, not one per probe.
+    failures = [r for r in caplog.records if "Health check storage failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is None
+
+
+def test_a_failing_check_is_logged_once_per_change_of_state(caplog, monkeypatch):
+    state = {"ok": False}
+
+    def flaky() -> None:
+        if not state["ok"]:
+            raise ConnectionError("down")
+
+    monkeypatch.setattr(health, "CHECKS", {"flaky": flaky})
+    with caplog.at_level(logging.INFO, logger="exports.ops.health"):
+        for _ in range(3):
+            assert health.run_checks()[1]["flaky"] == {"ok": False, "error": "ConnectionError"}
+        state["ok"] = True
+        for _ in range(3):
+            assert health.run_checks()[0] is True
+    lines = [r.getMessage() for r in caplog.records if "flaky" in r.getMessage()]
+    assert lines == [
+        "Health check flaky failed: ConnectionError: down",
+        "Health check flaky passes again",
+    ]
+    health._last_ok.pop("flaky", None)

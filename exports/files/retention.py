@@ -5,7 +5,10 @@ Each prune then sweeps **orphans**: files under the storage's ``exports/`` folde
 row names (older versions re-pointed a rerun job at a new file and left the old one behind).
 Only files older than ``ORPHAN_MIN_AGE`` go, so a file a worker is writing right now (saved
 before its job row names it) is never touched. The same for local storage and S3.
-"""
+
+Rows are kept for their own settings (``prune_records``): finished job rows
+(``EXPORTS_JOB_ROW_RETENTION``), published IAM events (``IAM_EVENTS_RETENTION``) and, when
+``MESSAGES_RETENTION`` is set, messages. The scheduler runs both (``prune_if_due``)."""
 
 from __future__ import annotations
 
@@ -15,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from exports.files.storage import StorageUnavailable, export_storage
-from exports.models import ExportJob, Installation, JobStatus
+from exports.models import ExportJob, IamEvent, Installation, JobStatus, Message
 from exports.queue import lifecycle
 from exports.requests.validation import parse_duration
 from exports.scheduling import conf as scheduling_conf
@@ -37,6 +40,7 @@ class PruneResult:
     bytes_freed: int = 0
     orphans_deleted: int = 0
     storage_unavailable: bool = False
+    records: RecordsPruned | None = None  # rows deleted (prune_records), when it ran
 
 
 def retention_cutoff(now: datetime | None = None) -> datetime:
@@ -165,4 +169,85 @@ def prune_if_due(now: datetime | None = None) -> PruneResult | None:
         .filter(Q(last_pruned_at__isnull=True) | Q(last_pruned_at__lte=interval.before(now)))
         .update(last_pruned_at=now)
     )
-    return prune(now) if won else None
+    if not won:
+        return None
+    result = prune(now)
+    result.records = prune_records(now)
+    return result
+
+
+# --- rows: finished jobs, IAM events, messages ------------------------------------------------
+
+# Rows deleted per statement, so a long backlog never holds one huge transaction or lock.
+PRUNE_BATCH = 2000
+# Batches of messages one prune may delete (at most 200,000 rows): the rest waits for the next.
+MESSAGE_BATCHES_PER_PRUNE = 100
+# Jobs whose row may go: final, without a file (a done job's file expires first).
+_PRUNABLE_JOB_STATUSES = (JobStatus.EXPIRED, JobStatus.FAILED, JobStatus.SKIPPED)
+
+
+@dataclass
+class RecordsPruned:
+    jobs: int = 0
+    iam_events: int = 0
+    messages: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.jobs or self.iam_events or self.messages)
+
+
+def record_cutoff(setting: str, now: datetime | None = None) -> datetime | None:
+    """``now`` minus the duration of ``setting`` (ISO 8601); None when it is ``P0D``: kept."""
+    text = getattr(settings, setting, "P0D") or "P0D"
+    if text in ("P0D", "PT0S", "0"):
+        return None
+    return parse_duration(text).before(now or timezone.now())
+
+
+def prune_records(now: datetime | None = None) -> RecordsPruned:
+    """Delete the rows that outlived their retention setting (each ``P0D`` = kept for ever):
+
+    * job rows ``expired``, ``failed`` or ``skipped`` that ended before
+      ``EXPORTS_JOB_ROW_RETENTION`` (their deliveries and links go with them); the latest job of
+      each request is kept, so its list still shows the last run;
+    * IAM events published before ``IAM_EVENTS_RETENTION`` (never an unpublished one: that is
+      the outbox);
+    * messages whose time is older than ``MESSAGES_RETENTION`` (off by default), at most
+      ``MESSAGE_BATCHES_PER_PRUNE`` batches per run.
+    """
+    now = now or timezone.now()
+    result = RecordsPruned()
+    if cutoff := record_cutoff("EXPORTS_JOB_ROW_RETENTION", now):
+        latest = ExportJob.objects.filter(request_id=OuterRef("request_id")).order_by("-pk")
+        old = (
+            ExportJob.objects.filter(status__in=_PRUNABLE_JOB_STATUSES, finished_at__lt=cutoff)
+            .exclude(pk=Subquery(latest.values("pk")[:1]))
+            .order_by("pk")
+        )
+        result.jobs = _delete_in_batches(old)
+    if cutoff := record_cutoff("IAM_EVENTS_RETENTION", now):
+        published = IamEvent.objects.filter(published_at__isnull=False, occurred_at__lt=cutoff)
+        result.iam_events = _delete_in_batches(published.order_by("pk"))
+    if cutoff := record_cutoff("MESSAGES_RETENTION", now):
+        old_messages = Message.objects.filter(time__lt=cutoff).order_by("pk")
+        result.messages = _delete_in_batches(old_messages, MESSAGE_BATCHES_PER_PRUNE)
+    if result:
+        log.info(
+            "Retention deleted %s job row(s), %s IAM event(s), %s message(s)",
+            result.jobs,
+            result.iam_events,
+            result.messages,
+        )
+    return result
+
+
+def _delete_in_batches(rows: QuerySet, max_batches: int | None = None) -> int:
+    deleted = batches = 0
+    while max_batches is None or batches < max_batches:
+        pks = list(rows.values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not pks:
+            break
+        rows.model.objects.filter(pk__in=pks).delete()
+        deleted += len(pks)
+        batches += 1
+    return deleted

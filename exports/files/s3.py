@@ -122,7 +122,34 @@ class ExportS3Storage(S3Storage):
         if content_type:
             parameters["ResponseContentType"] = content_type
         with _reachable("sign a download link"):
-            return self.url(name, parameters=parameters, expire=settings.EXPORTS_DOWNLOAD_URL_TTL)
+            public = getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", None)
+            if not public:
+                return self.url(
+                    name, parameters=parameters, expire=settings.EXPORTS_DOWNLOAD_URL_TTL
+                )
+            # Signed for the address browsers use, not the one the servers reach it by.
+            return self._public_client(public).generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket_name,
+                    "Key": self._normalize_name(clean_name(name)),
+                    **parameters,
+                },
+                ExpiresIn=settings.EXPORTS_DOWNLOAD_URL_TTL,
+            )
+
+    def _public_client(self, endpoint_url: str):
+        """An S3 client for ``AWS_S3_PUBLIC_ENDPOINT_URL``, only ever used to sign URLs."""
+        client = getattr(self, "_public_s3_client", None)
+        if client is None:
+            client = self._create_session().client(
+                "s3",
+                region_name=self.region_name,
+                endpoint_url=endpoint_url,
+                config=self.client_config,
+            )
+            self._public_s3_client = client
+        return client
 
     def warm(self) -> None:
         """Build this thread's S3 client now, without a request.

@@ -1,22 +1,40 @@
-"""``/healthz`` for load balancers: can this web process reach its database, Redis and files?
+"""Health probes for load balancers and monitors: liveness, and readiness of each dependency.
 
 Answered by a middleware placed first, before host validation and the HTTPS redirect,
 because load balancers probe each backend by its address over plain HTTP. No login, and
 nothing secret in the answer: each check says ``ok`` or the class of its error; the
-details go to the log.
+details go to the log, once per change of state (not a line every probe).
+
+* ``/livez``: the process answers (no dependency is asked). What a load balancer should
+  probe: every web server shares the same database, Redis and bucket, so dropping them all
+  from rotation when one of those is down helps nobody, and pages that do not need the
+  failing one (a bucket outage) keep working.
+* ``/readyz`` (and ``/healthz``, its old name): every check of ``CHECKS``::
 
     {"status": "ok", "checks": {"database": {"ok": true}, "redis": {"ok": true},
                                 "storage": {"ok": true}}}
 
-200 when every check passes, 503 otherwise.
+  200 when every check passes, 503 otherwise.
+
+Each check runs in a thread of its own (one per check and process, kept between probes) and
+is given ``PROBE_TIMEOUT`` seconds: a dependency that accepts connections and never answers
+fails its check (``"error": "Timeout"``) in that time, and while it still hangs, later probes
+fail it at once instead of piling up threads — a hung bucket cannot use up gunicorn's threads.
+The checks themselves use short timeouts and no retries too (Redis socket timeouts, an S3
+client of their own). A new check is one line: ``CHECKS["name"] = function`` (no argument;
+it raises on failure).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
 
-from django.db import connection
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from exports.queue.namespace import queue_settings
@@ -24,14 +42,31 @@ from exports.queue.namespace import queue_settings
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
-PROBE_TIMEOUT = 2  # seconds; a probe that waits longer than the balancer is useless
+READY_PATH = "/readyz"
+LIVE_PATH = "/livez"
+PROBE_TIMEOUT = 2.0  # seconds; a probe that waits longer than the balancer is useless
+
+
+class ProbeTimeout(Exception):
+    """The check did not answer within ``PROBE_TIMEOUT`` (or still hangs from an earlier probe)."""
+
+
+def database_connection() -> BaseDatabaseWrapper:
+    """The connection the database check uses (the prober thread's own)."""
+    return connections["default"]
 
 
 def check_database() -> None:
-    """``SELECT 1`` on the default database."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    """``SELECT 1`` on the default database (a dropped connection is replaced first)."""
+    connection = database_connection()
+    connection.close_if_unusable_or_obsolete()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        # Kept between probes only as long as DATABASE_CONN_MAX_AGE allows (0: closed now).
+        connection.close_if_unusable_or_obsolete()
 
 
 def check_redis() -> None:
@@ -40,7 +75,10 @@ def check_redis() -> None:
 
     url = queue_settings("default")["URL"]
     client = redis.Redis.from_url(
-        url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT
+        url,
+        socket_connect_timeout=PROBE_TIMEOUT,
+        socket_timeout=PROBE_TIMEOUT,
+        retry_on_timeout=False,
     )
     try:
         client.ping()
@@ -49,12 +87,50 @@ def check_redis() -> None:
 
 
 def check_storage() -> None:
-    """The export-file store answers (bucket ``HEAD``) or its directory is writable."""
-    from exports.files.storage import export_storage
+    """The export-file store answers (bucket ``HEAD``, one try, short timeouts) or its
+    directory is writable."""
+    from exports.files.storage import StorageUnavailable, export_storage
 
-    export_storage().check()
+    storage = export_storage()
+    if not hasattr(storage, "bucket_name"):
+        storage.check()
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        _s3_probe_client(storage).head_bucket(Bucket=storage.bucket_name)
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageUnavailable(
+            f"object storage did not answer ({exc.__class__.__name__})"
+        ) from exc
 
 
+def _s3_probe_client(storage):
+    """A client of the storage's bucket that gives up after ``PROBE_TIMEOUT``, without retries
+    (the storage's own client waits a minute and tries three times: right for an upload)."""
+    client = getattr(storage, "_health_probe_client", None)
+    if client is None:
+        from botocore.config import Config
+
+        probe = Config(
+            connect_timeout=PROBE_TIMEOUT,
+            read_timeout=PROBE_TIMEOUT,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+        )
+        config = storage.client_config.merge(probe) if storage.client_config else probe
+        client = storage._create_session().client(
+            "s3",
+            region_name=storage.region_name,
+            use_ssl=storage.use_ssl,
+            endpoint_url=storage.endpoint_url,
+            config=config,
+            verify=storage.verify,
+        )
+        storage._health_probe_client = client  # dies with the storage (settings changed)
+    return client
+
+
+# The readiness checks by name, in the order they are reported. One more check is one line.
 CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "redis": check_redis,
@@ -62,22 +138,88 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-def run_checks() -> tuple[bool, dict[str, dict]]:
-    """Run every check; return (all passed, {name: {"ok": bool[, "error": class name]}})."""
+class _Prober:
+    """One daemon thread running one check on demand; at most one run in flight."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.requests: queue.SimpleQueue = queue.SimpleQueue()
+        self.busy = threading.Lock()
+        threading.Thread(target=self._serve, name=f"health-{name}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            check, answer = self.requests.get()
+            try:
+                check()
+            except Exception as exc:  # noqa: BLE001 - any failure is a failed check, reported
+                answer.put(exc)
+            else:
+                answer.put(None)
+            finally:
+                self.busy.release()
+
+    def submit(self, check: Callable[[], None]) -> queue.SimpleQueue | None:
+        """Start a run; None when the previous one has not returned yet (still hanging)."""
+        if not self.busy.acquire(blocking=False):
+            return None
+        answer: queue.SimpleQueue = queue.SimpleQueue()
+        self.requests.put((check, answer))
+        return answer
+
+
+_probers: dict[str, _Prober] = {}
+_probers_lock = threading.Lock()
+_last_ok: dict[str, bool] = {}  # each check's last result in this process, for the log
+
+
+def _prober(name: str) -> _Prober:
+    with _probers_lock:
+        if name not in _probers:
+            _probers[name] = _Prober(name)
+        return _probers[name]
+
+
+def run_checks(timeout: float | None = None) -> tuple[bool, dict[str, dict]]:
+    """Run every check at once; return (all passed, {name: {"ok": bool[, "error": class]}}).
+
+    Answers within ``timeout`` (default ``PROBE_TIMEOUT``) whatever the dependencies do.
+    """
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    pending = {name: _prober(name).submit(check) for name, check in list(CHECKS.items())}
     results: dict[str, dict] = {}
-    for name, check in CHECKS.items():
-        try:
-            check()
-        except Exception as exc:  # noqa: BLE001 - any failure is a failed check, reported
-            log.warning("Health check %s failed: %s", name, exc)
-            results[name] = {"ok": False, "error": exc.__class__.__name__}
+    for name, answer in pending.items():
+        error: BaseException | None
+        if answer is None:
+            error = ProbeTimeout(f"still waiting for the previous {name} check")
         else:
+            try:
+                error = answer.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                error = ProbeTimeout(f"no answer within {timeout:g} s")
+        _log_change(name, error)
+        if error is None:
             results[name] = {"ok": True}
+        else:
+            kind = "Timeout" if isinstance(error, ProbeTimeout) else error.__class__.__name__
+            results[name] = {"ok": False, "error": kind}
     return all(result["ok"] for result in results.values()), results
 
 
+def _log_change(name: str, error: BaseException | None) -> None:
+    """One log line when a check starts failing (a warning) and one when it recovers."""
+    ok = error is None
+    if _last_ok.get(name, True) != ok:
+        if ok:
+            log.info("Health check %s passes again", name)
+        else:
+            log.warning("Health check %s failed: %s: %s", name, error.__class__.__name__, error)
+    _last_ok[name] = ok
+
+
 def health_response() -> HttpResponse:
-    """The JSON answer of ``/healthz``: 200 when every check passed, 503 otherwise."""
+    """The JSON answer of ``/readyz``: 200 when every check passed, 503 otherwise."""
     healthy, results = run_checks()
     response = JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results},
@@ -87,17 +229,37 @@ def health_response() -> HttpResponse:
     return response
 
 
+def live_response() -> HttpResponse:
+    """The JSON answer of ``/livez``: this process answers requests."""
+    response = JsonResponse({"status": "ok"})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+PROBES: dict[str, Callable[[], HttpResponse]] = {
+    HEALTH_PATH: health_response,
+    READY_PATH: health_response,
+    LIVE_PATH: live_response,
+}
+
+
 class HealthCheckMiddleware:
-    """Answer GET/HEAD ``/healthz`` before the rest of the stack sees the request."""
+    """Answer GET/HEAD of the probe paths (and ``/metrics``, see ``exports.ops.metrics``)
+    before the rest of the stack sees the request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info != HEALTH_PATH:
+        from exports.ops import metrics
+
+        answer = PROBES.get(request.path_info)
+        if answer is None and request.path_info == metrics.METRICS_PATH:
+            answer = metrics.view_for(request)
+        if answer is None:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             response = HttpResponse(status=405)
             response["Allow"] = "GET, HEAD"
             return response
-        return health_response()
+        return answer()

@@ -200,6 +200,8 @@ def describe_error(exc: Exception) -> str:
     text = str(exc).strip() or exc.__class__.__name__
     if isinstance(exc, PermanentExportError):
         return text[:4000]
+    if is_write_error(exc) and text == "IO_ENOSPC":
+        text += " (no space left on the temporary disk)"
     return f"{exc.__class__.__name__}: {text}"[:4000]
 
 
@@ -211,7 +213,13 @@ def is_transient(exc: Exception) -> bool:
 
     return isinstance(
         exc, OperationalError | InterfaceError | RedisConnectionError | RedisTimeoutError | OSError
-    )
+    ) or is_write_error(exc)
+
+
+def is_write_error(exc: Exception) -> bool:
+    """A file write that failed in lxml (openpyxl's XML writer): a full or failing temporary
+    disk reported as ``SerialisationError("IO_ENOSPC")`` (``IO_EIO``, ...), not as ``OSError``."""
+    return type(exc).__name__ == "SerialisationError" and str(exc).startswith("IO_")
 
 
 def run_export_job(job_id: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 
 from django.core.files.storage import default_storage
 from django.urls import get_resolver
@@ -13,16 +14,28 @@ JOB_MODULES = ("exports.queue.runner", "notifications.jobs", "exports.iam")
 
 
 class PreloadingWorker(Worker):
-    """RQ's forking worker, with the job modules imported once in the parent process.
+    """RQ's forking worker, with the job modules imported once in the parent process, and a
+    work horse that a stop signal meant for the worker cannot kill.
 
     RQ forks a work horse for every job. A module first imported inside the horse is imported
     again for every job: for the export engine and its writers that is about half a second
     of each small export. Imported before the fork, the horses inherit them.
+
+    Stopping: SIGTERM (or SIGINT) to the worker asks for a *warm* shutdown: no new job is
+    taken, the running one finishes, then the worker exits. RQ's horse keeps SIGTERM's default
+    action, so a SIGTERM sent to every process of the service (systemd's default
+    ``KillMode=control-group``, ``kill -TERM -<pgid>``, a container runtime) killed the export
+    mid-file. Here the horse ignores SIGTERM and SIGINT: only its worker ends it early, on a
+    second signal (cold shutdown) or a job timeout, both with SIGKILL.
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         warm_up()
+
+    def setup_work_horse_signals(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def warm_up() -> None:

@@ -6,6 +6,8 @@ and every zip member's date are the slot's, not the wall clock's.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +25,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet import _writer as openpyxl_sheet_writer
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
@@ -94,6 +97,12 @@ class XlsxWriter(Writer):
         """See ``Writer.write``; every table becomes one sheet or more."""
         found = checked_tables(tables)
         workbook = Workbook(write_only=True)
+        try:
+            return self._write(workbook, found, stream, info, progress)
+        finally:
+            _remove_sheet_files(workbook)
+
+    def _write(self, workbook, found, stream, info, progress) -> WriteResult:
         workbook.properties.title = info.title
         workbook.properties.subject = info.request_name
         workbook.properties.description = f"Times are local to {info.timezone}; {info.window}"
@@ -110,6 +119,23 @@ class XlsxWriter(Writer):
         with _DatedZip(stream, stamp) as archive:
             ExcelWriter(workbook, archive).save()
         return WriteResult(counter.count, self.extension, self.content_type)
+
+
+def _remove_sheet_files(workbook: Workbook) -> None:
+    """Delete the temporary file of every sheet (openpyxl streams each sheet to one, under
+    ``TMPDIR``, and removes it only after a successful save): a failed export (a full disk)
+    must not leave hundreds of megabytes behind and keep the disk full."""
+    for sheet in workbook.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        path = getattr(writer, "out", None)
+        if not isinstance(path, str):
+            continue
+        with contextlib.suppress(Exception):  # closing a stream on a full disk fails again
+            writer.xf.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        with contextlib.suppress(ValueError):
+            openpyxl_sheet_writer.ALL_TEMP_FILES.remove(path)
 
 
 def number_format_for(decimals: int) -> str:

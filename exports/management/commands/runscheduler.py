@@ -7,11 +7,13 @@ import signal
 import threading
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from exports.files.retention import prune_if_due
 from exports.iam import publish_pending_events
+from exports.ops.json_logging import JsonFormatter
 from exports.queue.dispatch import dispatch
 from exports.queue.reaper import reap
 from exports.scheduling import conf
@@ -28,7 +30,9 @@ class Command(BaseCommand):
         "(<instance>:exports) fairly across users, hands due notification deliveries (and "
         "retries) to its 'notifications' queue, "
         "re-hands whatever Redis lost, retries unpublished IAM events, and prunes old files "
-        "at most every EXPORTS_PRUNE_INTERVAL. Several schedulers may run at once. "
+        "and rows (job rows, IAM events, messages: see their *_RETENTION settings) at most "
+        "every EXPORTS_PRUNE_INTERVAL. Several schedulers may run at once. With "
+        "LOG_FORMAT=json its lines are JSON objects. "
         "SIGTERM or SIGINT stops it after the current step. "
         "Usage: manage.py runscheduler [--once] [--interval SECONDS]"
     )
@@ -55,7 +59,7 @@ class Command(BaseCommand):
             signum: signal.signal(signum, self.on_signal)
             for signum in (signal.SIGTERM, signal.SIGINT)
         }
-        self.stdout.write(f"Scheduler started (idle interval {interval:g} s).")
+        self.say(f"Scheduler started (idle interval {interval:g} s).")
         try:
             while not self.stop.is_set():
                 # Loop at once while there is work; sleep only after an idle tick.
@@ -64,7 +68,7 @@ class Command(BaseCommand):
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-        self.stdout.write("Scheduler stopped.")
+        self.say("Scheduler stopped.")
 
     failed_steps: list[str]
 
@@ -101,7 +105,17 @@ class Command(BaseCommand):
 
     def report(self, verbose: bool, did_work: bool, text: str) -> None:
         if verbose or did_work:
-            self.stdout.write(text)
+            self.say(text)
+
+    def say(self, text: str) -> None:
+        """One line of the scheduler's own output: JSON like every log line with
+        ``LOG_FORMAT=json`` (for log collectors), plain text otherwise."""
+        if getattr(settings, "LOG_FORMAT", "text") == "json":
+            record = logging.makeLogRecord(
+                {"name": log.name, "levelno": logging.INFO, "levelname": "INFO", "msg": text}
+            )
+            text = JsonFormatter().format(record)
+        self.stdout.write(text)
 
     def handle_one_reap(self, verbose: bool) -> bool:
         result = reap()
@@ -155,6 +169,14 @@ class Command(BaseCommand):
             f"Retention: {result.expired_by_age} job(s) expired past retention, "
             f"{result.expired_by_size} over the size cap, {result.bytes_freed} bytes freed.",
         )
+        records = result.records
+        if records:
+            self.report(
+                verbose,
+                True,
+                f"Retention: deleted {records.jobs} old job row(s), {records.iam_events} "
+                f"published IAM event(s), {records.messages} message(s).",
+            )
         # Not "work" for the loop: pruning again at once would find nothing new.
         return False
 

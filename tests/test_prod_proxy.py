@@ -110,3 +110,15 @@ def test_presigned_urls_are_signed_for_the_public_endpoint(done_job, bucket, cli
     assert location.startswith(public + "/") and "X-Amz-Signature=" in location
     with urllib.request.urlopen(location, timeout=10) as answer:  # valid for that host
         assert answer.status == 200 and answer.read()
+
+
+def test_the_limits_count_the_client_behind_a_trusted_proxy(settings, rf):
+    from exports.ops.clients import client_address
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7", REMOTE_ADDR="10.0.0.2")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_address(request) == "10.0.0.2"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_address(request) == "198.51.100.7"
+    settings.TRUSTED_PROXY_COUNT = 2
+    assert client_address(request) == "203.0.113.9"

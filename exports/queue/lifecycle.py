@@ -23,8 +23,10 @@ default, for a worker, "running under my RQ job"), and the function changes noth
 overwrite the new attempt's progress nor publish a file for it.
 
 :func:`finish` and :func:`fail` send ``exports.queue.signals.job_finished`` once the row is
-final; that is how notifications learn of it. Skipping a slot (``exports.scheduling``) and
-expiring a file (``exports.files.retention``) are not attempts and stay with their owners.
+final; that is how notifications learn of it. Two transitions are not attempts:
+:func:`skip_waiting` (waiting → skipped, the scheduler's per-user cap) and :func:`expire` /
+:func:`unexpire` (done ⇄ expired, retention deleting the file); they live here too, so no
+other module writes a job's status (``tests/test_layout.py`` checks).
 """
 
 from __future__ import annotations

@@ -212,6 +212,12 @@ EXPORTS_INSTANCE = env_str("EXPORTS_INSTANCE", "")
 EXPORTS_REQUEUE_AFTER = env_int("EXPORTS_REQUEUE_AFTER", 30, minimum=1)
 # The scheduler runs retention (pruneexports) at most this often; P0D = never by itself.
 EXPORTS_PRUNE_INTERVAL = env_duration("EXPORTS_PRUNE_INTERVAL", "PT1H")
+# Caps on one request, on every way in (exports/requests/caps.py): items and notification
+# messages (each message has one target, so this also caps the addresses a request names).
+EXPORTS_MAX_ITEMS = env_int("EXPORTS_MAX_ITEMS", 100, minimum=1)
+EXPORTS_MAX_MESSAGES = env_int("EXPORTS_MAX_MESSAGES", 20, minimum=0)
+# How long a new API token lives unless another lifetime is chosen (ISO 8601).
+API_TOKEN_DEFAULT_LIFETIME = env_duration("API_TOKEN_DEFAULT_LIFETIME", "P90D", positive=True)
 
 # Email (Django's own names) for notifications. In DEBUG with no EMAIL_HOST set (a fresh
 # `make run`), messages are printed by the worker instead of failing on a missing mail server.

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 
 from exports.data.access import unreadable_items
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.requests.caps import count_problems
 from exports.requests.json_values import parse_timestamp
 from exports.requests.sharing import parse_shares
 from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS, RequestSpec
@@ -170,6 +171,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
         raise RequestSchemaError(errors.errors)
     if _obj(data, "(request)", errors) is None:
         raise RequestSchemaError(errors.errors)
+    if problems := count_problems(data):  # too many items, columns or messages: stop here
+        raise RequestSchemaError(problems)
     _unknown(
         data,
         {"name", "type", "format", "items", "periodicity", "periodStart", "paused", "notification"}

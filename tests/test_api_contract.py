@@ -200,3 +200,19 @@ def test_new_tokens_expire_after_the_default_lifetime(client, alice, settings):
     call_command("apitoken", "alice", "--name", "cli", stdout=io.StringIO())
     cli = ApiToken.objects.get(name="cli")
     assert abs(cli.expires_at - (timezone.now() + timedelta(days=30))) < timedelta(minutes=1)
+
+
+def test_a_message_text_that_is_not_a_string_is_refused(api):
+    body = {**BODY, "notification": {"messages": [{"medium": "email", "text": {}}]}}
+    response = post(api, "/api/exports", body)
+    assert response.status_code == 400
+    assert errors(response) == {("notification.messages[0].text", "must be a string.")}
+
+
+def test_a_column_label_longer_than_the_model_holds_is_refused(api):
+    fmt = {"extension": "csv", "columns": [{"id": "name", "label": "0" * 201}]}
+    response = post(api, "/api/exports", {**BODY, "format": fmt})
+    assert response.status_code == 400
+    assert errors(response) == {
+        ("format.columns[0].label", "Ensure this value has at most 200 characters (it has 201).")
+    }

@@ -280,8 +280,15 @@ class ExportRequestSerializer(serializers.Serializer):
         return _null_as_absent(fields)
 
 
+class TargetSerializer(serializers.Serializer):
+    value = serializers.CharField(help_text="Metric names, a comma list.")
+    label = serializers.CharField(required=False, help_text="Column labels, same count.")
+
+
 class StoredParamsSerializer(ParamsSerializer):
     timestamp = UnixSecondsField
+
+    target = TargetSerializer()  # answers always write the object
 
 
 class StoredItemSerializer(ItemSerializer):

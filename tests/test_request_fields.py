@@ -234,7 +234,7 @@ def test_the_error_paths_are_where_the_dump_writes(stored):
 
 
 def test_the_api_describes_everything_the_dump_writes(stored):
-    """The OpenAPI description of the request JSON (exports/api/serializers.py)."""
+    """The OpenAPI description of the request JSON (exports/api/request_shapes.py)."""
     described = serializer_paths(StoredExportRequestSerializer())
     ExportRequest.objects.filter(pk=stored.pk).update(extension="csv")  # CSV_ONLY written too
     missing = json_paths(dump_request(ExportRequest.objects.get(pk=stored.pk))) - described

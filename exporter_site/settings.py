@@ -252,6 +252,12 @@ EXPORTS_PRUNE_INTERVAL = env_duration("EXPORTS_PRUNE_INTERVAL", "PT1H")
 EXPORTS_JOB_ROW_RETENTION = env_duration("EXPORTS_JOB_ROW_RETENTION", "P90D")
 IAM_EVENTS_RETENTION = env_duration("IAM_EVENTS_RETENTION", "P90D")
 MESSAGES_RETENTION = env_duration("MESSAGES_RETENTION", "P0D")
+# Caps on one request, on every way in (exports/requests/caps.py): items and notification
+# messages (each message has one target, so this also caps the addresses a request names).
+EXPORTS_MAX_ITEMS = env_int("EXPORTS_MAX_ITEMS", 100, minimum=1)
+EXPORTS_MAX_MESSAGES = env_int("EXPORTS_MAX_MESSAGES", 20, minimum=0)
+# How long a new API token lives unless another lifetime is chosen (ISO 8601).
+API_TOKEN_DEFAULT_LIFETIME = env_duration("API_TOKEN_DEFAULT_LIFETIME", "P90D", positive=True)
 
 # Email (Django's own names) for notifications. In DEBUG with no EMAIL_HOST set (a fresh
 # `make run`), messages are printed by the worker instead of failing on a missing mail server.

@@ -24,7 +24,8 @@ def apitoken(*args, **options) -> list[str]:
 def test_the_command_prints_a_working_secret_as_its_last_line_and_stores_only_its_hash(alice):
     secret = apitoken("alice", name="gateway")[-1]
     token = ApiToken.objects.get()
-    assert token.name == "gateway" and token.user == alice and token.expires_at is None
+    assert token.name == "gateway" and token.user == alice
+    assert token.expires_at > timezone.now() + timedelta(days=89)  # API_TOKEN_DEFAULT_LIFETIME
     assert token.secret_hash == hash_secret(secret) and secret not in token.secret_hash
     assert secret.startswith(f"exp_{token.prefix}_")
     response = Client(HTTP_AUTHORIZATION=f"Bearer {secret}").get("/api/exports")

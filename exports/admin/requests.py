@@ -15,11 +15,34 @@ from exports.models import (
     RequestShare,
 )
 from exports.queue.ondemand import QueueFull, run_now, start_one_time
+from exports.requests import caps
 from exports.requests.display import format_time
 from exports.scheduling.words import describe_request_schedule
 
 
-class ExportItemInline(admin.StackedInline):
+class CappedInline:
+    """An inline holding at most ``cap()`` rows (``exports.requests.caps``), with its words."""
+
+    cap = staticmethod(caps.max_items)
+    too_many = staticmethod(caps.too_many_items)
+
+    def get_max_num(self, request, obj=None, **kwargs) -> int:
+        return self.cap()
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, validate_max=True, **kwargs)
+        message = self.too_many()
+
+        class Capped(formset):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.error_messages["too_many_forms"] = message
+
+        Capped.__name__ = formset.__name__
+        return Capped
+
+
+class ExportItemInline(CappedInline, admin.StackedInline):
     """Items stacked, a few fields a line: thirteen fields in a table row do not fit 1280 px."""
 
     model = ExportItem
@@ -38,14 +61,18 @@ class ExportItemInline(admin.StackedInline):
         return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
-class ExportColumnInline(admin.TabularInline):
+class ExportColumnInline(CappedInline, admin.TabularInline):
     model = ExportColumn
+    cap = staticmethod(caps.max_columns)
+    too_many = staticmethod(caps.too_many_columns)
     extra = 0
     fields = ("position", "column_id", "label")
 
 
-class NotificationMessageInline(admin.TabularInline):
+class NotificationMessageInline(CappedInline, admin.TabularInline):
     model = NotificationMessage
+    cap = staticmethod(caps.max_messages)
+    too_many = staticmethod(caps.too_many_messages)
     extra = 0
     fields = ("position", "policy", "medium", "target", "title", "text", "skip_empty")
 

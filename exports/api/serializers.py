@@ -1,7 +1,7 @@
 """Serializers of the API: the OpenAPI description of every body, and the read-only shapes.
 
 A request body is validated by ``exports.requests.schema.parse_request`` alone (the one validator);
-the request serializers here only *describe* its API shape for the schema and its clients.
+the request serializers (``exports.api.request_shapes``) only *describe* its API shape.
 Query parameters, jobs and series are read and written by the serializers below.
 """
 
@@ -14,20 +14,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from exports.models import ExportJob, JobStatus, ShareRole
-from exports.requests.display import format_window
-from exports.requests.vocabulary import (
-    MAX_DECIMALS,
-    Aggregation,
-    ColumnId,
-    Extension,
-    Medium,
-    OutputFormat,
-    Policy,
-    RequestType,
-    Template,
-    Transform,
+from exports.api.request_shapes import (  # noqa: F401 (re-exported: the views import them here)
+    ExportRequestSerializer,
+    ListedExportRequestSerializer,
+    ShareSerializer,
+    StoredExportRequestSerializer,
+    StoredShareSerializer,
+    TimestampField,
 )
+from exports.models import ExportJob, JobStatus
+from exports.requests.display import format_window
+from exports.requests.vocabulary import Medium, Policy, RequestType
 from notifications.models import DeliveryStatus
 from notifications.queries import deliveries_for_job
 
@@ -40,17 +37,7 @@ SORT_KEYS = {
 }
 
 
-@extend_schema_field(
-    {
-        "oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}],
-        "description": "Unix seconds, or an ISO 8601 date-time with an offset.",
-    }
-)
-class TimestampField(serializers.JSONField):
-    """A time as the validator accepts it: Unix seconds or ISO 8601 with an offset."""
-
-
-# --- the request JSON (API shape), for the schema -----------------------------------------
+# --- the request JSON (API shape), for the schema: see exports.api.request_shapes ------
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -63,136 +50,27 @@ class ErrorsSerializer(serializers.Serializer):
     detail = serializers.CharField(required=False, help_text="A longer explanation, sometimes.")
 
 
-class TargetSerializer(serializers.Serializer):
-    value = serializers.CharField(help_text="Metric names, a comma list.")
-    label = serializers.CharField(required=False, help_text="Column labels, same count.")
-
-
-class DecimationSerializer(serializers.Serializer):
-    ds = serializers.CharField(help_text="Bucket size: a number and one of s m h d w M y.")
-    dsf = serializers.ChoiceField(Aggregation.values, required=False)
-
-
-class ParamsSerializer(serializers.Serializer):
-    target = TargetSerializer()
-    channelId = serializers.CharField()
-    subtopic = serializers.CharField(required=False, allow_blank=True)
-    publisher = serializers.CharField(required=False, allow_blank=True)
-    period = serializers.CharField(required=False, help_text="ISO 8601 duration before the slot.")
-    decimation = DecimationSerializer(required=False)
-    transform = serializers.ChoiceField(Transform.values, required=False)
-    outputFormat = serializers.ChoiceField(OutputFormat.values, required=False)
-
-    def get_fields(self):
-        fields = super().get_fields()
-        # "from" is a Python keyword, so these two are added here.
-        fields["from"] = TimestampField(required=False)
-        fields["to"] = TimestampField(required=False)
-        return fields
-
-
-class ItemSerializer(serializers.Serializer):
-    params = ParamsSerializer()
-    filename = serializers.CharField(required=False)
-
-
-class ColumnSerializer(serializers.Serializer):
-    id = serializers.ChoiceField(ColumnId.values)
-    label = serializers.CharField()
-
-
-class FormatSerializer(serializers.Serializer):
-    extension = serializers.ChoiceField([*Extension.values, "xls"])
-    columns = ColumnSerializer(many=True, required=False)
-    timezone = serializers.CharField(required=False, help_text="IANA zone, default UTC.")
-    template = serializers.ChoiceField(Template.values, required=False)
-    csvDelimiter = serializers.CharField(required=False)
-    csvBom = serializers.BooleanField(
-        required=False, help_text="CSV only: start with a UTF-8 byte order mark (default true)."
-    )
-    decimals = serializers.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=MAX_DECIMALS,
-        help_text="Fixed decimals for every number; absent: numbers as they are.",
-    )
-    filename = serializers.CharField(required=False)
-
-
-class MessageSerializer(serializers.Serializer):
-    policy = serializers.ChoiceField(Policy.values)
-    medium = serializers.ChoiceField(Medium.values)
-    target = serializers.CharField(required=False)
-    title = serializers.CharField(required=False)
-    text = serializers.CharField(required=False)
-    skipEmpty = serializers.BooleanField(
-        required=False, help_text="Stay silent when the export wrote no rows (default false)."
-    )
-
-
-class NotificationSerializer(serializers.Serializer):
-    messages = MessageSerializer(many=True)
-
-
-class ShareSerializer(serializers.Serializer):
-    """Whom a request is shared with: one user or one group (by name), and the role."""
-
-    user = serializers.CharField(required=False, help_text="A user name (or give group).")
-    group = serializers.CharField(required=False, help_text="A group (team) name (or user).")
-    role = serializers.ChoiceField(
-        ShareRole.values,
-        required=False,
-        default=ShareRole.VIEWER,
-        help_text="viewer: sees it, its jobs and files; editor: also changes, pauses, runs it.",
-    )
-
-
-class StoredShareSerializer(ShareSerializer):
-    """One share as ``/api/exports/{id}/shares`` lists it."""
-
-    id = serializers.IntegerField()
-    createdAt = serializers.DateTimeField()
-
-
-class ExportRequestSerializer(serializers.Serializer):
-    """An export request in the platform API's shape (the reference page's is accepted too)."""
-
-    name = serializers.CharField(required=False)
-    type = serializers.ChoiceField(RequestType.values)
-    periodicity = serializers.CharField(required=False, help_text="ISO 8601, recurring only.")
-    periodStart = TimestampField(required=False)
-    paused = serializers.BooleanField(required=False)
-    format = FormatSerializer()
-    items = ItemSerializer(many=True)
-    notification = NotificationSerializer(required=False)
-    shares = ShareSerializer(
-        many=True,
-        required=False,
-        help_text="Whom it is shared with (owner and staff may change it). Left out on a "
-        "replace, the shares stay as they are.",
-    )
-
-
-class StoredExportRequestSerializer(ExportRequestSerializer):
-    """A stored request, exactly as ``manage.py dumpexport`` prints it."""
-
-    id = serializers.IntegerField()
-    owner = serializers.CharField(help_text="Username of the owner (read-only).")
-    createdAt = serializers.DateTimeField()
-    updatedAt = serializers.DateTimeField(allow_null=True)
-    nextRunAt = serializers.DateTimeField(required=False)
-
-
-class ListedExportRequestSerializer(StoredExportRequestSerializer):
-    status = serializers.ChoiceField(
-        JobStatus.choices, allow_null=True, help_text="Status of the last job (null: none yet)."
-    )
-
-
 # --- query parameters ---------------------------------------------------------------------
 
 
-class PageQuerySerializer(serializers.Serializer):
+class QuerySerializer(serializers.Serializer):
+    """Query parameters. An empty value (``?type=``) is refused (400), not read as left out:
+    leave a parameter out to not filter by it. Only fields that allow blank take one."""
+
+    def to_internal_value(self, data):
+        empty = {
+            name: ["must not be empty; leave the parameter out instead."]
+            for name, field in self.fields.items()
+            if not getattr(field, "allow_blank", False)
+            and hasattr(data, "getlist")
+            and "" in data.getlist(name)
+        }
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
+
+
+class PageQuerySerializer(QuerySerializer):
     page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, default=1)
     pageSize = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=25
@@ -222,12 +100,14 @@ class ExportListQuerySerializer(PageQuerySerializer):
 
 class SeriesQuerySerializer(PageQuerySerializer):
     channel = serializers.CharField(required=False, default="")
-    subtopic = serializers.CharField(required=False, allow_blank=True)
+    subtopic = serializers.CharField(
+        required=False, allow_blank=True, help_text="Empty: messages without a subtopic."
+    )
     publisher = serializers.CharField(required=False, default="")
     q = serializers.CharField(required=False, default="", help_text="Metric, id or name.")
 
 
-class IngestQuerySerializer(serializers.Serializer):
+class IngestQuerySerializer(QuerySerializer):
     publisher = serializers.CharField(
         required=False, help_text="Publisher of the messages; default: your user name."
     )

@@ -42,7 +42,20 @@ def explain_local_time(form: forms.ModelForm, names: Sequence[str], zone: str) -
 
 
 class ChildFormSet(BaseInlineFormSet):
+    """A request's child rows: at most ``cap()`` of them (``exports.requests.caps``, read when
+    the formset is built), refused with ``too_many()``'s words, the API's and the admin's."""
+
     remove_label = "Remove"
+    cap = None  # a function returning the most rows, or None for the factory's max_num
+    too_many = None  # a function returning the error when there are more
+
+    def __init__(self, *args, **kwargs):
+        if self.cap is not None:
+            self.max_num = self.cap()
+            self.absolute_max = self.max_num + 1000  # Django's margin over max_num
+        super().__init__(*args, **kwargs)
+        if self.too_many is not None:
+            self.error_messages["too_many_forms"] = self.too_many()
 
     def add_fields(self, form: forms.Form, index: int | None) -> None:
         super().add_fields(form, index)

@@ -11,10 +11,8 @@ from exports.data import catalog, pickers
 from exports.data.access import NOTHING, ReadScope, read_refusal
 from exports.editor.common import ChildFormSet, LocalDateTimeInput, explain_local_time
 from exports.models import ExportItem, ExportRequest
+from exports.requests import caps
 from exports.requests.validation import storable_text_error
-
-MAX_ITEMS = 100
-
 
 # The editable fields of an item, in form order (the pages and the admin inline).
 ITEM_FIELDS = (
@@ -158,9 +156,10 @@ class ItemForm(forms.ModelForm):
 
 class BaseItemFormSet(ChildFormSet):
     remove_label = "Remove this item"
+    cap = staticmethod(caps.max_items)
+    too_many = staticmethod(caps.too_many_items)
     default_error_messages = {
         "too_few_forms": "Add at least one item: an export needs something to export.",
-        "too_many_forms": f"An export can have at most {MAX_ITEMS} items.",
     }
 
 
@@ -173,7 +172,7 @@ ItemFormSet = forms.inlineformset_factory(
     extra=1,
     min_num=1,
     validate_min=True,
-    max_num=MAX_ITEMS,
+    max_num=caps.DEFAULT_MAX_ITEMS,  # read from the settings when built (ChildFormSet)
     validate_max=True,
     can_delete=True,
 )

@@ -6,8 +6,7 @@ from django import forms
 
 from exports.editor.common import ChildFormSet
 from exports.models import ExportRequest, NotificationMessage
-
-MAX_MESSAGES = 20
+from exports.requests import caps
 
 
 class MessageForm(forms.ModelForm):
@@ -19,9 +18,8 @@ class MessageForm(forms.ModelForm):
 
 class BaseMessageFormSet(ChildFormSet):
     remove_label = "Remove this notification"
-    default_error_messages = {
-        "too_many_forms": f"An export can have at most {MAX_MESSAGES} notification messages.",
-    }
+    cap = staticmethod(caps.max_messages)
+    too_many = staticmethod(caps.too_many_messages)
 
 
 # One blank "extra" row lets people without JavaScript add a message per save.
@@ -31,7 +29,7 @@ MessageFormSet = forms.inlineformset_factory(
     form=MessageForm,
     formset=BaseMessageFormSet,
     extra=1,
-    max_num=MAX_MESSAGES,
+    max_num=caps.DEFAULT_MAX_MESSAGES,  # read from the settings when built (ChildFormSet)
     validate_max=True,
     can_delete=True,
 )

@@ -1,7 +1,9 @@
 """A request written in the platform API's JSON shape (camelCase), children in order.
 
 ``parse_request(dump_request(r))`` (``exports.requests.schema``) rebuilds the same request:
-the round trip is lossless.
+the round trip is lossless. Times (``periodStart``, ``from``, ``to``) are written as Unix seconds,
+the platform's form, whichever form they were sent in; ``csvDelimiter`` and ``csvBom`` only
+for CSV.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from exports.models import ExportItem, ExportRequest
 from exports.requests.json_values import dump_timestamp
 from exports.requests.sharing import dump_shares
+from exports.requests.vocabulary import Extension
 
 
 def dump_request(request: ExportRequest) -> dict[str, Any]:
@@ -19,9 +22,10 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
         "extension": request.extension,
         "timezone": request.timezone,
         "template": request.template,
-        "csvDelimiter": request.csv_delimiter,
-        "csvBom": request.csv_bom,
     }
+    if request.extension == Extension.CSV:  # CSV only: other formats neither use nor echo them
+        fmt["csvDelimiter"] = request.csv_delimiter
+        fmt["csvBom"] = request.csv_bom
     if request.decimals is not None:
         fmt["decimals"] = request.decimals
     if request.filename:

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 
 from exports.data.access import unreadable_items
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
+from exports.requests.caps import count_problems
 from exports.requests.json_values import parse_timestamp
 from exports.requests.sharing import parse_shares
 from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS, RequestSpec
@@ -170,6 +171,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
         raise RequestSchemaError(errors.errors)
     if _obj(data, "(request)", errors) is None:
         raise RequestSchemaError(errors.errors)
+    if problems := count_problems(data):  # too many items, columns or messages: stop here
+        raise RequestSchemaError(problems)
     _unknown(
         data,
         {"name", "type", "format", "items", "periodicity", "periodStart", "paused", "notification"}
@@ -242,6 +245,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
     request.name = name or "Export"
 
     _full_clean(request, ["owner"], "", REQUEST_FIELDS, errors)
+    for index, column in enumerate(columns):  # lengths; ids are check_columns' question
+        _full_clean(column, ["request", "column_id"], f"format.columns[{index}].", {}, errors)
     for index, item in enumerate(items):
         _full_clean(item, ["request"], f"items[{index}].", ITEM_FIELDS, errors)
     for index, message in enumerate(messages):
@@ -374,7 +379,7 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
         if _obj(entry, path.rstrip("."), errors) is None:
             continue
         _unknown(entry, keys, path, errors)
-        text = entry.get("text") or ""
+        text = "" if entry.get("text") is None else entry["text"]  # {} or 0 is not a text
         if not isinstance(text, str):
             errors.add(f"{path}text", "must be a string.")
             text = ""

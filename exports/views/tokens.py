@@ -14,10 +14,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from exports.models import ApiToken
+from exports.models.token_lifetime import DEFAULT_CHOICE, default_expiry
 from exports.models.tokens import TokenLimitReached, clean_publishers, expiry_after
 
 LIFETIMES = [
-    ("", "Never"),
+    ("", DEFAULT_CHOICE),
     ("P7D", "7 days"),
     ("P30D", "30 days"),
     ("P90D", "90 days"),
@@ -60,7 +61,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 _, secret = ApiToken.objects.issue(
                     request.user,
                     form.cleaned_data["name"],
-                    expiry_after(lifetime) if lifetime else None,
+                    expiry_after(lifetime) if lifetime else default_expiry(),
                     form.cleaned_data["publishers"],
                 )
                 form = TokenForm()

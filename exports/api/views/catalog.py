@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from exports.api.errors import documented
 from exports.api.paging import page_of, read_query
+from exports.api.request_shapes import ClosedBodySchema
 from exports.api.serializers import (
     ExportRequestSerializer,
     PreviewSerializer,
@@ -54,6 +55,8 @@ class SeriesView(APIView):
 
 
 class PreviewView(APIView):
+    schema = ClosedBodySchema()
+
     @extend_schema(
         operation_id="exports_preview",
         summary="Preview an export request without saving it",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -24,6 +23,7 @@ from exports.api.errors import documented
 from exports.api.paging import read_query
 from exports.api.parsers import MEDIA_TYPES, PARSERS, SenMLBody, too_large
 from exports.api.problems import Problem
+from exports.api.request_shapes import SenMLRecordSerializer
 from exports.api.serializers import IngestQuerySerializer, IngestResultSerializer
 from exports.data.access import can_publish
 from exports.data.ingestion import checked_records, origin_problems, store_records
@@ -42,14 +42,16 @@ class IngestView(APIView):
     @extend_schema(
         operation_id="messages_ingest",
         summary="Publish SenML messages to a channel",
-        description="A SenML pack (RFC 8428 JSON array; base fields and relative times are "
-        "resolved) or JSON lines. Every record is checked first: a malformed body stores "
-        "nothing and the error names the record. Staff may publish to any channel, other "
-        "users to channels granted to them in the admin (403 otherwise). A token bound to "
-        "publisher ids (a device's token) stores only under those: another `publisher` is a "
-        "403; without the parameter its first bound id is used.",
+        description="A SenML pack (RFC 8428 JSON array of records; base fields and relative "
+        "times are resolved) as application/senml+json or application/json, or the same "
+        "records as JSON lines (one record per line) as application/x-ndjson or "
+        "application/jsonl; another Content-Type, or none, is a 415. Every record is checked "
+        "first: a malformed body stores nothing and the error names the record. Staff may "
+        "publish to any channel, other users where a publish grant reaches them (403 "
+        "otherwise). A token bound to publisher ids (a device's token) stores only under "
+        "those: another `publisher` is a 403; without the parameter its first bound id is used.",
         parameters=[IngestQuerySerializer],
-        request={media_type: OpenApiTypes.ANY for media_type in MEDIA_TYPES},
+        request={media_type: SenMLRecordSerializer(many=True) for media_type in MEDIA_TYPES},
         responses={202: IngestResultSerializer, **documented(400, 401, 403, 413, 415, 429)},
         examples=[OpenApiExample("A pack with base fields", value=PACK_EXAMPLE, request_only=True)],
     )

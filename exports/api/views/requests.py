@@ -23,6 +23,7 @@ from exports.api.errors import documented
 from exports.api.paging import page_of, read_query
 from exports.api.parsers import BoundedJSONParser, MergePatchParser
 from exports.api.problems import Problem
+from exports.api.request_shapes import ClosedBodySchema, ExportRequestPatchSerializer
 from exports.api.serializers import (
     SORT_KEYS,
     ExportListQuerySerializer,
@@ -112,6 +113,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 class ExportListView(APIView):
+    schema = ClosedBodySchema()
+
     @extend_schema(
         operation_id="exports_list",
         summary="List export requests",
@@ -159,6 +162,7 @@ class ExportListView(APIView):
 
 class ExportDetailView(APIView):
     parser_classes = [BoundedJSONParser, MergePatchParser]
+    schema = ClosedBodySchema()
 
     @extend_schema(
         operation_id="exports_retrieve",
@@ -187,8 +191,9 @@ class ExportDetailView(APIView):
         operation_id="exports_update",
         summary="Change part of an export request",
         description="A JSON Merge Patch (RFC 7396) over the stored request: objects merge, "
-        "null removes a key, arrays (items, columns, messages, shares) are replaced whole.",
-        request=ExportRequestSerializer,
+        "null removes a key, arrays (items, columns, messages, shares) are replaced whole. "
+        "The result is validated as a whole request; unknown fields are refused (400).",
+        request=ExportRequestPatchSerializer,
         responses={
             200: StoredExportRequestSerializer,
             **documented(400, 401, 403, 404, 413, 415, 429),

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from exports.models import ApiToken
+from exports.models.token_lifetime import default_expiry
 from exports.models.tokens import TokenLimitReached, clean_publishers, expiry_after
 
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("user", help="User name the token acts as.")
         parser.add_argument("--name", default="command line", help="What the token is for.")
         parser.add_argument(
-            "--expires", default="", help="Lifetime as an ISO 8601 duration (default: never)."
+            "--expires", default="", help="ISO 8601 lifetime (default: API_TOKEN_DEFAULT_LIFETIME)."
         )
         parser.add_argument(
             "--publisher",
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         if not name or len(name) > ApiToken._meta.get_field("name").max_length:
             raise CommandError("--name must be 1 to 100 characters.")
         try:
-            expires_at = expiry_after(expires) if expires else None
+            expires_at = expiry_after(expires) if expires else default_expiry()
         except ValueError as exc:
             raise CommandError(f"--expires: {exc}") from None
         try:

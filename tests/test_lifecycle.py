@@ -286,3 +286,39 @@ def test_the_runner_reads_the_attempts_limit_through_the_queue_settings(
     job = create_job(test_jobs.make_request(alice), test_jobs.SLOT)
     statuses = [run_job(job.pk).status for _ in range(3)]
     assert statuses == [JobStatus.NOT_PROCESSED, JobStatus.NOT_PROCESSED, JobStatus.FAILED]
+
+
+# --- a stop we asked for ------------------------------------------------------------------------
+
+
+def test_a_job_cut_off_by_a_workers_stop_is_requeued_without_counting_the_attempt(
+    alice, redis_conn, settings
+):
+    from exports.queue.namespace import stopping_worker_key
+
+    settings.EXPORTS_MAX_ATTEMPTS = 2  # at the limit: a lost worker would fail it
+    stopped = a_job(alice, JobStatus.IN_PROGRESS, worker_name="host.stopped", attempts=2)
+    lost = a_job(alice, JobStatus.IN_PROGRESS, worker_name="host.crashed", attempts=1)
+    redis_conn.set(stopping_worker_key("host.stopped"), "1")
+    try:
+        result = reap(now=timezone.now() + timedelta(seconds=61))
+    finally:
+        redis_conn.delete(stopping_worker_key("host.stopped"))
+    assert (result.requeued, result.failed) == (2, 0)
+    assert row(stopped, "status", "attempts") == {"status": JobStatus.NOT_PROCESSED, "attempts": 1}
+    assert row(lost, "status", "attempts") == {"status": JobStatus.NOT_PROCESSED, "attempts": 1}
+
+
+def test_a_worker_told_to_stop_marks_itself_in_redis(redis_conn):
+    from rq import Queue
+
+    from exports.queue.namespace import stopping_worker_key
+    from exports.queue.worker import PreloadingWorker
+
+    worker = PreloadingWorker([Queue("stop-test", connection=redis_conn)], connection=redis_conn)
+    try:
+        worker.mark_stopping()
+        assert redis_conn.exists(stopping_worker_key(worker.name))
+        assert 0 < redis_conn.ttl(stopping_worker_key(worker.name)) <= 24 * 3600
+    finally:
+        redis_conn.delete(stopping_worker_key(worker.name))

@@ -36,8 +36,9 @@ import os
 import socket
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.expressions import Combinable
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from rq import get_current_job
 
@@ -241,6 +242,7 @@ def requeue(
     error: str = "",
     stage: str = "",
     retry_at: datetime | None = None,
+    uncount_attempt: bool = False,
 ) -> bool:
     """Put the job back to waiting, for the dispatcher to hand out again as a new attempt.
 
@@ -251,7 +253,9 @@ def requeue(
     say why it waits and until when (a transient failure's backoff); by default nothing.
 
     ``expect`` is the state the row must still be in (default: this worker's running
-    attempt, :func:`this_attempt`). Returns ``False`` (and changes nothing) when it moved on.
+    attempt, :func:`this_attempt`). ``uncount_attempt`` gives the attempt back: the job was
+    cut off by a stop we asked for (a deploy), not by anything of its own. Returns ``False``
+    (and changes nothing) when it moved on.
     """
     changes = {
         "status": JobStatus.NOT_PROCESSED,
@@ -260,6 +264,8 @@ def requeue(
         "retry_at": retry_at,
         **_FRESH_ATTEMPT,
     }
+    if uncount_attempt:
+        changes["attempts"] = Greatest(F("attempts") - 1, Value(0))
     return _update(job, expect, changes)
 
 
@@ -300,8 +306,9 @@ def _update(job: ExportJob, expect: Q | None, changes: dict) -> bool:
     if not ExportJob.objects.filter(expect, pk=job.pk).update(**changes):
         return False
     _delete_file(job)
-    if isinstance(changes.get("attempts"), Combinable):
-        changes = {**changes, "attempts": job.attempts + 1}
+    if isinstance(changes.get("attempts"), Combinable):  # computed by the database
+        changes = {key: value for key, value in changes.items() if key != "attempts"}
+        job.refresh_from_db(fields=["attempts"])
     _apply(job, changes)
     return True
 

@@ -68,6 +68,12 @@ def redis_key(name: str) -> str:
     return f"exporter:{instance()}:{name}"
 
 
+def stopping_worker_key(worker_name: str) -> str:
+    """Set by a worker told to stop (a deploy, ``drainworkers``): an export it was running
+    and that a later kill cut off was stopped on purpose, not lost to a fault of its own."""
+    return redis_key(f"worker-stopping:{worker_name}")
+
+
 def queue_name(alias: str) -> str:
     """The Redis name of our RQ queue ``alias`` (one of ``QUEUES``): ``<instance>:<alias>``.
 

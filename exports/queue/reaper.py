@@ -101,7 +101,12 @@ def _reap_running(job: ExportJob, now: datetime) -> str | None:
     # Still that attempt, silent as we saw it: no beat, no finish, no other reaper since.
     unchanged = lifecycle.this_attempt(job) & Q(heartbeat_at=job.heartbeat_at)
     attempts = job.attempts
-    if attempts >= conf.max_attempts():
+    if _told_to_stop(job.worker_name):
+        # A deploy stopped the worker and its stop timeout cut the export off: not the job's
+        # fault, so the attempt is given back and the attempts limit cannot fail it.
+        new_status = JobStatus.NOT_PROCESSED
+        moved = lifecycle.requeue(job, expect=unchanged, uncount_attempt=True)
+    elif attempts >= conf.max_attempts():
         new_status = JobStatus.FAILED
         error = (
             f"worker lost: {worker} stopped sending heartbeats ({silent:.0f} s of silence) "
@@ -124,6 +129,18 @@ def _reap_running(job: ExportJob, now: datetime) -> str | None:
     job.refresh_from_db()
     job_reaped.send(sender=ExportJob, job=job, failed=new_status == JobStatus.FAILED)
     return new_status
+
+
+def _told_to_stop(worker_name: str) -> bool:
+    """Whether ``worker_name`` was told to stop (``PreloadingWorker.mark_stopping``)."""
+    if not worker_name:
+        return False
+    try:
+        connection = django_rq.get_connection(namespace.queue_name(QUEUE))
+        return bool(connection.exists(namespace.stopping_worker_key(worker_name)))
+    except Exception as exc:  # noqa: BLE001 - without Redis, count the attempt as usual
+        log.warning("Could not ask Redis whether worker %s was stopping: %s", worker_name, exc)
+        return False
 
 
 def _settle_handed_over(job: ExportJob, connection, now: datetime) -> str | None:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import signal
 
 from django.core.files.storage import default_storage
 from django.urls import get_resolver
 from rq import Worker
+
+from exports.queue.namespace import stopping_worker_key
+
+log = logging.getLogger(__name__)
+# How long the "told to stop" mark outlives the request: longer than any stop timeout.
+STOPPING_MARK_TTL = 24 * 3600
 
 # The modules our jobs run in; see PreloadingWorker.
 JOB_MODULES = ("exports.queue.runner", "notifications.jobs", "exports.iam")
@@ -32,6 +39,22 @@ class PreloadingWorker(Worker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         warm_up()
+
+    def request_stop(self, signum, frame):
+        self.mark_stopping()
+        super().request_stop(signum, frame)
+
+    def request_force_stop(self, signum, frame):
+        self.mark_stopping()
+        super().request_force_stop(signum, frame)
+
+    def mark_stopping(self) -> None:
+        """Say in Redis that this worker was told to stop: if the stop timeout runs out and
+        the running export is killed, the reaper requeues it without counting an attempt."""
+        try:
+            self.connection.set(stopping_worker_key(self.name), "1", ex=STOPPING_MARK_TTL)
+        except Exception as exc:  # noqa: BLE001 - stopping must not fail on a Redis outage
+            log.warning("Could not mark worker %s as stopping: %s", self.name, exc)
 
     def setup_work_horse_signals(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

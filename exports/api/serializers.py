@@ -19,6 +19,7 @@ from exports.requests.display import format_window
 from exports.requests.vocabulary import (
     MAX_DECIMALS,
     Aggregation,
+    CalendarRange,
     ColumnId,
     Extension,
     Medium,
@@ -79,6 +80,12 @@ class ParamsSerializer(serializers.Serializer):
     subtopic = serializers.CharField(required=False, allow_blank=True)
     publisher = serializers.CharField(required=False, allow_blank=True)
     period = serializers.CharField(required=False, help_text="ISO 8601 duration before the slot.")
+    range = serializers.ChoiceField(
+        CalendarRange.values,
+        required=False,
+        help_text="A calendar window in format.timezone read at the run: yesterday, "
+        "previousWeek, previousMonth, monthToDate, ... (instead of period or from/to).",
+    )
     decimation = DecimationSerializer(required=False)
     transform = serializers.ChoiceField(Transform.values, required=False)
     outputFormat = serializers.ChoiceField(OutputFormat.values, required=False)

@@ -58,7 +58,7 @@ EXAMPLE = {
                 "target": {"value": "temperature"},
                 "channelId": "6b1f0f3a-5c2e-4d8e-9a57-0c1d2e3f4a5b",
                 "subtopic": "events.data",
-                "period": "P1D",
+                "range": "yesterday",
             }
         }
     ],

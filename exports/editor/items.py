@@ -71,7 +71,7 @@ class ItemForm(WindowPickers, forms.ModelForm):
     # Pick where the data is first, then which metrics; the rest keeps the model's order.
     field_order = ["channel_id", "subtopic", "publisher", "metrics", "target_value"]
     field_order += ["target_label", "window", "period", "from_time", "to_time"]
-    field_order += ["ds_size", "ds_unit", "dsf"]
+    field_order += ["ds_unit", "ds_size", "dsf"]
 
     class Meta:
         model = ExportItem

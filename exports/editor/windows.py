@@ -81,11 +81,11 @@ class WindowPickers(forms.Form):
         help_text="Which data each run exports; calendar ranges follow the export's time zone.",
     )
     ds_size = forms.IntegerField(
-        label="Decimate every", min_value=1, required=False, widget=forms.NumberInput()
+        label="Bucket size", min_value=1, required=False, widget=forms.NumberInput()
     )
     ds_unit = forms.ChoiceField(
-        label="Unit",
-        choices=[("", "No decimation (every point)")]
+        label="Decimation",
+        choices=[("", "None (every point)")]
         + [(letter, f"{word}s") for letter, word in UNIT_WORDS.items()],
         required=False,
     )

@@ -35,6 +35,7 @@ from exports.requests.listing import (
 from exports.requests.recipients import describe_target
 from exports.requests.vocabulary import DEFAULT_COLUMNS
 from exports.scheduling.slots import upcoming_slots
+from exports.scheduling.words import duration_words
 from exports.views.jobs import jobs_context
 from exports.views.shares import shares_context
 
@@ -187,8 +188,11 @@ def schedule_words(request: HttpRequest) -> HttpResponse:
 
     Takes the editor's own field names (``type``, ``schedule``, ``every``, ``at_time``, ...,
     ``periodicity``, ``period_start``, ``timezone``); ``{"words": ""}`` when one-time or
-    incomplete. Read-only: nothing is saved.
+    incomplete. Read-only: nothing is saved. Given ``duration`` instead (an item's custom
+    window, ISO 8601), the duration in words: ``{"words": "1 day and 6 hours"}``.
     """
+    if "duration" in request.GET:
+        return JsonResponse({"words": duration_words(request.GET["duration"].strip())})
     words, periodicity = RequestEditor(request.GET, owner=request.user).schedule_words()
     return JsonResponse({"words": words, "periodicity": periodicity})
 

@@ -178,3 +178,33 @@ def test_the_json_field_round_trips(daily):
     assert data["items"][0]["params"]["range"] == "yesterday"
     assert "period" not in data["items"][0]["params"]
     assert parse_request(data).items[0].calendar_range == "yesterday"
+
+
+@pytest.mark.django_db
+def test_run_now_exports_the_most_recent_scheduled_period_or_up_to_now(daily):
+    from exports.queue.ondemand import run_now
+
+    now = local("2026-03-30T15:20")
+    job = run_now(daily, now)
+    schedule = Schedule.of(daily)
+    k = schedule.index_at_or_before(now)  # 30 March 00:00, yesterday = 29 March
+    assert job.windows == job_windows(daily, schedule.slot_at(k), k)
+    assert job.windows[0]["start"] == "2026-03-28T23:00:00+00:00"
+    assert job.slot == now  # its own slot: the scheduled job of 30 March stays its own
+
+    daily.items.update(calendar_range="")  # the scheduled period itself, [slot(k-1), slot(k))
+    later = run_now(daily, local("2026-03-30T15:21"))
+    assert (later.windows[0]["start"], later.windows[0]["end"]) == (
+        "2026-03-28T23:00:00+00:00",
+        "2026-03-29T22:00:00+00:00",
+    )
+    up_to_now = run_now(daily, local("2026-03-30T15:22"), up_to_now=True)
+    assert up_to_now.windows[0]["end"] == "2026-03-30T13:22:00+00:00"
+
+
+@pytest.mark.django_db
+def test_the_detail_page_states_run_nows_window(client, alice, daily):
+    client.force_login(alice)
+    page = client.get(daily.get_absolute_url()).text
+    assert "Run now exports the most recent scheduled period" in page
+    assert "Run up to now" in page

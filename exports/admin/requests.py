@@ -28,7 +28,8 @@ class ExportItemInline(admin.StackedInline):
     fields = (
         ("target_value", "target_label"),
         ("channel_id", "subtopic", "publisher"),
-        ("calendar_range", "period", "from_time", "to_time"),
+        ("calendar_range", "period"),
+        ("from_time", "to_time"),
         ("ds", "dsf", "transform"),
         ("output_format", "filename", "position"),
     )

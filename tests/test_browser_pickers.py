@@ -51,6 +51,9 @@ def test_a_recurring_export_with_no_typed_syntax(live_server, chromium_page, red
     assert duration.is_visible()
     duration.fill("P1DT6H")
     expect(page.locator("#id_items-0-period_helptext")).to_contain_text("1 day and 6 hours")
+    window.select_option("between")
+    expect(page.locator("#id_items-0-from_time_helptext")).to_contain_text("(Europe/Rome)")
+    expect(page.locator("#id_items-0-from_time_helptext")).not_to_contain_text("UTC")
     window.select_option("yesterday")
     assert not duration.is_visible()
 

@@ -208,3 +208,38 @@ def test_the_detail_page_states_run_nows_window(client, alice, daily):
     page = client.get(daily.get_absolute_url()).text
     assert "Run now exports the most recent scheduled period" in page
     assert "Run up to now" in page
+
+
+@pytest.mark.django_db
+def test_a_one_time_yesterday_on_a_dst_day_holds_exactly_that_calendar_day(alice):
+    """Europe/Rome, saved on 30 March 2026 at 10:00: yesterday is the 23-hour 29 March."""
+    from exports.data.ingestion import store_messages
+    from exports.engine.tables import build_tables
+    from exports.models import Message
+    from exports.requests.spec import save_spec
+    from exports.scheduling.windows import window_from_json
+
+    store_messages(
+        [
+            Message(
+                channel="c",
+                subtopic="s",
+                publisher="p",
+                name="t",
+                unit="Cel",
+                time=utc("2026-03-27T00:00") + k * (utc("2026-01-01T01:00") - utc("2026-01-01")),
+                value=k,
+            )
+            for k in range(24 * 5)
+        ]
+    )
+    data = _json(range="yesterday")
+    data["format"]["columns"] = [{"id": "time", "label": "time"}, {"id": "value", "label": "value"}]
+    request = save_spec(parse_request(data, alice))
+    slot = local("2026-03-30T10:00")
+    windows = {w["item"]: window_from_json(w) for w in job_windows(request, slot)}
+    [table] = build_tables(request, slot, windows=windows)
+    times = [row[0] for row in table.rows]
+    assert len(times) == 23  # hourly points of a 23-hour day
+    assert str(times[0]).startswith("2026-03-29 00:00")
+    assert str(times[-1]).startswith("2026-03-29 23:00")

@@ -367,6 +367,20 @@
       }));
     }).observe(items, { childList: true });
   }
+  // The From/To and start help names the zone chosen on the page, not the stored one.
+  function liveZoneHelp() {
+    const zone = form.elements.namedItem("timezone");
+    if (!zone) return;
+    zone.addEventListener("change", () => {
+      form.querySelectorAll("p.help").forEach((help) => {
+        help.textContent = help.textContent.replace(
+          /in the export's time zone \([^)]*\)(; a new time zone chosen above applies when you save)?/,
+          `in the export's time zone (${zone.value})`);
+      });
+    });
+  }
+
+  liveZoneHelp();
   liveScheduleWords();
   inlinePreview();
   focusOnLoad();

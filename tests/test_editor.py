@@ -211,9 +211,10 @@ def test_confirming_one_name_does_not_cover_another(alice_client, readings):
     assert not ExportRequest.objects.exists()
 
 
-def test_a_metric_on_another_subtopic_counts_as_unknown(alice_client, readings):
+def test_a_subtopic_the_channel_never_had_is_asked_about(alice_client, readings):
     response = create(alice_client, **{"items-0-subtopic": "other.data"})
-    assert "No data yet for <code>temperature</code>" in response.text
+    assert "No such subtopic: “other.data” has no data." in response.text
+    assert "Did you mean events.data?" in response.text
     assert not ExportRequest.objects.exists()
 
 

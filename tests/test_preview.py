@@ -175,6 +175,7 @@ def test_the_preview_json_has_the_api_shape(alice, readings):
         "headers",
         "rows",
         "unknownMetrics",
+        "unknownPlace",
     }
     assert shape["items"][0]["estimatedRows"] == 288  # 2 metrics × 2 devices × 72
 

@@ -85,6 +85,12 @@ SAMPLE: dict[Any, list[dict[str, Any]]] = {
             "from_time": datetime(2025, 1, 1, tzinfo=UTC),
             "to_time": datetime(2025, 1, 2, tzinfo=UTC),
         },
+        {
+            "target_value": "pressure",
+            "channel_id": "boiler-room",
+            "subtopic": "events.data",
+            "calendar_range": "previousMonth",
+        },
     ],
     ExportColumn: [
         {"column_id": "time", "label": "When"},

@@ -427,9 +427,15 @@ def test_a_job_is_never_enqueued_twice(alice, fake_jobs):
 def test_run_now_of_a_recurring_request_exports_the_last_period(alice, fake_jobs):
     request = make_recurring(alice, "P1D")
     now = timezone.now().replace(microsecond=0)
-    job = run_now(request, now=now)
+    # "Up to now": the last whole periodicity ending now.
+    job = run_now(request, now=now, up_to_now=True)
     assert job.windows[0]["start"] == (now - timedelta(days=1)).isoformat()
     assert job.windows[0]["end"] == now.isoformat()
+    # By default: the most recent scheduled period, as the schedule wrote it.
+    schedule = Schedule.of(request)
+    k = schedule.index_at_or_before(now)
+    latest = run_now(request, now=now + timedelta(seconds=1))
+    assert latest.windows[0]["end"] == schedule.slot_at(k).isoformat()
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.DONE

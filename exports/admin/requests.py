@@ -51,7 +51,8 @@ class ExportItemInline(CappedInline, admin.StackedInline):
     fields = (
         ("target_value", "target_label"),
         ("channel_id", "subtopic", "publisher"),
-        ("period", "from_time", "to_time"),
+        ("calendar_range", "period"),
+        ("from_time", "to_time"),
         ("ds", "dsf", "transform"),
         ("output_format", "filename", "position"),
     )

@@ -26,6 +26,7 @@ from exports.requests.schema import READ_ONLY_KEYS
 from exports.requests.vocabulary import (
     MAX_DECIMALS,
     Aggregation,
+    CalendarRange,
     ColumnId,
     Extension,
     Medium,
@@ -115,6 +116,12 @@ class ParamsSerializer(serializers.Serializer):
     publisher = _text(ExportItem, "publisher", required=False, allow_blank=True)
     period = serializers.CharField(
         required=False, allow_blank=True, help_text="ISO 8601 duration before the slot."
+    )
+    range = serializers.ChoiceField(
+        CalendarRange.values,
+        required=False,
+        help_text="A calendar window in format.timezone read at the run: yesterday, "
+        "previousWeek, previousMonth, monthToDate, ... (instead of period or from/to).",
     )
     decimation = DecimationSerializer(required=False)
     transform = serializers.ChoiceField(Transform.values, required=False, allow_blank=True)

@@ -232,6 +232,10 @@ class ItemPreviewSerializer(serializers.Serializer):
     headers = serializers.ListField(child=serializers.CharField())
     rows = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
     unknownMetrics = serializers.ListField(child=serializers.CharField())
+    unknownPlace = serializers.CharField(
+        help_text='Set when the channel or subtopic has no data: "No such channel: …" '
+        "with the closest known names."
+    )
 
 
 class PreviewSerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from django.utils import timezone as dj_timezone
 
 from exports.data import catalog
 from exports.data.access import read_scope
+from exports.data.typos import UnknownPlace, unknown_place
 from exports.editor.columns import ColumnFormSet, column_rows
 from exports.editor.items import ItemFormSet
 from exports.editor.messages import MessageFormSet
@@ -45,10 +46,14 @@ class UnknownMetrics:
 
     names: list[str]
     where: str  # "Greenhouse north (6b1f0f3a) / events.data"
+    # Set when the channel or subtopic itself is unknown (then ``names`` is empty).
+    place: UnknownPlace | None = None
 
     @property
     def confirmation(self) -> str:
         """The value a confirm checkbox posts for exactly these names in this place."""
+        if self.place is not None:
+            return f"{self.place.kind} {self.place.typed}"
         return f"{self.where}: {', '.join(self.names)}"
 
 
@@ -61,6 +66,15 @@ def _stored_names(form: forms.ModelForm) -> set[str]:
     if any(before.get(name, "") != form.cleaned_data.get(name, "") for name in place):
         return set()
     return {name.strip() for name in (before.get("target_value") or "").split(",")}
+
+
+def _stored_place(form: forms.ModelForm) -> bool:
+    """True when the item was stored reading the same channel and subtopic (confirmed then)."""
+    before = form.initial
+    return bool(form.instance.pk) and all(
+        before.get(name, "") == form.cleaned_data.get(name, "")
+        for name in ("channel_id", "subtopic")
+    )
 
 
 def _kept(formset: BaseInlineFormSet) -> list[forms.Form]:
@@ -217,6 +231,13 @@ class RequestEditor:
         found = []
         for form in _kept(self.items):
             item = form.instance
+            if not _stored_place(form):
+                # A channel or subtopic the catalog never saw (typed by name, mistyped):
+                # asked about once, instead of every metric on it.
+                place = unknown_place(item.channel_id, item.subtopic, scope=self.scope)
+                if place is not None:
+                    found.append(UnknownMetrics([], place.typed, place))
+                    continue
             names = catalog.unknown_metrics(
                 item.channel_id, item.subtopic, item.metric_names, item.publisher, scope=self.scope
             )

@@ -10,6 +10,7 @@ from django import forms
 from exports.data import catalog, pickers
 from exports.data.access import NOTHING, ReadScope, read_refusal
 from exports.editor.common import ChildFormSet, LocalDateTimeInput, explain_local_time
+from exports.editor.windows import WindowPickers
 from exports.models import ExportItem, ExportRequest
 from exports.requests import caps
 from exports.requests.validation import storable_text_error
@@ -24,6 +25,7 @@ ITEM_FIELDS = (
     "from_time",
     "to_time",
     "period",
+    "calendar_range",
     "ds",
     "dsf",
     "transform",
@@ -57,7 +59,7 @@ class PickerList:
 PICKED = {"channel_id": "channel", "subtopic": "subtopic", "publisher": "publisher"}
 
 
-class ItemForm(forms.ModelForm):
+class ItemForm(WindowPickers, forms.ModelForm):
     metrics = MetricsPicker(
         label="Add metrics from the catalog",
         required=False,
@@ -66,6 +68,8 @@ class ItemForm(forms.ModelForm):
     )
     # Pick where the data is first, then which metrics; the rest keeps the model's order.
     field_order = ["channel_id", "subtopic", "publisher", "metrics", "target_value"]
+    field_order += ["target_label", "window", "period", "from_time", "to_time"]
+    field_order += ["ds_unit", "ds_size", "dsf"]
 
     class Meta:
         model = ExportItem
@@ -85,6 +89,7 @@ class ItemForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.owner, self.scope = owner, scope
         explain_local_time(self, ["from_time", "to_time"], zone)
+        self.setup_pickers()
         # Rows of one page share their lookups (items often read the same channel).
         self._cache = {} if options_cache is None else options_cache
         # Picked metrics may be the only ones: "at least one" is checked in clean().
@@ -135,6 +140,7 @@ class ItemForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        self.clean_pickers(cleaned)
         channel = cleaned.get("channel_id")
         if channel and not cleaned.get("DELETE"):
             refusal = read_refusal(

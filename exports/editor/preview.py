@@ -19,6 +19,7 @@ from django.utils import timezone as dj_timezone
 
 from exports.data import catalog
 from exports.data.access import read_scope, unreadable_items
+from exports.data.typos import unknown_place
 from exports.engine.tables import build_tables, estimate_rows
 from exports.requests.schema import RequestSchemaError, parse_request
 from exports.requests.spec import RequestSpec
@@ -44,6 +45,7 @@ class ItemPreview:
     rows: list[list[str]]
     estimated_rows: int
     unknown_metrics: list[str] = field(default_factory=list)
+    unknown_place: str = ""  # "No such channel: “Greenhouse” has no data. Did you mean …?"
 
     @property
     def is_empty(self) -> bool:
@@ -75,6 +77,7 @@ class Preview:
                     "headers": item.headers,
                     "rows": item.rows,
                     "unknownMetrics": item.unknown_metrics,
+                    "unknownPlace": item.unknown_place,
                 }
                 for item in self.items
             ],
@@ -132,6 +135,7 @@ def preview_spec(
         rows = islice(table.rows, limit)
         cells = [[str(cell(value)) for value in row] for row in rows]
         _close(table.rows)
+        place = unknown_place(item.channel_id, item.subtopic, scope=scope)
         items.append(
             ItemPreview(
                 title=table.name,
@@ -144,9 +148,12 @@ def preview_spec(
                 estimated_rows=max(
                     estimate_rows(request, slot, [item], windows=windows), len(cells)
                 ),
-                unknown_metrics=catalog.unknown_metrics(
+                unknown_metrics=[]
+                if place
+                else catalog.unknown_metrics(
                     item.channel_id, item.subtopic, item.metric_names, item.publisher, scope=scope
                 ),
+                unknown_place=place.message if place else "",
             )
         )
     return Preview(

@@ -23,6 +23,7 @@ from exports.requests.validation import (
 from exports.requests.vocabulary import (
     MAX_DECIMALS,
     Aggregation,
+    CalendarRange,
     ColumnId,
     Extension,
     Medium,
@@ -187,6 +188,15 @@ class ExportItem(StorableTextModel):
         validators=[validate_duration],
         help_text="Relative window ending at each run, ISO 8601 (e.g. P1D).",
     )
+    calendar_range = models.CharField(
+        "calendar range",
+        max_length=16,
+        blank=True,
+        default="",
+        choices=CalendarRange.choices,
+        help_text="A calendar window in the export's time zone, e.g. yesterday or the "
+        "previous month, read at each run.",
+    )
     ds = models.CharField(
         "decimation",
         max_length=16,
@@ -232,6 +242,10 @@ class ExportItem(StorableTextModel):
             errors["to_time"] = "'to' must be later than 'from'."
         if self.period and (self.from_time or self.to_time):
             errors["period"] = "Give either a relative period or from/to, not both."
+        if self.calendar_range and (self.period or self.from_time or self.to_time):
+            errors["calendar_range"] = (
+                "Give one window: a calendar range, a relative period or from/to, not two."
+            )
         if self.dsf and not self.ds:
             errors["ds"] = "An aggregation needs a decimation granularity (ds)."
         if errors:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from exports.models import ExportJob, ExportRequest, JobStatus
 from exports.queue import conf
 from exports.queue.dispatch import dispatch_quietly
+from exports.scheduling.slots import Schedule
 from exports.scheduling.windows import job_windows
 
 
@@ -62,11 +63,36 @@ def check_queue_room(owner_id: int) -> None:
         raise QueueFull(waiting, limit)
 
 
-def run_now(request: ExportRequest, now: datetime | None = None) -> ExportJob:
+def latest_period(request: ExportRequest, now: datetime) -> tuple[int, datetime] | None:
+    """The most recent grid slot ``(k, slot)`` at or before ``now`` of a recurring request:
+    the period the schedule last wrote (or would have). None for a one-time request and
+    before the first slot."""
+    if not request.is_recurring or not request.periodicity or request.period_start is None:
+        return None
+    schedule = Schedule.of(request)
+    k = schedule.index_at_or_before(now)
+    return (k, schedule.slot_at(k)) if k >= 1 else None
+
+
+def run_now_windows(request: ExportRequest, now: datetime, *, up_to_now: bool = False) -> list:
+    """The windows "Run now" pins: a recurring request's most recent scheduled period (the
+    windows its last grid slot has), or with ``up_to_now`` those of an off-grid slot "now"."""
+    latest = None if up_to_now else latest_period(request, now)
+    if latest is None:
+        return job_windows(request, now)
+    k, slot = latest
+    return job_windows(request, slot, k)
+
+
+def run_now(
+    request: ExportRequest, now: datetime | None = None, *, up_to_now: bool = False
+) -> ExportJob:
     """Create a job of ``request`` for the slot "now" and hand it to RQ after commit.
 
     Works for one-time and recurring requests (paused ones too: it is an explicit action);
-    a recurring request's job exports the last whole periodicity up to now. Call it after
+    a recurring request's job exports the most recent scheduled period — the windows of its
+    last grid slot, what the schedule wrote or would have — or, with ``up_to_now``, the
+    windows of an off-grid slot now (the last whole periodicity up to now). Call it after
     the request's items are saved, inside the same transaction when creating. Returns the
     job (the existing one on a repeat within the same second). Raises :class:`QueueFull`
     when the owner is at the cap; nothing is created then.
@@ -85,7 +111,8 @@ def run_now(request: ExportRequest, now: datetime | None = None) -> ExportJob:
         if existing is not None:
             return existing
         check_queue_room(request.owner_id)
-        job = ExportJob(request=request, slot=slot, windows=job_windows(request, slot))
+        windows = run_now_windows(request, slot, up_to_now=up_to_now)
+        job = ExportJob(request=request, slot=slot, windows=windows)
         try:
             with transaction.atomic():
                 job.save(force_insert=True)

@@ -91,6 +91,8 @@ def _dump_item(item: ExportItem) -> dict[str, Any]:
         params["to"] = dump_timestamp(item.to_time)
     if item.period:
         params["period"] = item.period
+    if item.calendar_range:
+        params["range"] = item.calendar_range
     if item.ds:
         params["decimation"] = {"ds": item.ds, "dsf": item.aggregation}
     if item.transform:

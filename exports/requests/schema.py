@@ -298,6 +298,7 @@ ITEM_PARAM_KEYS = {
     "from",
     "to",
     "period",
+    "range",
     "decimation",
     "transform",
     "outputFormat",
@@ -343,6 +344,7 @@ def _parse_items(raw: Any, errors: _Errors) -> list[ExportItem]:
         item.from_time = _time(params, "from", ppath, errors)
         item.to_time = _time(params, "to", ppath, errors)
         item.period = _str(params, "period", ppath, errors)
+        item.calendar_range = _str(params, "range", ppath, errors)
         decimation = params.get("decimation")
         if decimation is not None and _obj(decimation, f"{ppath}decimation", errors) is not None:
             _unknown(decimation, {"ds", "dsf"}, f"{ppath}decimation.", errors)

@@ -37,6 +37,7 @@ ITEM_FIELDS = {
     "from_time": "params.from",
     "to_time": "params.to",
     "period": "params.period",
+    "calendar_range": "params.range",
     "ds": "params.decimation.ds",
     "dsf": "params.decimation.dsf",
     "transform": "params.transform",

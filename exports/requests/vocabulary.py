@@ -58,6 +58,19 @@ class OutputFormat(models.TextChoices):
     WIDE = "wide", "wide (one row per timestamp, one column per target)"
 
 
+class CalendarRange(models.TextChoices):
+    """An item's window as a calendar range in the request's zone (``exports.requests.ranges``)."""
+
+    TODAY = "today", "today so far"
+    YESTERDAY = "yesterday", "yesterday"
+    WEEK_TO_DATE = "weekToDate", "this week so far (from Monday)"
+    PREVIOUS_WEEK = "previousWeek", "the previous week (Monday to Sunday)"
+    MONTH_TO_DATE = "monthToDate", "this month so far"
+    PREVIOUS_MONTH = "previousMonth", "the previous month"
+    YEAR_TO_DATE = "yearToDate", "this year so far"
+    PREVIOUS_YEAR = "previousYear", "the previous year"
+
+
 class Policy(models.TextChoices):
     ON_SUCCESS = "onSuccess", "on success"
     ON_FAILURE = "onFailure", "on failure"

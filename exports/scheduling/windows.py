@@ -8,6 +8,8 @@ Rules, per item (``slot`` is the job's slot, ``k`` its index when it is a grid s
 
 * ``from``/``to`` given: ``[from, to)``; a missing ``to`` means the slot, a missing ``from``
   means the beginning of the data.
+* ``range`` given (a calendar range such as ``yesterday``): the range read at the slot in the
+  request's zone (``exports.requests.ranges``), the same for grid slots and "Run now".
 * ``period`` given: ``[slot − period, slot)``, subtracted by the same duration rules that move
   slots (``exports.requests.durations``: calendar part on local wall time). When the period
   equals the request's periodicity and the slot is a grid slot, the start is the previous slot
@@ -33,6 +35,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from exports.requests.durations import Duration
+from exports.requests.ranges import calendar_window
 from exports.scheduling.slots import Schedule
 
 if TYPE_CHECKING:
@@ -96,6 +99,9 @@ def item_window(
     """
     if item.from_time or item.to_time:
         return Window(_utc(item.from_time), _utc(item.to_time or slot))
+    if item.calendar_range:
+        tz = schedule.tz if schedule is not None else zoneinfo.ZoneInfo(request.timezone)
+        return Window(*calendar_window(item.calendar_range, slot, tz))
     if item.period:
         period = Duration.parse(item.period)
         if schedule is not None and k is not None and period == schedule.periodicity:

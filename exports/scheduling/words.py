@@ -92,6 +92,15 @@ def _duration_words(months: int, days: int, exact: timedelta) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def duration_words(text: str) -> str:
+    """An ISO 8601 duration in words ("P1DT6H" → "1 day and 6 hours"); "" when invalid."""
+    try:
+        period = Duration.parse(text)
+    except (ValidationError, ValueError, OverflowError):
+        return ""
+    return _duration_words(period.months, period.days, period.exact)
+
+
 def describe_request_schedule(request) -> str:
     """Words for a request: its recurrence, or that it runs once."""
     if not request.is_recurring:

@@ -6,6 +6,8 @@ Every view finds its request through ``exports.data.access``; every change goes 
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,6 +16,7 @@ from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone as dj_timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from exports.data.access import get_request_for_user, visible_requests
@@ -22,7 +25,13 @@ from exports.editor.editor import RequestEditor
 from exports.editor.preview import preview_spec
 from exports.models import ExportRequest
 from exports.models.catalog import display_name
-from exports.queue.ondemand import QueueFull, run_now, set_paused, start_one_time
+from exports.queue.ondemand import (
+    QueueFull,
+    run_now,
+    run_now_windows,
+    set_paused,
+    start_one_time,
+)
 from exports.requests.listing import (
     DEFAULT_SORT,
     FILTER_KEYS,
@@ -35,6 +44,8 @@ from exports.requests.listing import (
 from exports.requests.recipients import describe_target
 from exports.requests.vocabulary import DEFAULT_COLUMNS
 from exports.scheduling.slots import upcoming_slots
+from exports.scheduling.windows import describe_window, window_from_json
+from exports.scheduling.words import duration_words
 from exports.views.jobs import jobs_context
 from exports.views.shares import shares_context
 
@@ -103,9 +114,25 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for message in export.messages.all()
             ],
             "upcoming": upcoming_slots(export, n=5),
+            "run_now_windows": _run_now_words(export),
             **shares_context(export),
         },
     )
+
+
+def _run_now_words(export: ExportRequest) -> dict[str, str]:
+    """What "Run now" would export, per choice, in words (the first item's window)."""
+    now = dj_timezone.now().replace(microsecond=0)
+    tz = zoneinfo.ZoneInfo(export.timezone)
+    words = {}
+    try:
+        for key, up_to_now in (("latest", False), ("now", True)):
+            windows = run_now_windows(export, now, up_to_now=up_to_now)
+            if windows:
+                words[key] = describe_window(window_from_json(windows[0]), tz)
+    except (ValueError, ValidationError, OverflowError):
+        return {}
+    return words
 
 
 def _item_rows(export: ExportRequest) -> list[tuple]:
@@ -187,8 +214,11 @@ def schedule_words(request: HttpRequest) -> HttpResponse:
 
     Takes the editor's own field names (``type``, ``schedule``, ``every``, ``at_time``, ...,
     ``periodicity``, ``period_start``, ``timezone``); ``{"words": ""}`` when one-time or
-    incomplete. Read-only: nothing is saved.
+    incomplete. Read-only: nothing is saved. Given ``duration`` instead (an item's custom
+    window, ISO 8601), the duration in words: ``{"words": "1 day and 6 hours"}``.
     """
+    if "duration" in request.GET:
+        return JsonResponse({"words": duration_words(request.GET["duration"].strip())})
     words, periodicity = RequestEditor(request.GET, owner=request.user).schedule_words()
     return JsonResponse({"words": words, "periodicity": periodicity})
 
@@ -257,7 +287,7 @@ def request_run(request: HttpRequest, pk: int) -> HttpResponse:
     """Run a request now, whatever its schedule (paused ones too: it is an explicit action)."""
     export = get_request_for_user(request.user, pk, edit=True)
     try:
-        job = run_now(export)
+        job = run_now(export, up_to_now=request.POST.get("window") == "now")
     except QueueFull as exc:
         return _queue_full(request, export, exc)
     except ValidationError as exc:  # a schedule stored before today's rules (say P2000Y)

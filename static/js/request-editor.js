@@ -192,7 +192,81 @@
     });
   }
 
+  // An item's window and decimation pickers: the words of a typed duration (asked of the
+  // server, the one function that words durations), of the decimation, and the default
+  // window's meaning for the chosen type. CSS shows only the fields of the choice.
+  const UNITS = { s: "second", m: "minute", h: "hour", d: "day", w: "week", M: "month", y: "year" };
+  const FUNCTIONS = { "": "averages", avg: "averages", max: "maxima", min: "minima", sum: "sums",
+    stddev: "standard deviations", variance: "variances" };
+
+  function helpOf(input) {
+    let help = document.getElementById(`${input.id}_helptext`);
+    if (!help) {
+      help = document.createElement("p");
+      help.className = "help";
+      help.id = `${input.id}_helptext`;
+      input.after(help);
+      input.setAttribute("aria-describedby", help.id);
+    }
+    return help;
+  }
+
+  function windowPickers(row) {
+    const prefix = row.querySelector('select[name$="-window"]')?.name.replace(/-window$/, "");
+    if (!prefix) return;
+    const field = (name) => form.elements.namedItem(`${prefix}-${name}`);
+    const size = field("ds_size"), unit = field("ds_unit"), func = field("dsf");
+    if (size && unit && func) {
+      const help = helpOf(unit);
+      help.setAttribute("aria-live", "polite");
+      const words = () => {
+        const count = parseInt(size.value, 10);
+        help.textContent = unit.value && count > 0
+          ? `${count}-${UNITS[unit.value]} ${FUNCTIONS[func.value] || func.value}` : "";
+      };
+      [size, unit, func].forEach((input) => {
+        input.addEventListener("input", words);
+        input.addEventListener("change", words);
+      });
+      words();
+    }
+    const period = field("period");
+    const url = form.dataset.wordsUrl;
+    if (period && url) {
+      const help = helpOf(period);
+      help.setAttribute("aria-live", "polite");
+      const base = help.textContent.replace(/^.*?\. (?=ISO 8601)/, "");
+      let asked = 0;
+      period.addEventListener("input", debounce(async () => {
+        const mine = ++asked;
+        try {
+          const response = await fetch(`${url}?${new URLSearchParams({ duration: period.value })}`,
+            { headers: { Accept: "application/json" } });
+          if (!response.ok || mine !== asked) return;
+          const answer = await response.json();
+          help.textContent = answer.words ? `${answer.words}. ${base}` : base;
+        } catch (error) {
+          // offline: the help stays as it was
+        }
+      }, 250));
+    }
+    const type = form.elements.namedItem("type");
+    const choice = field("window");
+    if (type && choice) {
+      const relabel = () => {
+        const option = choice.querySelector('option[value=""]');
+        if (option) {
+          option.textContent = type.value === "recurring"
+            ? "The scheduled period (since the previous run)" : "All data up to the run";
+        }
+      };
+      type.addEventListener("change", relabel);
+      relabel();
+    }
+  }
+
   function enhanceRow(row) {
+    windowPickers(row);
     Object.keys(INPUT_OF).forEach((field) => {
       const input = row.querySelector(`input[data-picker="${field}"]`);
       if (input && !input.closest(".picker")) {
@@ -293,6 +367,20 @@
       }));
     }).observe(items, { childList: true });
   }
+  // The From/To and start help names the zone chosen on the page, not the stored one.
+  function liveZoneHelp() {
+    const zone = form.elements.namedItem("timezone");
+    if (!zone) return;
+    zone.addEventListener("change", () => {
+      form.querySelectorAll("p.help").forEach((help) => {
+        help.textContent = help.textContent.replace(
+          /in the export's time zone \([^)]*\)(; a new time zone chosen above applies when you save)?/,
+          `in the export's time zone (${zone.value})`);
+      });
+    });
+  }
+
+  liveZoneHelp();
   liveScheduleWords();
   inlinePreview();
   focusOnLoad();

@@ -59,7 +59,7 @@ EXAMPLE = {
                 "target": {"value": "temperature"},
                 "channelId": "6b1f0f3a-5c2e-4d8e-9a57-0c1d2e3f4a5b",
                 "subtopic": "events.data",
-                "period": "P1D",
+                "range": "yesterday",
             }
         }
     ],
@@ -224,13 +224,15 @@ class ExportRunView(APIView):
         operation_id="exports_run",
         summary="Run an export request now",
         description="Creates a job for the slot 'now' whatever the schedule (paused requests "
-        "too); a repeat within the same second returns the same job.",
+        "too); a repeat within the same second returns the same job. A recurring request's job "
+        "exports its most recent scheduled period (what the schedule wrote); with "
+        "`?window=now`, the last whole periodicity up to now.",
         request=None,
         responses={202: JobSerializer, **documented(401, 403, 404, 429)},
     )
     def post(self, request: Request, pk: int) -> Response:
         export = get_for_caller(request, pk, edit=True)
-        job = run_now(export)
+        job = run_now(export, up_to_now=request.query_params.get("window") == "now")
         job.request = export
         return Response(
             JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED

@@ -27,7 +27,7 @@ from exports.editor.request import ExportRequestForm
 from exports.models import ExportColumn, ExportRequest
 from exports.requests.spec import RequestSpec
 from exports.requests.validation import validate_timezone
-from exports.requests.vocabulary import DEFAULT_COLUMNS
+from exports.requests.vocabulary import DEFAULT_COLUMNS, EDITOR_COLUMNS
 
 
 @dataclass
@@ -105,8 +105,10 @@ class RequestEditor:
         # The export runs as its owner: the pickers offer, and saving allows, what they read.
         self.scope = read_scope(self.instance.owner if self.instance.owner_id else owner)
         stored = [] if self.is_new else [(c.column_id, c.label) for c in instance.columns.all()]
-        # An export without stored columns gets the defaults: show them as its columns.
-        self.initial_columns = stored or [(column_id, column_id) for column_id in DEFAULT_COLUMNS]
+        # A new request starts with names people read (Device, Channel); a saved one without
+        # stored columns gets the defaults it exports with: show them as its columns.
+        defaults = [(column_id, column_id) for column_id in DEFAULT_COLUMNS]
+        self.initial_columns = list(EDITOR_COLUMNS) if self.is_new else stored or defaults
 
         self.form = ExportRequestForm(data, instance=self.instance, zone=self.zone)
         self.items = ItemFormSet(

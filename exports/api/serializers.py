@@ -20,6 +20,7 @@ from exports.requests.vocabulary import (
     MAX_DECIMALS,
     Aggregation,
     ColumnId,
+    DecimalSeparator,
     Extension,
     Medium,
     OutputFormat,
@@ -116,6 +117,12 @@ class FormatSerializer(serializers.Serializer):
         max_value=MAX_DECIMALS,
         help_text="Fixed decimals for every number; absent: numbers as they are.",
     )
+    decimalSeparator = serializers.ChoiceField(
+        DecimalSeparator.values,
+        required=False,
+        help_text="Of numbers in CSV and PDF (default .); with , the CSV delimiter defaults "
+        "to ; and a delimiter equal to the separator is refused.",
+    )
     filename = serializers.CharField(required=False)
 
 
@@ -127,6 +134,11 @@ class MessageSerializer(serializers.Serializer):
     text = serializers.CharField(required=False)
     skipEmpty = serializers.BooleanField(
         required=False, help_text="Stay silent when the export wrote no rows (default false)."
+    )
+    attach = serializers.BooleanField(
+        required=False,
+        help_text="Email only: attach the file when it is at most NOTIFICATIONS_ATTACH_MAX_BYTES "
+        "(default 10 MB); a bigger file is linked with a sentence why (default false).",
     )
 
 

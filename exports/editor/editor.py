@@ -26,7 +26,7 @@ from exports.editor.messages import MessageFormSet
 from exports.editor.request import ExportRequestForm
 from exports.models import ExportColumn, ExportRequest
 from exports.requests.spec import RequestSpec
-from exports.requests.validation import validate_timezone
+from exports.requests.validation import one_table_error, validate_timezone
 from exports.requests.vocabulary import DEFAULT_COLUMNS, EDITOR_COLUMNS
 
 
@@ -144,6 +144,12 @@ class RequestEditor:
             results = [
                 part.is_valid() for part in (self.form, self.items, self.messages, self.columns)
             ]
+        if all(results):
+            items = [form.instance for form in _kept(self.items)]
+            data = self.form.cleaned_data
+            if problem := one_table_error(data.get("template"), data.get("extension"), items):
+                self.form.add_error("template", problem)
+                return False
         return all(results)
 
     def save(self) -> ExportRequest:

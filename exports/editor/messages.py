@@ -13,7 +13,7 @@ MAX_MESSAGES = 20
 class MessageForm(forms.ModelForm):
     class Meta:
         model = NotificationMessage
-        fields = ["policy", "medium", "target", "title", "text", "skip_empty"]
+        fields = ["policy", "medium", "target", "title", "text", "skip_empty", "attach"]
         widgets = {"text": forms.Textarea(attrs={"rows": 3})}
 
 

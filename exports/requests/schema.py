@@ -27,7 +27,7 @@ from exports.models import ExportColumn, ExportItem, ExportRequest, Notification
 from exports.requests.json_values import parse_timestamp
 from exports.requests.sharing import parse_shares
 from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS, RequestSpec
-from exports.requests.validation import check_columns, storable_text_error
+from exports.requests.validation import check_columns, one_table_error, storable_text_error
 from exports.requests.vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
 
 READ_ONLY_KEYS = {"id", "owner", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
@@ -205,6 +205,7 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
                 "csvDelimiter",
                 "csvBom",
                 "decimals",
+                "decimalSeparator",
                 "filename",
             },
             "format.",
@@ -218,7 +219,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
         if request.timezone.lower() == "utc":
             request.timezone = "UTC"
         request.template = _str(fmt, "template", "format.", errors, "tabular") or "tabular"
-        delimiter = fmt.get("csvDelimiter", ",")
+        request.decimal_separator = _str(fmt, "decimalSeparator", "format.", errors, ".") or "."
+        delimiter = fmt.get("csvDelimiter", ";" if request.decimal_separator == "," else ",")
         if not isinstance(delimiter, str):
             errors.add("format.csvDelimiter", "must be a string.")
             delimiter = ","
@@ -242,6 +244,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
     request.name = name or "Export"
 
     _full_clean(request, ["owner"], "", REQUEST_FIELDS, errors)
+    if problem := one_table_error(request.template, request.extension, items):
+        errors.add("format.template", problem)
     for index, item in enumerate(items):
         _full_clean(item, ["request"], f"items[{index}].", ITEM_FIELDS, errors)
     for index, message in enumerate(messages):
@@ -364,10 +368,10 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
             errors.add("notification.messages", "must be a list.")
             return [], []
         prefix = "notification.messages[{}]."
-        keys = {"policy", "medium", "target", "title", "text", "skipEmpty"}
+        keys = {"policy", "medium", "target", "title", "text", "skipEmpty", "attach"}
     else:  # reference shape: one message, sent on success
         entries, prefix = [raw], "notification."
-        keys = {"medium", "target", "title", "text", "policy", "skipEmpty"}
+        keys = {"medium", "target", "title", "text", "policy", "skipEmpty", "attach"}
     messages, paths = [], []
     for index, entry in enumerate(entries):
         path = prefix.format(index)
@@ -386,6 +390,7 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
             title=_str(entry, "title", path, errors),
             text=text,
             skip_empty=_bool(entry, "skipEmpty", path, errors, default=False),
+            attach=_bool(entry, "attach", path, errors, default=False),
         )
         if not message.medium:
             errors.add(f"{path}medium", "is required: email, slack, telegram or discord.")

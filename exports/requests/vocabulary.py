@@ -56,8 +56,13 @@ EDITOR_COLUMNS = (
     ("created", "created"),
 )
 
-# format.decimalSeparator: "." or ","; with "," the CSV delimiter defaults to ";".
-DECIMAL_SEPARATORS = (".", ",")
+
+class DecimalSeparator(models.TextChoices):
+    """``format.decimalSeparator``: of numbers written as text (CSV, PDF); with a comma the
+    CSV delimiter defaults to ``;``."""
+
+    POINT = ".", "point (12.5)"
+    COMMA = ",", "comma (12,5)"
 
 
 class Aggregation(models.TextChoices):

@@ -17,8 +17,8 @@ def json_value(value: Any) -> str:
     """Return ``value`` encoded as a JSON value.
 
     Numbers stay numbers (whole ones without ``.0``), NaN and ±infinity (not JSON) become
-    null, times become ISO 8601 strings with offset. Raises ``TypeError``/``ValueError`` as ``plain``
-    and ``iso_timestamp`` do.
+    null, times become ISO 8601 strings with offset. Raises ``TypeError``/``ValueError`` as
+    ``plain`` and ``iso_timestamp`` do.
     """
     # Encoding each value ourselves (keys are encoded once per table) is about 20%
     # faster than building a dict per row for json.dumps.

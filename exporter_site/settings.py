@@ -287,6 +287,9 @@ NOTIFICATIONS_RETRY_BACKOFF = [
 ]
 NOTIFICATIONS_MAX_RETRY_AFTER = env_int("NOTIFICATIONS_MAX_RETRY_AFTER", 3600, minimum=0)
 # Seconds a delivery may stay "sending" before it is marked "unknown" (never resent by itself).
+NOTIFICATIONS_ATTACH_MAX_BYTES = env_int(
+    "NOTIFICATIONS_ATTACH_MAX_BYTES", 10 * 1024 * 1024, minimum=0
+)
 NOTIFICATIONS_SENDING_TIMEOUT = env_int("NOTIFICATIONS_SENDING_TIMEOUT", 300, minimum=30)
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")

@@ -69,3 +69,8 @@ def link_ttl() -> Duration:
     return parse_duration(
         getattr(settings, "EXPORTS_LINK_TTL", None) or getattr(settings, "EXPORTS_RETENTION", "P7D")
     )
+
+
+def attach_max_bytes() -> int:
+    """The largest file an email message attaches (``attach: true``); bigger ones are linked."""
+    return int(getattr(settings, "NOTIFICATIONS_ATTACH_MAX_BYTES", 10 * 1024 * 1024))

@@ -52,6 +52,7 @@ def deliver(delivery_id: int) -> str:
             recipient=delivery.recipient
         )
         link_url, link = message_link(delivery.job)
+        transport.job = delivery.job  # the file an email may attach
         response = transport.notify(facts_for_job(delivery.job, link_url))
     except TransportError as exc:
         _discard(link)

@@ -88,7 +88,7 @@ def test_a_job_writes_its_file_and_ends_done(alice, readings):
     with job.file.open("rb") as fh:
         rows = list(csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig")))
     assert rows[0] == ["Ora", "Metric", "Valore"]
-    assert rows[1] == ["2026-01-10T01:00:00.000+01:00", "Temp", "0.0"]
+    assert rows[1] == ["2026-01-10T01:00:00.000+01:00", "Temp", "0"]  # whole numbers without .0
     assert job.size == job.file.size
     assert job.started_at <= job.finished_at
 

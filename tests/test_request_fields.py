@@ -61,6 +61,7 @@ SAMPLE: dict[Any, list[dict[str, Any]]] = {
             "csv_delimiter": ";",
             "csv_bom": False,
             "decimals": 3,
+            "decimal_separator": ",",
             "filename": "boiler",
         }
     ],
@@ -99,12 +100,19 @@ SAMPLE: dict[Any, list[dict[str, Any]]] = {
     NotificationMessage: [
         {
             "policy": "onFailure",
-            "medium": "slack",
-            "target": "https://hooks.slack.com/services/T0/B0/XYZ",
+            "medium": "email",
+            "target": "ops@example.com",
             "title": "{request_name} failed",
             "text": "{error}",
             "skip_empty": True,
-        }
+            "attach": True,
+        },
+        {
+            "policy": "onFailure",
+            "medium": "slack",
+            "target": "https://hooks.slack.com/services/T0/B0/XYZ",
+            "title": "{request_name} failed",
+        },
     ],
 }
 CHILDREN = {ExportItem: "items", ExportColumn: "columns", NotificationMessage: "messages"}

@@ -169,7 +169,7 @@ def test_a_worker_stores_a_finished_export_as_one_object_in_the_bucket(
     assert bucket.keys() == [done_job.file.name]
     content = bucket.read(done_job.file.name)
     assert len(content) == done_job.size and done_job.row_count == 12
-    assert b",2026-01-10T01:00:00.000+01:00,0.0," in content.splitlines()[1]  # Rome time
+    assert b",2026-01-10T01:00:00.000+01:00,0," in content.splitlines()[1]  # Rome time
     assert done_job.file.name.endswith("/Boiler_room_2026-01-11T0100.csv")
     assert not list(Path(settings.MEDIA_ROOT).rglob("Boiler_room_*"))  # nothing on local disk
 

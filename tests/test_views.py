@@ -20,7 +20,7 @@ from exports.models import (
     Message,
     NotificationMessage,
 )
-from exports.requests.vocabulary import DEFAULT_COLUMNS, ColumnId
+from exports.requests.vocabulary import DEFAULT_COLUMNS, EDITOR_COLUMNS, ColumnId
 
 pytestmark = pytest.mark.django_db
 
@@ -323,14 +323,14 @@ def test_the_detail_page_names_only_the_host_of_a_webhook(alice_client, alices_e
 # --- create ----------------------------------------------------------------------------
 
 
-def test_the_new_form_preselects_the_default_columns_labelled_with_their_ids(alice_client):
+def test_the_new_form_preselects_names_people_read(alice_client):
     response = alice_client.get(reverse("exports:create"))
     assert response.status_code == 200
     rows = response.context["editor"].columns.rows()
     chosen = [
         (row["column_id"].value(), row["label"].value()) for row in rows if row["include"].value()
     ]
-    assert chosen == [(column_id, column_id) for column_id in DEFAULT_COLUMNS]
+    assert chosen == list(EDITOR_COLUMNS)  # Device, Channel: names instead of ids
 
 
 # Transactional (real commits, autocommit between statements): were the request and its
@@ -621,7 +621,7 @@ def test_editing_items_and_messages_emits_one_update_event(alice_client, alice, 
             "items-2-target_value": "pressure",
             "items-2-channel_id": "c2",
             "items-2-subtopic": "s",
-            "items-2-output_format": "long",
+            "items-2-output_format": "wide",  # a tabular CSV holds one table: both wide
             "messages-TOTAL_FORMS": "1",
             "messages-INITIAL_FORMS": "1",
             "messages-0-id": str(message.pk),
@@ -633,7 +633,7 @@ def test_editing_items_and_messages_emits_one_update_event(alice_client, alice, 
     assert response.status_code == 302
     assert list(alices_export.items.values_list("target_value", "output_format", "position")) == [
         ("humidity", "wide", 0),
-        ("pressure", "long", 1),
+        ("pressure", "wide", 1),
     ]
     assert not alices_export.messages.exists()
     assert IamEvent.objects.count() == before + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
 from exports.admin.base import CheckedSelectionAdmin
 from exports.admin.json_io import RequestJsonAdminMixin, download_json
@@ -17,6 +18,7 @@ from exports.models import (
 from exports.queue.ondemand import QueueFull, run_now, start_one_time
 from exports.requests import caps
 from exports.requests.display import format_time
+from exports.requests.validation import one_table_error
 from exports.scheduling.words import describe_request_schedule
 
 
@@ -42,10 +44,26 @@ class CappedInline:
         return Capped
 
 
+class ExportItemFormSet(BaseInlineFormSet):
+    """Refuses a ``tabular`` CSV, JSON or Parquet request whose items make two tables."""
+
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form.instance
+            for form in self.forms
+            if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
+        ]
+        problem = one_table_error(self.instance.template, self.instance.extension, kept)
+        if problem:
+            raise ValidationError(problem)
+
+
 class ExportItemInline(CappedInline, admin.StackedInline):
     """Items stacked, a few fields a line: thirteen fields in a table row do not fit 1280 px."""
 
     model = ExportItem
+    formset = ExportItemFormSet
     extra = 0
     min_num = 1  # the JSON schema requires at least one item too
     fields = (
@@ -75,7 +93,7 @@ class NotificationMessageInline(CappedInline, admin.TabularInline):
     cap = staticmethod(caps.max_messages)
     too_many = staticmethod(caps.too_many_messages)
     extra = 0
-    fields = ("position", "policy", "medium", "target", "title", "text", "skip_empty")
+    fields = ("position", "policy", "medium", "target", "title", "text", "skip_empty", "attach")
 
 
 class RequestShareInline(admin.TabularInline):
@@ -145,6 +163,7 @@ class ExportRequestAdmin(RequestJsonAdminMixin, CheckedSelectionAdmin):
                     "csv_delimiter",
                     "csv_bom",
                     "decimals",
+                    "decimal_separator",
                     "filename",
                 )
             },

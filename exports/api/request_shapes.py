@@ -28,6 +28,7 @@ from exports.requests.vocabulary import (
     Aggregation,
     CalendarRange,
     ColumnId,
+    DecimalSeparator,
     Extension,
     Medium,
     OutputFormat,
@@ -175,6 +176,12 @@ class FormatSerializer(serializers.Serializer):
         max_value=MAX_DECIMALS,
         help_text="Fixed decimals for every number; absent: numbers as they are.",
     )
+    decimalSeparator = serializers.ChoiceField(
+        DecimalSeparator.values,
+        required=False,
+        help_text="Of numbers in CSV and PDF (default .); with , the CSV delimiter defaults "
+        "to ; and a delimiter equal to the separator is refused.",
+    )
     filename = _text(
         ExportRequest, "filename", required=False, allow_blank=True, help_text="Empty: the name."
     )
@@ -207,6 +214,11 @@ class MessageSerializer(NullAsAbsent):
     text = serializers.CharField(required=False, allow_blank=True)
     skipEmpty = serializers.BooleanField(
         required=False, help_text="Stay silent when the export wrote no rows (default false)."
+    )
+    attach = serializers.BooleanField(
+        required=False,
+        help_text="Email only: attach the file when it is at most NOTIFICATIONS_ATTACH_MAX_BYTES "
+        "(default 10 MB); a bigger file is linked with a sentence why (default false).",
     )
 
 

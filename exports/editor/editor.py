@@ -27,8 +27,8 @@ from exports.editor.messages import MessageFormSet
 from exports.editor.request import ExportRequestForm
 from exports.models import ExportColumn, ExportRequest
 from exports.requests.spec import RequestSpec
-from exports.requests.validation import validate_timezone
-from exports.requests.vocabulary import DEFAULT_COLUMNS
+from exports.requests.validation import one_table_error, validate_timezone
+from exports.requests.vocabulary import DEFAULT_COLUMNS, EDITOR_COLUMNS
 
 
 @dataclass
@@ -119,8 +119,10 @@ class RequestEditor:
         # The export runs as its owner: the pickers offer, and saving allows, what they read.
         self.scope = read_scope(self.instance.owner if self.instance.owner_id else owner)
         stored = [] if self.is_new else [(c.column_id, c.label) for c in instance.columns.all()]
-        # An export without stored columns gets the defaults: show them as its columns.
-        self.initial_columns = stored or [(column_id, column_id) for column_id in DEFAULT_COLUMNS]
+        # A new request starts with names people read (Device, Channel); a saved one without
+        # stored columns gets the defaults it exports with: show them as its columns.
+        defaults = [(column_id, column_id) for column_id in DEFAULT_COLUMNS]
+        self.initial_columns = list(EDITOR_COLUMNS) if self.is_new else stored or defaults
 
         self.form = ExportRequestForm(data, instance=self.instance, zone=self.zone)
         self.items = ItemFormSet(
@@ -156,6 +158,12 @@ class RequestEditor:
             results = [
                 part.is_valid() for part in (self.form, self.items, self.messages, self.columns)
             ]
+        if all(results):
+            items = [form.instance for form in _kept(self.items)]
+            data = self.form.cleaned_data
+            if problem := one_table_error(data.get("template"), data.get("extension"), items):
+                self.form.add_error("template", problem)
+                return False
         return all(results)
 
     def save(self) -> ExportRequest:

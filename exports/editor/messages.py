@@ -12,7 +12,7 @@ from exports.requests import caps
 class MessageForm(forms.ModelForm):
     class Meta:
         model = NotificationMessage
-        fields = ["policy", "medium", "target", "title", "text", "skip_empty"]
+        fields = ["policy", "medium", "target", "title", "text", "skip_empty", "attach"]
         widgets = {"text": forms.Textarea(attrs={"rows": 3})}
 
 

@@ -26,7 +26,7 @@ from exports.requests.spec import RequestSpec
 from exports.requests.vocabulary import Template
 from exports.scheduling.slots import Schedule
 from exports.scheduling.windows import describe_window, item_window
-from exports.writers.columns import fixed_decimals
+from exports.writers.columns import number_cells
 from exports.writers.csv import csv_cell
 
 PREVIEW_ROWS = 20
@@ -115,7 +115,8 @@ def preview_spec(
     now = (now or dj_timezone.now()).replace(microsecond=0)
     schedule, k, slot = _next_slot(request, now)
     # Cells as the CSV file holds them, fixed decimals included.
-    cell = csv_cell if request.decimals is None else fixed_decimals(csv_cell, request.decimals)
+    separator = getattr(request, "decimal_separator", ".") or "."
+    cell, _ = number_cells(csv_cell, request.decimals, separator)
     items = []
     for item in spec.items:
         item.request = request

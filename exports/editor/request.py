@@ -79,6 +79,7 @@ class ExportRequestForm(forms.ModelForm):
             "csv_delimiter",
             "csv_bom",
             "decimals",
+            "decimal_separator",
             "filename",
         ]
         labels = {
@@ -87,6 +88,7 @@ class ExportRequestForm(forms.ModelForm):
             "csv_delimiter": "CSV delimiter",
             "csv_bom": "CSV with a byte order mark",
             "decimals": "Decimals",
+            "decimal_separator": "Decimal separator",
             "filename": "File name",
         }
         help_texts = {
@@ -123,6 +125,12 @@ class ExportRequestForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if (
+            cleaned.get("decimal_separator") == ","
+            and cleaned.get("csv_delimiter") == ","
+            and "csv_delimiter" not in self.changed_data
+        ):
+            cleaned["csv_delimiter"] = ";"  # a decimal comma's delimiter, unless one was typed
         if cleaned.get("type") != RequestType.RECURRING:
             # One-time: the schedule is hidden and ignored, whatever the browser posted.
             for name in SCHEDULE_FIELDS:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
 
+from exports.engine.names import CatalogNames
 from exports.engine.reading import CHUNK_SIZE, Point, SeriesStats
 from exports.requests.vocabulary import DEFAULT_COLUMNS, ColumnId
-from exports.rows.times import LocalClock
+from exports.rows.times import UTC_CLOCK, LocalClock, epoch_millis
 
 WideCells = tuple[int, list]  # (time in epoch microseconds, one cell per value column)
 
@@ -44,16 +45,21 @@ def long_columns(
     columns: Sequence[Column],
     item,
     clock: LocalClock,
+    names: CatalogNames | None = None,
 ) -> Iterator[list[Sequence]]:
     """One row per point with the selected columns; ``name`` shows the target's label.
 
     ``chunks`` are points a chunk at a time as columns (``reading.read_columns``,
     ``point_columns``); so are the results, one column per selected column, times as
     ``LocalTimes`` in the request's timezone. No bytecode of ours runs per row.
+    ``names`` gives the catalog's channel and publisher names (``channelName``,
+    ``publisherName``); without it those columns hold the ids.
     """
     labels = item.metric_labels
     channel, subtopic = item.channel_id, item.subtopic
+    names = names or CatalogNames(lookup=False)
     ids = [column.id for column in columns]
+    utc = UTC_CLOCK
 
     def shaped(chunk: list[Sequence]) -> list[Sequence]:
         times, targets, publishers, values, units, created = chunk
@@ -67,12 +73,20 @@ def long_columns(
                 result.append(list(map(labels.__getitem__, targets)))
             elif column_id == ColumnId.PUBLISHER:
                 result.append(publishers)
+            elif column_id == ColumnId.PUBLISHER_NAME:
+                result.append(names.publishers(publishers))
             elif column_id == ColumnId.UNIT:
                 result.append(units)
             elif column_id == ColumnId.VALUE:
                 result.append(values)
             elif column_id == ColumnId.CHANNEL:
                 result.append([channel] * len(times))
+            elif column_id == ColumnId.CHANNEL_NAME:
+                result.append([names.channel(channel)] * len(times))
+            elif column_id == ColumnId.TIME_UTC:
+                result.append(utc.iso_texts(times))
+            elif column_id == ColumnId.EPOCH:
+                result.append(epoch_millis(times))
             else:
                 result.append([subtopic] * len(times))
         return result
@@ -100,15 +114,14 @@ class WideLayout:
     """The value columns of one item in wide output.
 
     One column per target, headed by its label; when a target has several publishers in the
-    window (and the item does not name one), one column per publisher, headed
-    ``label (publisher)``, so devices are never mixed in one column. ``display`` holds the
-    same headers for reports, where a full id is too long to read: the device's name from
-    the catalog, else the shortest part of its id that differs from the other devices'
-    (``temperature (a3c9e0d2)``, ``temperature (…00000002)``).
+    window (and the item does not name one), one column per publisher, so devices are never
+    mixed in one column. Every format heads it the same way: the device's name from the
+    catalog (``temperature (Greenhouse north)``), else the shortest part of its id that
+    differs from the other devices' (``temperature (a3c9e0d2)``, ``temperature (…00000002)``);
+    devices sharing a name add that part of their id (``temperature (Sensor a3c9e0d2)``).
     """
 
     headers: list[str] = field(default_factory=list)
-    display: list[str] = field(default_factory=list)
     by_target: dict[int, int] = field(default_factory=dict)
     by_series: dict[tuple[int, str], int] = field(default_factory=dict)
 
@@ -129,13 +142,14 @@ class WideLayout:
             if len(ids) <= 1:
                 layout.by_target[target] = len(layout.headers)
                 layout.headers.append(label)
-                layout.display.append(label)
                 continue
             short = short_ids(ids)
-            for publisher in ids:
+            shown = [names.get(publisher) or short[publisher] for publisher in ids]
+            for publisher, name in zip(ids, shown, strict=True):
+                if shown.count(name) > 1:
+                    name = f"{name} {short[publisher]}"
                 layout.by_series[(target, publisher)] = len(layout.headers)
-                layout.headers.append(f"{label} ({publisher})")
-                layout.display.append(f"{label} ({names.get(publisher) or short[publisher]})")
+                layout.headers.append(f"{label} ({name})")
         return layout
 
     def column(self, point: Point) -> int | None:

@@ -20,6 +20,7 @@ from django.utils import timezone as dj_timezone
 from exports.data.catalog import publisher_names
 from exports.engine.buckets import Buckets
 from exports.engine.decimation import decimated_points
+from exports.engine.names import CatalogNames
 from exports.engine.reading import (
     OPTIONAL_FIELDS,
     Point,
@@ -45,7 +46,7 @@ from exports.engine.transform import apply_transform
 from exports.models import Series
 from exports.requests.vocabulary import ColumnId, OutputFormat, Template
 from exports.rows.tables import ColumnChunks, ReportInfo, Table
-from exports.rows.times import LocalClock, to_micros
+from exports.rows.times import LocalClock, spans_offset_change, to_micros
 from exports.scheduling.windows import Window, describe_window, item_window, window_from_json
 
 WindowMap = Mapping[int, Window]  # item primary key → pinned window
@@ -117,7 +118,7 @@ def build_tables(
     if long_items or not wide_items:
         rows = _long_rows_of(long_items, columns, tz)
         headers = [column.label for column in columns]
-        tables.append(Table(stem, headers, rows, **_typing(long_items, columns)))
+        tables.append(Table(stem, headers, rows, **_typing(long_items, columns, tz)))
     if wide_items:
         name = f"{stem} (wide)" if tables else stem
         tables.append(_wide_table(wide_items, name, columns, tz))
@@ -231,35 +232,62 @@ def _item_table(item, window: Window, name: str, columns: Sequence[Column], tz) 
         return _wide_table([(item, window)], name, columns, tz)
     headers = [column.label for column in columns]
     rows = _long_rows_of([(item, window)], columns, tz)
-    return Table(name, headers, rows, **_typing([(item, window)], columns))
+    return Table(name, headers, rows, **_typing([(item, window)], columns, tz))
 
 
-def _typing(plans, columns: Sequence[Column] | None) -> dict:
-    """``Table.kinds`` and ``Table.value_types`` of a table of ``plans`` (long: the request's
-    ``columns``; wide: None, the time then values)."""
-    if columns is None:
-        kinds = None
-    else:
-        kinds = [
-            "time"
-            if column.id in (ColumnId.TIME, ColumnId.CREATED)
-            else "value"
-            if column.id == ColumnId.VALUE
-            else "text"
-            for column in columns
-        ]
+_KINDS = {
+    ColumnId.TIME: "time",
+    ColumnId.CREATED: "time",
+    ColumnId.VALUE: "value",
+    ColumnId.EPOCH: "integer",
+}
+
+
+def _typing(plans, columns: Sequence[Column] | None, tz) -> dict:
+    """``Table.kinds``, ``Table.value_types`` and ``Table.offset_changes`` of a table of
+    ``plans`` (long: the request's ``columns``; wide: None, the time then values)."""
+    kinds = None if columns is None else [_KINDS.get(column.id, "text") for column in columns]
 
     def types() -> frozenset[str]:
         return frozenset().union(*(value_types(item, window) for item, window in plans))
 
-    return {"kinds": kinds, "value_types": types}
+    return {
+        "kinds": kinds,
+        "value_types": types,
+        "offset_changes": lambda: _offset_changes(plans, tz),
+    }
+
+
+def _offset_changes(plans, tz) -> bool:
+    """Whether the zone's UTC offset changes while the table's data runs: between the first
+    and last time the catalog knows of the items' series in their windows (the window itself
+    when the catalog knows none)."""
+    for item, window in plans:
+        stats = [row for row in _catalog_stats(item, window) if row.count]
+        if stats:
+            first, last = min(row.first for row in stats), max(row.last for row in stats)
+        elif window.start is not None:
+            first, last = window.start, window.end
+        else:
+            stats = series_stats(item, window)
+            if not stats:
+                continue
+            first, last = min(row.first for row in stats), max(row.last for row in stats)
+        if spans_offset_change(tz, first, last):
+            return True
+    return False
 
 
 def _long_rows_of(plans, columns: Sequence[Column], tz) -> ColumnChunks:
     fields = {str(column.id) for column in columns} & OPTIONAL_FIELDS
+    if ColumnId.PUBLISHER_NAME in {column.id for column in columns}:
+        fields.add("publisher")
     clock = LocalClock(tz)
+    names = CatalogNames()
     chunks = (
-        long_columns(item_point_columns(item, window, tz, fields=fields), columns, item, clock)
+        long_columns(
+            item_point_columns(item, window, tz, fields=fields), columns, item, clock, names
+        )
         for item, window in plans
     )
     return ColumnChunks(chain.from_iterable(chunks))
@@ -273,7 +301,6 @@ def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
         WideLayout.for_item(item, rows, names) for (item, _), rows in zip(plans, stats, strict=True)
     ]
     headers = unique([time_label(columns), *(h for layout in layouts for h in layout.headers)])
-    display = unique([time_label(columns), *(h for layout in layouts for h in layout.display)])
     # The layouts tell series apart by publisher: the one optional field wide rows need.
     points = [item_points(item, window, tz, fields={"publisher"}) for item, window in plans]
     streams = [
@@ -281,7 +308,7 @@ def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
         for stream, layout in zip(points, layouts, strict=True)
     ]
     cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
-    typing = _typing(plans, None)
+    typing = _typing(plans, None, tz)
     typing["kinds"] = ["time"] + ["value"] * (len(headers) - 1)
     rows = wide_rows(cells, LocalClock(tz))
-    return Table(name, headers, rows, display_headers=display, **typing)
+    return Table(name, headers, rows, **typing)

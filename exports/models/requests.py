@@ -25,6 +25,7 @@ from exports.requests.vocabulary import (
     Aggregation,
     CalendarRange,
     ColumnId,
+    DecimalSeparator,
     Extension,
     Medium,
     OutputFormat,
@@ -101,6 +102,14 @@ class ExportRequest(StorableTextModel):
         validators=[MaxValueValidator(MAX_DECIMALS)],
         help_text="Fixed decimals for every number (0–10); empty writes numbers as they are.",
     )
+    decimal_separator = models.CharField(
+        max_length=1,
+        blank=True,  # left out of a form: the point
+        choices=DecimalSeparator.choices,
+        default=DecimalSeparator.POINT,
+        help_text="Of numbers in CSV and PDF files (XLSX, JSON and Parquet keep numbers as "
+        "numbers); with a comma the CSV delimiter defaults to ;.",
+    )
     filename = models.CharField(max_length=200, blank=True, default="")
 
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
@@ -121,6 +130,14 @@ class ExportRequest(StorableTextModel):
         return self.type == RequestType.RECURRING
 
     def clean(self) -> None:
+        self.decimal_separator = self.decimal_separator or DecimalSeparator.POINT
+        if self.decimal_separator == self.csv_delimiter:
+            raise ValidationError(
+                {
+                    "csv_delimiter": f"The CSV delimiter cannot be the decimal separator "
+                    f"{self.csv_delimiter!r}: with a decimal comma use ; (the default)."
+                }
+            )
         if self.is_recurring and not self.periodicity:
             raise ValidationError({"periodicity": "A recurring export needs a periodicity."})
         if not self.is_recurring and self.periodicity:
@@ -277,6 +294,12 @@ class NotificationMessage(StorableTextModel):
         default=False,
         help_text="Stay silent when the export wrote no rows.",
     )
+    attach = models.BooleanField(
+        "attach the file",
+        default=False,
+        help_text="Email only: attach the file when it is at most NOTIFICATIONS_ATTACH_MAX_BYTES "
+        "(default 10 MB); a bigger one is linked, with a sentence why.",
+    )
 
     class Meta:
         ordering = ["position", "id"]
@@ -306,6 +329,8 @@ class NotificationMessage(StorableTextModel):
                 check()
             except ValidationError as exc:
                 errors[name] = exc.messages
+        if self.attach and self.medium != Medium.EMAIL:
+            errors["attach"] = ["Only an email message can attach the file."]
         if errors:
             raise ValidationError(errors)
 

@@ -28,6 +28,8 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
         fmt["csvBom"] = request.csv_bom
     if request.decimals is not None:
         fmt["decimals"] = request.decimals
+    if request.decimal_separator != ".":
+        fmt["decimalSeparator"] = request.decimal_separator
     if request.filename:
         fmt["filename"] = request.filename
     columns = [{"id": c.column_id, "label": c.label} for c in request.columns.all()]
@@ -57,6 +59,7 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
                 ("title", m.title),
                 ("text", m.text),
                 ("skipEmpty", m.skip_empty),
+                ("attach", m.attach),
             )
             if value or key in ("policy", "medium")
         }

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from exports.requests.validation import storable_text_error
+
 
 def decode_json(text: str) -> Any:
     """Decode a JSON document typed or uploaded by someone.
@@ -63,3 +65,25 @@ def dump_timestamp(value: datetime | None) -> int | float | None:
         return None
     seconds = value.timestamp()
     return int(seconds) if seconds == int(seconds) else round(seconds, 3)
+
+
+def report_unstorable(data: Any, errors) -> None:
+    """Report every string (value or key) a database cannot hold, at its JSON path, to
+    ``errors`` (anything with ``add(path, message)``).
+
+    Iterative, so a deeply nested document cannot exhaust the stack.
+    """
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if reason := storable_text_error(value):
+                errors.add(path or "(request)", f"This text {reason}")
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if reason := storable_text_error(key):
+                    errors.add(path or "(request)", f"A field name {reason}")
+                else:
+                    pending.append((f"{path}.{key}" if path else key, child))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", child) for index, child in enumerate(value))

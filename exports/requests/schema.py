@@ -25,10 +25,10 @@ from django.core.exceptions import ValidationError
 from exports.data.access import unreadable_items
 from exports.models import ExportColumn, ExportItem, ExportRequest, NotificationMessage
 from exports.requests.caps import count_problems
-from exports.requests.json_values import parse_timestamp
+from exports.requests.json_values import parse_timestamp, report_unstorable
 from exports.requests.sharing import parse_shares
 from exports.requests.spec import ITEM_FIELDS, MESSAGE_FIELDS, REQUEST_FIELDS, RequestSpec
-from exports.requests.validation import check_columns, storable_text_error
+from exports.requests.validation import check_columns, one_table_error
 from exports.requests.vocabulary import EXTENSION_ALIASES, MAX_DECIMALS, Policy
 
 READ_ONLY_KEYS = {"id", "owner", "createdAt", "updatedAt", "deletedAt", "nextRunAt"}
@@ -104,27 +104,6 @@ def _unknown(data: dict, allowed: set[str], path: str, errors: _Errors) -> None:
             )
 
 
-def _refuse_unstorable(data: Any, errors: _Errors) -> None:
-    """Report every string (value or key) a database cannot hold, at its JSON path.
-
-    Iterative, so a deeply nested document cannot exhaust the stack.
-    """
-    pending: list[tuple[str, Any]] = [("", data)]
-    while pending:
-        path, value = pending.pop()
-        if isinstance(value, str):
-            if reason := storable_text_error(value):
-                errors.add(path or "(request)", f"This text {reason}")
-        elif isinstance(value, dict):
-            for key, child in value.items():
-                if reason := storable_text_error(key):
-                    errors.add(path or "(request)", f"A field name {reason}")
-                else:
-                    pending.append((f"{path}.{key}" if path else key, child))
-        elif isinstance(value, list):
-            pending.extend((f"{path}[{index}]", child) for index, child in enumerate(value))
-
-
 def _time(data: dict, key: str, path: str, errors: _Errors) -> datetime | None:
     if data.get(key) is None:
         return None
@@ -164,7 +143,7 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
     Raises ``RequestSchemaError`` listing every problem by JSON path.
     """
     errors = _Errors()
-    _refuse_unstorable(data, errors)
+    report_unstorable(data, errors)
     if errors.errors:
         # Checked first and alone: later messages quote keys and values, which must not
         # carry a NUL or a lone surrogate into a page, a log or the database.
@@ -208,6 +187,7 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
                 "csvDelimiter",
                 "csvBom",
                 "decimals",
+                "decimalSeparator",
                 "filename",
             },
             "format.",
@@ -221,7 +201,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
         if request.timezone.lower() == "utc":
             request.timezone = "UTC"
         request.template = _str(fmt, "template", "format.", errors, "tabular") or "tabular"
-        delimiter = fmt.get("csvDelimiter", ",")
+        request.decimal_separator = _str(fmt, "decimalSeparator", "format.", errors, ".") or "."
+        delimiter = fmt.get("csvDelimiter", ";" if request.decimal_separator == "," else ",")
         if not isinstance(delimiter, str):
             errors.add("format.csvDelimiter", "must be a string.")
             delimiter = ","
@@ -247,6 +228,8 @@ def parse_request(data: Any, owner=None) -> RequestSpec:
     _full_clean(request, ["owner"], "", REQUEST_FIELDS, errors)
     for index, column in enumerate(columns):  # lengths; ids are check_columns' question
         _full_clean(column, ["request", "column_id"], f"format.columns[{index}].", {}, errors)
+    if problem := one_table_error(request.template, request.extension, items):
+        errors.add("format.template", problem)
     for index, item in enumerate(items):
         _full_clean(item, ["request"], f"items[{index}].", ITEM_FIELDS, errors)
     for index, message in enumerate(messages):
@@ -371,10 +354,10 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
             errors.add("notification.messages", "must be a list.")
             return [], []
         prefix = "notification.messages[{}]."
-        keys = {"policy", "medium", "target", "title", "text", "skipEmpty"}
+        keys = {"policy", "medium", "target", "title", "text", "skipEmpty", "attach"}
     else:  # reference shape: one message, sent on success
         entries, prefix = [raw], "notification."
-        keys = {"medium", "target", "title", "text", "policy", "skipEmpty"}
+        keys = {"medium", "target", "title", "text", "policy", "skipEmpty", "attach"}
     messages, paths = [], []
     for index, entry in enumerate(entries):
         path = prefix.format(index)
@@ -393,6 +376,7 @@ def _parse_notification(raw: Any, errors: _Errors) -> tuple[list[NotificationMes
             title=_str(entry, "title", path, errors),
             text=text,
             skip_empty=_bool(entry, "skipEmpty", path, errors, default=False),
+            attach=_bool(entry, "attach", path, errors, default=False),
         )
         if not message.medium:
             errors.add(f"{path}medium", "is required: email, slack, telegram or discord.")

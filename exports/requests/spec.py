@@ -26,6 +26,7 @@ REQUEST_FIELDS = {
     "csv_delimiter": "format.csvDelimiter",
     "csv_bom": "format.csvBom",
     "decimals": "format.decimals",
+    "decimal_separator": "format.decimalSeparator",
     "filename": "format.filename",
 }
 ITEM_FIELDS = {
@@ -46,6 +47,7 @@ ITEM_FIELDS = {
 }
 MESSAGE_FIELDS = {name: name for name in ("policy", "medium", "target", "title", "text")}
 MESSAGE_FIELDS["skip_empty"] = "skipEmpty"
+MESSAGE_FIELDS["attach"] = "attach"
 
 
 @dataclass

@@ -244,3 +244,29 @@ def check_columns(columns: Sequence[tuple[str, str]]) -> dict[int, str]:
 
 def known_ids() -> list[str]:
     return list(ColumnId.values)
+
+
+# Formats whose file holds one table: two tables become a zip of files (CSV, JSON, Parquet).
+ONE_TABLE_EXTENSIONS = ("csv", "json", "parquet")
+
+
+def one_table_error(template: str, extension: str, items: Sequence) -> str | None:
+    """Why a ``tabular`` request cannot be written as one file, or None when it can.
+
+    Long items (one row per point) and wide items (one row per timestamp) make two tables;
+    XLSX and PDF hold both (two sheets, two sections), a CSV, JSON or Parquet file holds one,
+    and the user asked for one file, not a zip.
+    """
+    if template != "tabular" or extension not in ONE_TABLE_EXTENSIONS:
+        return None
+    formats = {getattr(item, "output_format", "") or "long" for item in items}
+    if len(formats) < 2:
+        return None
+    wide = [str(i + 1) for i, item in enumerate(items) if item.output_format == "wide"]
+    long = [str(i + 1) for i, item in enumerate(items) if item.output_format != "wide"]
+    return (
+        f"A tabular {extension.upper()} file holds one table, but item(s) {', '.join(long)} "
+        f"are long (one row per point) and item(s) {', '.join(wide)} wide (one row per "
+        "timestamp), which makes two tables. Make every item long or every item wide, or "
+        "choose the expanded template (one file per item, in a zip)."
+    )

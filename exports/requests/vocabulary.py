@@ -28,16 +28,41 @@ class Template(models.TextChoices):
 class ColumnId(models.TextChoices):
     PUBLISHER = "publisher", "publisher"
     CHANNEL = "channel", "channel"
+    # The catalog's names (the id where none is set): what people read; the two above are
+    # the ids (the platform's JSON shape).
+    PUBLISHER_NAME = "publisherName", "publisher name"
+    CHANNEL_NAME = "channelName", "channel name"
     SUBTOPIC = "subtopic", "subtopic"
     NAME = "name", "name"
     UNIT = "unit", "unit"
     TIME = "time", "time"
+    # One clock for tools: the instant in UTC as ISO 8601 with "Z", and as whole milliseconds
+    # since the Unix epoch.
+    TIME_UTC = "timeUtc", "time in UTC"
+    EPOCH = "epoch", "epoch milliseconds"
     VALUE = "value", "value"
     CREATED = "created", "created"
 
 
 # The reference platform's default column set, in its order.
 DEFAULT_COLUMNS = ("publisher", "channel", "name", "time", "value", "created")
+# What a new request made in the editor starts with: names people read instead of ids.
+EDITOR_COLUMNS = (
+    ("publisherName", "Device"),
+    ("channelName", "Channel"),
+    ("name", "name"),
+    ("time", "time"),
+    ("value", "value"),
+    ("created", "created"),
+)
+
+
+class DecimalSeparator(models.TextChoices):
+    """``format.decimalSeparator``: of numbers written as text (CSV, PDF); with a comma the
+    CSV delimiter defaults to ``;``."""
+
+    POINT = ".", "point (12.5)"
+    COMMA = ",", "comma (12,5)"
 
 
 class Aggregation(models.TextChoices):

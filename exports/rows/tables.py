@@ -57,6 +57,10 @@ class Table:
     # Which kinds of non-numeric value the value columns may hold ({"text", "bool"}), asked
     # only by typed formats (it may cost a query per item). None: any kind.
     value_types: Callable[[], frozenset[str]] | None = None
+    # Whether the zone's UTC offset changes within the table's rows (a clock change), asked
+    # only by formats whose times carry no offset (XLSX adds a "UTC offset" column then).
+    # None: it does not.
+    offset_changes: Callable[[], bool] | None = None
 
 
 class ColumnChunks:

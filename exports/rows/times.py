@@ -68,8 +68,9 @@ _UNEVEN = _Minute(0, None, None)  # the offset changes inside the minute: no sho
 class LocalClock:
     """Epoch microseconds → times in ``tz``, one at a time (``aware``) or a column at a time."""
 
-    def __init__(self, tz: zoneinfo.ZoneInfo) -> None:
+    def __init__(self, tz: zoneinfo.ZoneInfo, *, zulu: bool = False) -> None:
         self.tz = tz
+        self.zulu = zulu  # UTC written "Z" instead of "+00:00" (the ``timeUtc`` column)
         self._last: tuple[int | None, datetime | None] = (None, None)
         self._minutes: dict[int, _Minute] = {}
 
@@ -116,6 +117,14 @@ class LocalClock:
                 walls[instant] = NAIVE_EPOCH + timedelta(microseconds=instant + parts.offset)
         return list(map(walls.__getitem__, micros))
 
+    def offset_texts(self, micros: Sequence[int | None]) -> list[str]:
+        """Each instant's UTC offset (``+01:00``); "" for None."""
+        texts = {None: ""}
+        for instant in set(micros):
+            if instant is not None:
+                texts[instant] = offset_text(self.aware(instant).utcoffset())
+        return list(map(texts.__getitem__, micros))
+
     def _minute(self, minute: int) -> _Minute:
         start = minute * _MINUTE
         first, last = self.aware(start), self.aware(start + _MINUTE - 1)
@@ -130,12 +139,43 @@ class LocalClock:
             parts = _Minute(
                 offset // timedelta(microseconds=1),
                 text[:17] if even else None,
-                text[23:] if even else None,
+                ("Z" if self.zulu else text[23:]) if even else None,
             )
         if len(self._minutes) >= _CACHE_LIMIT:
             self._minutes.clear()
         self._minutes[minute] = parts
         return parts
+
+
+UTC_CLOCK = LocalClock(zoneinfo.ZoneInfo("UTC"), zulu=True)
+
+
+def epoch_millis(micros: Sequence[int]) -> list[int]:
+    """Instants as whole milliseconds since the Unix epoch (the ``epoch`` column), floored like
+    the milliseconds of the ISO texts."""
+    return [instant // 1000 for instant in micros]
+
+
+def offset_text(offset: timedelta) -> str:
+    """A UTC offset as ISO 8601 writes it: ``+01:00``, ``-04:00``, ``+05:45``."""
+    minutes = offset // timedelta(minutes=1)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def spans_offset_change(tz: zoneinfo.ZoneInfo, start: datetime, end: datetime) -> bool:
+    """Whether ``tz``'s UTC offset changes between the instants ``start`` and ``end``.
+
+    Looks every six hours (no zone changes its offset twice in six hours) and at ``end``.
+    """
+    first = start.astimezone(tz).utcoffset()
+    step = timedelta(hours=6)
+    instant = start
+    while instant < end:
+        if instant.astimezone(tz).utcoffset() != first:
+            return True
+        instant += step
+    return end.astimezone(tz).utcoffset() != first
 
 
 class LocalTimes(Sequence):
@@ -174,3 +214,7 @@ class LocalTimes(Sequence):
     def wall_times(self) -> list[datetime]:
         """See ``LocalClock.wall_times``; only for a complete column."""
         return self.clock.wall_times(self.micros)
+
+    def offset_texts(self) -> list[str]:
+        """Each instant's UTC offset in the zone (``+01:00``), "" where there is no time."""
+        return self.clock.offset_texts(self.micros)

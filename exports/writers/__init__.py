@@ -29,13 +29,15 @@ def writer_for(request: Any) -> Writer:
     """The writer for an export request's ``extension`` (aliases such as "xls" accepted).
 
     Every writer is built the same way; only CSV uses the request's delimiter and byte
-    order mark. Raises ``KeyError`` for an extension no writer handles.
+    order mark, and CSV and PDF its decimal separator. Raises ``KeyError`` for an extension
+    no writer handles.
     """
     extension = EXTENSION_ALIASES.get(request.extension, request.extension)
     return WRITERS[extension](
         delimiter=request.csv_delimiter or ",",
         decimals=getattr(request, "decimals", None),
         bom=getattr(request, "csv_bom", True),
+        decimal_separator=getattr(request, "decimal_separator", ".") or ".",
     )
 
 

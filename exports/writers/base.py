@@ -47,10 +47,21 @@ class Writer:
     chunk_rows: ClassVar[int] = 5000
 
     def __init__(
-        self, *, delimiter: str = ",", decimals: int | None = None, bom: bool = True
+        self,
+        *,
+        delimiter: str = ",",
+        decimals: int | None = None,
+        bom: bool = True,
+        decimal_separator: str = ".",
     ) -> None:
         """Raise ``ValueError`` when ``delimiter`` is not one character usable in CSV, or
-        ``decimals`` (fixed decimals of every number; None: as they are) is not 0–10."""
+        ``decimals`` (fixed decimals of every number; None: as they are) is not 0–10, or
+        ``decimal_separator`` (of numbers written as text: CSV, PDF) is neither "." nor ","
+        or is the delimiter."""
+        if decimal_separator not in (".", ","):
+            raise ValueError(f"the decimal separator must be . or ,: {decimal_separator!r}")
+        if decimal_separator == delimiter:
+            raise ValueError(f"the delimiter cannot be the decimal separator {delimiter!r}")
         if len(delimiter) != 1 or delimiter in '"\r\n':
             raise ValueError(
                 f"the delimiter must be one character, not a quote or newline: {delimiter!r}"
@@ -60,6 +71,7 @@ class Writer:
         self.delimiter = delimiter
         self.decimals = decimals
         self.bom = bom
+        self.decimal_separator = decimal_separator
 
     def write(
         self,

@@ -38,6 +38,57 @@ def fixed_decimals(cell: Cell, decimals: int) -> Cell:
     return fixed_cell
 
 
+# Whole floats below this are written as integers (``55``, not ``55.0``); from it on, repr's
+# exponent form (``1e+16``) is already the shortest.
+WHOLE_LIMIT = 1e16
+
+
+def whole(value: float) -> float | int:
+    """A finite float that is a whole number (below ``WHOLE_LIMIT``) as an int, so it is
+    written ``55``, not ``55.0`` (the shortest form); any other float as it is."""
+    return int(value) if value.is_integer() and -WHOLE_LIMIT < value < WHOLE_LIMIT else value
+
+
+def shortest(value: float) -> str:
+    """A finite float's shortest text: ``repr`` without a trailing ``.0``."""
+    text = float.__repr__(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def whole_numbers(column: Sequence) -> Sequence:
+    """A column of finite floats, ints and None with its whole floats as ints (``whole``)."""
+    if set(map(type, column)) == {float} and not any(map(float.is_integer, column)):
+        return column
+    return [whole(value) if type(value) is float else value for value in column]
+
+
+def decimal_comma(cell: Cell) -> Cell:
+    """``cell`` writing numbers with a decimal comma (``format.decimalSeparator: ","``)."""
+
+    def comma_cell(value: Any) -> Any:
+        result = cell(value)
+        kind = type(value)
+        if kind is float or kind is int:
+            return str(result).replace(".", ",")
+        return result
+
+    return comma_cell
+
+
+def number_cells(
+    cell: Cell, decimals: int | None, separator: str = "."
+) -> tuple[Cell, Callable[[Sequence, Cell], Sequence]]:
+    """The cell function and column function of a CSV table: ``cell`` and ``csv_column`` as
+    they are, or the per-cell path when numbers become text (fixed decimals, a comma)."""
+    if decimals is None and separator == ".":
+        return cell, csv_column
+    if decimals is not None:
+        cell = fixed_decimals(cell, decimals)
+    if separator == ",":
+        cell = decimal_comma(cell)
+    return cell, each
+
+
 def each(column: Sequence, cell: Cell) -> list:
     """The per-cell path: ``cell`` applied to every value of the column."""
     return list(map(cell, column))
@@ -72,8 +123,10 @@ def csv_column(column: Sequence, cell: Cell) -> Sequence[Any]:
         return column.iso_texts() if column.is_complete() else list(map(cell, column))
     kinds = set(map(type, column))
     if kinds <= {float, int, _NONE}:
-        if float not in kinds or are_finite(column):
+        if float not in kinds:
             return column  # csv writes numbers with repr() and None as an empty field
+        if are_finite(column):
+            return whole_numbers(column)
     elif kinds == {str}:
         if is_plain_text(column):
             return column
@@ -88,7 +141,10 @@ def json_column(column: Sequence, value: Cell) -> Sequence[str]:
         return column.iso_texts('"') if column.is_complete() else list(map(value, column))
     kinds = set(map(type, column))
     if kinds == {float} and are_finite(column):
-        return list(map(float.__repr__, column))
+        texts = list(map(float.__repr__, column))
+        if any(map(float.is_integer, column)):
+            return [text[:-2] if text.endswith(".0") else text for text in texts]
+        return texts
     if kinds == {str}:
         from json.encoder import encode_basestring
 

@@ -17,7 +17,7 @@ from exports.rows.tables import Table
 from exports.writers.base import Progress, column_chunks
 from exports.writers.bundle import TextWriter
 from exports.writers.cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
-from exports.writers.columns import csv_column, each, fixed_decimals
+from exports.writers.columns import number_cells, whole
 
 BOM = "\ufeff"
 
@@ -27,7 +27,7 @@ def csv_cell(value: Any) -> Any:
 
     Text that a spreadsheet would run as a formula is neutralised, times become
     ISO 8601 with offset, booleans true/false, None and non-finite floats an
-    empty cell; ints and floats are passed through untouched. Raises
+    empty cell; ints pass through, floats too, whole ones as ints (``55``, not ``55.0``). Raises
     ``TypeError``/``ValueError`` as ``plain`` and ``iso_timestamp`` do.
     """
     # Exact type tests, most frequent first: this runs for every cell of every row.
@@ -35,7 +35,7 @@ def csv_cell(value: Any) -> Any:
     if kind is str:
         return neutralise(value) if value and value[0] in FORMULA_PREFIXES else value
     if kind is float:
-        return value if value - value == 0.0 else ""  # NaN and ±inf give NaN here
+        return whole(value) if value - value == 0.0 else ""  # NaN and ±inf give NaN here
     if kind is datetime:
         return iso_timestamp(value)
     if kind is int:
@@ -63,10 +63,7 @@ class CsvWriter(TextWriter):
         writer = csv.writer(buffer, delimiter=self.delimiter, lineterminator="\r\n")
         writer.writerow([neutralise(str(label)) for label in table.headers])
         writerows = writer.writerows
-        if self.decimals is None:
-            cell, column = csv_cell, csv_column
-        else:  # every number becomes text: the per-cell path
-            cell, column = fixed_decimals(csv_cell, self.decimals), each
+        cell, column = number_cells(csv_cell, self.decimals, self.decimal_separator)
         for count, columns in column_chunks(table.rows, self.chunk_rows, len(table.headers)):
             writerows(zip(*[column(values, cell) for values in columns], strict=True))
             text.write(buffer.getvalue())

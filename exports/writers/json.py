@@ -10,15 +10,15 @@ from exports.rows.tables import Table
 from exports.writers.base import Progress, column_chunks
 from exports.writers.bundle import TextWriter
 from exports.writers.cells import iso_timestamp, plain
-from exports.writers.columns import each, fixed_decimals, json_column
+from exports.writers.columns import each, fixed_decimals, json_column, shortest
 
 
 def json_value(value: Any) -> str:
     """Return ``value`` encoded as a JSON value.
 
-    Numbers stay numbers, NaN and ±infinity (not JSON) become null, times become
-    ISO 8601 strings with offset. Raises ``TypeError``/``ValueError`` as ``plain``
-    and ``iso_timestamp`` do.
+    Numbers stay numbers (whole ones without ``.0``), NaN and ±infinity (not JSON) become
+    null, times become ISO 8601 strings with offset. Raises ``TypeError``/``ValueError`` as
+    ``plain`` and ``iso_timestamp`` do.
     """
     # Encoding each value ourselves (keys are encoded once per table) is about 20%
     # faster than building a dict per row for json.dumps.
@@ -26,7 +26,7 @@ def json_value(value: Any) -> str:
     if kind is str:
         return encode_basestring(value)
     if kind is float:
-        return float.__repr__(value) if value - value == 0.0 else "null"
+        return shortest(value) if value - value == 0.0 else "null"
     if kind is datetime:
         return '"' + iso_timestamp(value) + '"'
     if kind is int:

@@ -43,7 +43,7 @@ from exports.writers.cells import plain
 from exports.writers.columns import are_finite
 from exports.writers.names import FILE_STEM_LIMIT, UniqueNames, file_stem
 
-TIME, VALUE, TEXT = "time", "value", "text"
+TIME, VALUE, TEXT, INTEGER = "time", "value", "text", "integer"
 _NONE = type(None)
 _NUMBERS = {float, int, _NONE}
 
@@ -96,6 +96,9 @@ class _Plan:
                 converters.append(
                     lambda column, t=with_text, b=with_bool: value_arrays(column, t, b)
                 )
+            elif kind == INTEGER:  # epoch milliseconds
+                fields.append((label, pa.int64()))
+                converters.append(lambda column: [pa.array(column, pa.int64())])
             else:
                 fields.append((label, pa.string()))
                 converters.append(lambda column: [text_array(column)])

@@ -30,7 +30,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from exports.rows.tables import ReportInfo, Table
-from exports.rows.times import LocalTimes
+from exports.rows.times import LocalTimes, offset_text
 from exports.writers.base import (
     Progress,
     ProgressCallback,
@@ -74,11 +74,9 @@ class XlsxWriter(Writer):
     content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     label = "Excel (XLSX)"
 
-    def __init__(
-        self, *, delimiter: str = ",", decimals: int | None = None, bom: bool = True
-    ) -> None:
+    def __init__(self, **options) -> None:
         """Raise ``ImproperlyConfigured`` when ``EXPORTS_XLSX_MAX_ROWS`` is out of range."""
-        super().__init__(delimiter=delimiter, decimals=decimals, bom=bom)
+        super().__init__(**options)
         self.max_rows: int = getattr(settings, "EXPORTS_XLSX_MAX_ROWS", EXCEL_MAX_DATA_ROWS)
         if not 1 <= self.max_rows <= EXCEL_MAX_DATA_ROWS:
             raise ImproperlyConfigured(
@@ -119,6 +117,15 @@ class XlsxWriter(Writer):
         with _DatedZip(stream, stamp) as archive:
             ExcelWriter(workbook, archive).save()
         return WriteResult(counter.count, self.extension, self.content_type)
+
+
+def _offsets(values: Sequence[Any]) -> list[str]:
+    """The UTC offset (``+01:00``) of each time of a column; "" where there is none."""
+    if type(values) is LocalTimes:
+        return values.offset_texts()
+    return [
+        offset_text(value.utcoffset()) if isinstance(value, datetime) else "" for value in values
+    ]
 
 
 def _remove_sheet_files(workbook: Workbook) -> None:
@@ -192,6 +199,7 @@ class _SheetSeries:
         self.stem = sheet_name(table.name)
         self.header_font = Font(bold=True)
         self.number_format: str | None = None  # fixed decimals (format.decimals)
+        self.offset_after: set[int] = set()  # time columns followed by their UTC offset
 
     def write(self, counter: Progress) -> None:
         """Write the table's rows, opening a new sheet whenever one is full."""
@@ -199,6 +207,7 @@ class _SheetSeries:
         # The first row tells which columns hold times (wide date format, header note).
         first = next(chunks, None)
         sample = [] if first is None else [column[0] for column in first[1]]
+        self.offset_after = self._offset_columns(sample)
         self._open_sheet(1, sample)
         if first is None:
             return
@@ -218,30 +227,47 @@ class _SheetSeries:
                 left -= fit
             counter.add(count)
 
+    def _offset_columns(self, sample: Sequence[Any]) -> set[int]:
+        """The time columns that get a "UTC offset" column beside them: all of them when the
+        table's rows span a change of the zone's offset (a clock change), when the wall time
+        alone would show two instants alike; none otherwise."""
+        changes = self.table.offset_changes
+        if changes is None or not changes():
+            return set()
+        kinds = self.table.kinds
+        if kinds is not None:
+            return {index for index, kind in enumerate(kinds) if kind == "time"}
+        return {index for index, value in enumerate(sample) if isinstance(value, datetime)}
+
     def _rows(self, columns: list[Sequence[Any]]) -> Iterator[tuple]:
-        """The chunk's rows as openpyxl should store them, converted column by column.
+        """The chunk's rows as openpyxl should store them, converted column by column; a
+        time column in ``offset_after`` is followed by its offsets."""
+        converted = []
+        for index, values in enumerate(columns):
+            converted.append(self._column(values))
+            if index in self.offset_after:
+                converted.append(_offsets(values))
+        return zip(*converted, strict=True)
+
+    def _column(self, values: Sequence[Any]) -> Sequence[Any]:
+        """One column as openpyxl should store it.
 
         A column of finite numbers or of plain text goes as it is; a column of times becomes
         one wall-clock datetime (or styled cell) per distinct time (series share timestamps);
         any other column, and numbers with fixed decimals, cell by cell (``_cell``).
         """
-        converted = []
-        for values in columns:
-            if type(values) is LocalTimes:
-                if values.is_complete():
-                    converted.append(self._walls(values.wall_times()))
-                    continue
-                values = tuple(values)
-            kinds = set(map(type, values))
-            if kinds == {datetime}:
-                converted.append(self._walls(by_distinct(values, _wall_time)))
-            elif self.number_format is None and kinds <= {float, int, type(None)}:
-                converted.append(values if are_finite(values) else list(map(self._cell, values)))
-            elif kinds == {str} and all(map(str.isprintable, values)) and is_plain_text(values):
-                converted.append(values)
-            else:
-                converted.append(list(map(self._cell, values)))
-        return zip(*converted, strict=True)
+        if type(values) is LocalTimes:
+            if values.is_complete():
+                return self._walls(values.wall_times())
+            values = tuple(values)
+        kinds = set(map(type, values))
+        if kinds == {datetime}:
+            return self._walls(by_distinct(values, _wall_time))
+        if self.number_format is None and kinds <= {float, int, type(None)}:
+            return values if are_finite(values) else list(map(self._cell, values))
+        if kinds == {str} and all(map(str.isprintable, values)) and is_plain_text(values):
+            return values
+        return list(map(self._cell, values))
 
     def _open_sheet(self, part: int, sample: Sequence[Any]) -> None:
         """Start the next sheet with column widths, a frozen bold header and time notes."""
@@ -249,6 +275,7 @@ class _SheetSeries:
         sheet = self.workbook.create_sheet(self.names.take(self.stem, suffix))
         is_time = [isinstance(value, datetime) for value in sample]
         header = []
+        letters = iter(range(1, 2 * len(self.table.headers) + 1))
         for index, label in enumerate(self.table.headers):
             text = xlsx_text(str(label))
             cell = WriteOnlyCell(sheet, value=text)
@@ -260,8 +287,20 @@ class _SheetSeries:
             else:
                 width = min(MAX_WIDTH, max(MIN_WIDTH, len(text) + 2, sample_width + 2))
             # Column widths and panes must be set before the first row is streamed.
-            sheet.column_dimensions[get_column_letter(index + 1)].width = width
+            sheet.column_dimensions[get_column_letter(next(letters))].width = width
             header.append(cell)
+            if index in self.offset_after:
+                many = len(self.offset_after) > 1
+                title = f"UTC offset ({text})" if many else "UTC offset"
+                offset = WriteOnlyCell(sheet, value=title)
+                offset.font = self.header_font
+                offset.comment = Comment(
+                    f"The offset of {self.timezone} from UTC at this local time: the clock "
+                    "changes within this sheet, so a local time may repeat.",
+                    "Exporter",
+                )
+                sheet.column_dimensions[get_column_letter(next(letters))].width = MIN_WIDTH + 2
+                header.append(offset)
         sheet.freeze_panes = "A2"
         sheet.append(header)
         self.sheet: WriteOnlyWorksheet = sheet

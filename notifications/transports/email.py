@@ -1,4 +1,5 @@
-"""Email through Django's email backend: a multipart message, plain text and HTML."""
+"""Email through Django's email backend: a multipart message, plain text and HTML, and the
+export file attached when the message asks for it (``attach``) and it is small enough."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import escape as html_escape
 from django.utils.html import format_html
 
+from exports.files.downloads import download_filename
 from exports.requests.recipients import team_name, validate_target
 from exports.requests.vocabulary import Medium
+from notifications import conf
 from notifications.errors import TransportError
 from notifications.facts import ExportFacts
 from notifications.transports.base import Transport
@@ -53,6 +57,27 @@ class Email(Transport):
             )
         return list(unique.values())
 
+    def _attach(self, email: EmailMultiAlternatives) -> str:
+        """Attach the job's file when it is at most ``NOTIFICATIONS_ATTACH_MAX_BYTES``;
+        return the sentence that says why it is not attached ("" when it is, or when the
+        job has no file: a failure or an empty export)."""
+        job = getattr(self, "job", None)
+        if job is None or not job.is_downloadable:
+            return ""
+        limit = conf.attach_max_bytes()
+        if job.size is not None and job.size > limit:
+            return (
+                f"The file ({filesizeformat(job.size)}) is larger than the "
+                f"{filesizeformat(limit)} an email may carry here, so it is not attached: "
+                "download it with the link."
+            )
+        with job.file.open("rb") as handle:
+            content = handle.read(limit + 1)
+        if len(content) > limit:
+            return "The file is too large to attach: download it with the link."
+        email.attach(download_filename(job), content, job.content_type or None)
+        return ""
+
     def escape(self, text: str) -> str:
         return html_escape(text)
 
@@ -76,7 +101,13 @@ class Email(Transport):
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=addresses,
         )
-        email.attach_alternative(self.render("email.html", self.context(facts)), "text/html")
+        html = self.render("email.html", self.context(facts))
+        if self.message.attach:
+            note = self._attach(email)
+            if note:
+                email.body += f"\n\n{note}\n"
+                html = _before_body_end(html, format_html("<p>{}</p>", note))
+        email.attach_alternative(html, "text/html")
         try:
             email.send()
         except smtplib.SMTPRecipientsRefused as exc:
@@ -92,6 +123,12 @@ class Email(Transport):
         if len(addresses) > 1:
             return f"Accepted by the mail server for {self.recipient} ({len(addresses)} addresses)"
         return f"Accepted by the mail server for {self.recipient}"
+
+
+def _before_body_end(html: str, paragraph: str) -> str:
+    """``paragraph`` added at the end of the HTML body (or of the text, without one)."""
+    at = html.lower().rfind("</body>")
+    return html + paragraph if at < 0 else html[:at] + paragraph + html[at:]
 
 
 def _smtp_error(code: int, reply: bytes | str) -> TransportError:

@@ -77,7 +77,7 @@ class PdfWriter(Writer):
         font = fonts()
         styles = Styles(font)
         counter = Progress(progress, self.chunk_rows)
-        sections = [Section(table, font, self.decimals) for table in found]
+        sections = [Section(table, font, self.decimals, self.decimal_separator) for table in found]
         # The page must be chosen before anything is laid out: ask the first table.
         natural = sum(sections[0].natural_widths())
         pagesize = A4 if natural <= A4[0] - 2 * MARGIN else landscape(A4)

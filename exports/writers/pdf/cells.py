@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from exports.writers.cells import fixed, plain
+from exports.writers.columns import shortest
 from exports.writers.pdf.layout import CELL_PADDING, Fonts, text_width
 
 ELLIPSIS = "…"
@@ -34,9 +35,10 @@ def report_time(value: datetime) -> str:
     return text
 
 
-def pdf_text(value: Any, decimals: int | None = None) -> str:
+def pdf_text(value: Any, decimals: int | None = None, separator: str = ".") -> str:
     """Return ``value`` as the one-line text of a table cell; numbers with ``decimals``
-    fixed decimals when given, else in their shortest form.
+    fixed decimals when given, else in their shortest form (``55``, not ``55.0``), with the
+    decimal ``separator``.
 
     Raises ``ValueError`` for a naive datetime, ``TypeError`` as ``plain`` does.
     """
@@ -47,16 +49,18 @@ def pdf_text(value: Any, decimals: int | None = None) -> str:
     if kind is float:
         if value - value != 0.0:
             return ""
-        return float.__repr__(value) if decimals is None else fixed(value, decimals)
+        text = shortest(value) if decimals is None else fixed(value, decimals)
+        return text if separator == "." else text.replace(".", separator)
     if kind is datetime:
         return report_time(value)
     if kind is int:
-        return int.__repr__(value) if decimals is None else fixed(value, decimals)
+        text = int.__repr__(value) if decimals is None else fixed(value, decimals)
+        return text if separator == "." else text.replace(".", separator)
     if value is None:
         return ""
     if kind is bool:
         return "true" if value else "false"
-    return pdf_text(plain(value), decimals)
+    return pdf_text(plain(value), decimals, separator)
 
 
 class Fitter:
@@ -66,10 +70,13 @@ class Fitter:
     usual cells are proven to fit from their length alone and never measured.
     """
 
-    def __init__(self, widths: list[float], font: Fonts, decimals: int | None = None) -> None:
+    def __init__(
+        self, widths: list[float], font: Fonts, decimals: int | None = None, separator: str = "."
+    ) -> None:
         self.widths = widths
         self.font = font
         self.decimals = decimals
+        self.separator = separator
         self.room = [width - 2 * CELL_PADDING for width in widths]
         self.time_fits = [font.time_width <= room for room in self.room]
         self.number_safe = [int(room / font.number_widest) for room in self.room]
@@ -82,7 +89,7 @@ class Fitter:
         if kind is datetime:
             text = report_time(value)
             return text if self.time_fits[index] else self.cut(text, index)
-        text = pdf_text(value, self.decimals)
+        text = pdf_text(value, self.decimals, self.separator)
         if kind is float or kind is int:
             return text if len(text) <= self.number_safe[index] else self.round(value, index)
         if len(text) <= self.ascii_safe[index] and text.isascii():
@@ -93,7 +100,7 @@ class Fitter:
         """Return a number too long for column ``index`` with fewer digits, as a spreadsheet
         does in a narrow column: a rounded number reads right, a cut one reads wrong."""
         for digits in range(14, 0, -1):
-            text = format(value, f".{digits}g")
+            text = format(value, f".{digits}g").replace(".", self.separator)
             if len(text) <= self.number_safe[index]:
                 return text
         return self.cut(text, index)

@@ -24,10 +24,13 @@ MIN_NUMBER_CHARS = 10  # room for later, longer numbers than the first chunk's
 class Section:
     """One table of the report: measured on its first chunk, then emitted chunk by chunk."""
 
-    def __init__(self, table: Table, font: Fonts, decimals: int | None = None) -> None:
+    def __init__(
+        self, table: Table, font: Fonts, decimals: int | None = None, separator: str = "."
+    ) -> None:
         self.table = table
         self.font = font
         self.decimals = decimals
+        self.separator = separator
         self.headers = [pdf_text(str(label)) for label in table.display_headers or table.headers]
         self._chunks = chunked(table.rows, CHUNK_ROWS, len(self.headers))
         self._first = next(self._chunks, [])
@@ -72,7 +75,8 @@ class Section:
         numeric = [_first_type(self._first, i) in (int, float) for i in columns]
         # Spare room goes to text columns: later rows may hold longer text than the first chunk.
         growable = [_first_type(self._first, i) in (str, None) for i in columns]
-        fit = Fitter(_share(self.natural_widths(), room, growable), self.font, self.decimals)
+        widths = _share(self.natural_widths(), room, growable)
+        fit = Fitter(widths, self.font, self.decimals, self.separator)
         style = styles.table(numeric)
         header_height = self._header_height(fit.widths, styles)
 

@@ -4,6 +4,7 @@ each with its own directory (persistence), started, stopped and restarted by the
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import shutil
@@ -87,6 +88,9 @@ class Mosquitto(Broker):
                 "persistence true\n"
                 f"persistence_location {self.directory}/\n"
                 "max_queued_messages 0\n"
+                # Run as root, mosquitto would switch to its own user, which may not write
+                # its persistence to our directory: keep the user we are.
+                f"user {getpass.getuser()}\n"
             )
         return [MOSQUITTO, "-c", config]
 

@@ -52,6 +52,7 @@ class MqttSource:
         self.deliver = deliver
         self.connected = False
         self._stopped = False
+        self.ready = threading.Event()  # subscribed at least once
         self._generation = 0
         self._lock = threading.Lock()
         client = paho.Client(
@@ -68,6 +69,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = lambda *args: self.ready.set()
         self._properties = Properties(PacketTypes.CONNECT)
         self._properties.SessionExpiryInterval = session_expiry
         self._properties.ReceiveMaximum = receive_maximum
@@ -81,6 +83,7 @@ class MqttSource:
 
     def stop(self) -> None:
         self._stopped = True
+        self.connected = False
         with self._lock:
             self._generation += 1  # no ack after this point: the session keeps them
         self.client.disconnect()

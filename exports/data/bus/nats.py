@@ -52,6 +52,7 @@ class NatsSource:
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        self.ready = threading.Event()  # subscribed, or the consumer bound
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="nats", daemon=True)
@@ -103,6 +104,8 @@ class NatsSource:
             else:
                 for subject in self.subjects:
                     await nc.subscribe(subject, cb=self._on_core)
+                await nc.flush()
+                self.ready.set()
                 await self._stopping.wait()
         finally:
             self.connected = False
@@ -136,6 +139,7 @@ class NatsSource:
                     except NotFoundError:
                         await js.add_consumer(self.stream, config)
                     subscription = await js.pull_subscribe_bind(self.durable, self.stream)
+                    self.ready.set()
                 try:
                     messages = await subscription.fetch(self.batch_size, timeout=self.wait)
                 except TimeoutError:

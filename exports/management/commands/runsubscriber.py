@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from exports.data.bus.subscriber import Subscriber, SubscriberConfig
-from exports.queue.namespace import instance
+from exports.queue.namespace import instance, queue_settings
 
 log = logging.getLogger("exports.bus")
 
@@ -52,8 +52,9 @@ class Command(BaseCommand):
         if not configured():
             raise CommandError("Set MQTT_URL and/or NATS_URL: there is no broker to subscribe to.")
         config = subscriber_config()
+        # The heartbeat goes where /healthz looks: the Redis of the queues.
         client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+            queue_settings("default")["URL"], socket_connect_timeout=2, socket_timeout=2
         )
         subscriber = Subscriber(config, redis=client, instance=instance())
 

@@ -22,6 +22,9 @@ from exports.data.bus.decoding import Incoming
 
 log = logging.getLogger("exports.bus")
 MAX_BACKOFF = 30.0
+# Seconds a delivered, unacknowledged message waits before JetStream delivers it again (a
+# killed subscriber's open batch comes back after this; a slow commit only makes duplicates).
+ACK_WAIT = 30
 
 
 class NatsSource:
@@ -131,7 +134,7 @@ class NatsSource:
                         durable_name=self.durable,
                         ack_policy=AckPolicy.EXPLICIT,
                         deliver_policy=DeliverPolicy.ALL,
-                        ack_wait=60,
+                        ack_wait=ACK_WAIT,
                         max_ack_pending=max(4 * self.batch_size, 1000),
                     )
                     try:

@@ -170,9 +170,10 @@ class Subscriber:
             if remaining <= 0:
                 break
             try:
-                batch.append(self.inbox.get(timeout=remaining))
+                # In short waits, so a stop (SIGTERM) closes the batch at once.
+                batch.append(self.inbox.get(timeout=min(remaining, 0.1)))
             except queue.Empty:
-                break
+                continue
         return batch
 
     def _flush(self, batch: list[Incoming]) -> None:

@@ -227,3 +227,14 @@ def test_old_keys_are_pruned_and_recent_ones_kept():
     BusMessageKey.objects.create(key="new")
     assert prune_keys(timedelta(days=7)) == 1
     assert list(BusMessageKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db
+def test_staff_see_dead_letters_in_the_admin(client, admin_user):
+    store_batch(batch(incoming("channels/c1/messages", b"[<bad>]")), rule="any")
+    client.force_login(admin_user)
+    listing = client.get("/admin/exports/busdeadletter/")
+    assert listing.status_code == 200 and b"not valid JSON" in listing.content
+    dead = BusDeadLetter.objects.get()
+    detail = client.get(f"/admin/exports/busdeadletter/{dead.pk}/change/")
+    assert detail.status_code == 200 and b"[&lt;bad&gt;]" in detail.content

@@ -42,8 +42,11 @@ def stored(url: str) -> int:
         return db.execute(sql).fetchone()[0]
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 def start(env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "runsubscriber"],
         cwd=ROOT,
         env=env,
@@ -51,6 +54,21 @@ def start(env: dict) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def no_subscriber_left():
+    """A failed test must not leave its subscriber running."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
 
 
 def wait_connected(redis_conn, process: subprocess.Popen, previous: float = 0.0) -> None:

@@ -50,12 +50,17 @@ class NatsSource:
         self.durable = durable
         self.batch_size = batch_size
         self.wait = max(batch_ms / 1000, 0.05)
-        self.connected = False
+        self._connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self.ready = threading.Event()  # subscribed, or the consumer bound
+
+    @property
+    def connected(self) -> bool:
+        """Connected, and (JetStream) the consumer bound: messages can come."""
+        return self._connected and (self.ready.is_set() or not self.stream)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="nats", daemon=True)
@@ -67,7 +72,7 @@ class NatsSource:
             self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(10)
-        self.connected = False
+        self._connected = False
 
     def _run(self) -> None:
         asyncio.run(self._main())
@@ -99,7 +104,7 @@ class NatsSource:
                 backoff = min(backoff * 2, MAX_BACKOFF)
         if nc is None:
             return
-        self.connected = True
+        self._connected = True
         log.info("NATS connected to %s", nc.connected_url.netloc if nc.connected_url else "")
         try:
             if self.stream:
@@ -111,7 +116,7 @@ class NatsSource:
                 self.ready.set()
                 await self._stopping.wait()
         finally:
-            self.connected = False
+            self._connected = False
             # Closing a broken connection may fail: we are done with it either way.
             with contextlib.suppress(Exception):
                 await nc.close()
@@ -185,12 +190,12 @@ class NatsSource:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _disconnected(self) -> None:
-        if self.connected:
+        if self._connected:
             log.warning("NATS connection lost; reconnecting")
-        self.connected = False
+        self._connected = False
 
     async def _reconnected(self) -> None:
-        self.connected = True
+        self._connected = True
         log.info("NATS reconnected")
 
     async def _error(self, exc: Exception) -> None:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -126,11 +127,13 @@ def publish_mqtt(port: int, messages: list[bytes], sent: list[float]) -> None:
     client.connect("127.0.0.1", port)
     client.loop_start()
     topic = f"channels/{CHANNEL}/messages/events/data"
-    infos = []
+    pending: deque = deque()
     for payload in messages:
+        if len(pending) >= 20000:  # packet ids wrap at 65535: keep fewer unacknowledged
+            pending.popleft().wait_for_publish(120)
         sent.append(time.time())
-        infos.append(client.publish(topic, payload, qos=1))
-    for info in infos:
+        pending.append(client.publish(topic, payload, qos=1))
+    for info in pending:
         info.wait_for_publish(120)
     client.disconnect()
     client.loop_stop()

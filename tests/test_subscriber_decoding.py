@@ -13,7 +13,9 @@ import pytest
 from exports.data.bus.decoding import Incoming, decode
 from exports.data.bus.envelope import SCHEMAS, encode_envelope
 from exports.data.bus.storing import prune_keys, store_batch
+from exports.data.bus.subscriber import heartbeat_key
 from exports.data.bus.topics import TopicError, route
+from exports.management.commands.runstack import stack_processes
 from exports.models import BusDeadLetter, BusMessageKey, ChannelGrant, Message, Series
 
 PROTO = Path(__file__).resolve().parent.parent / "exports" / "data" / "bus" / "proto"
@@ -238,3 +240,32 @@ def test_staff_see_dead_letters_in_the_admin(client, admin_user):
     dead = BusDeadLetter.objects.get()
     detail = client.get(f"/admin/exports/busdeadletter/{dead.pk}/change/")
     assert detail.status_code == 200 and b"[&lt;bad&gt;]" in detail.content
+
+
+@pytest.mark.django_db
+def test_healthz_checks_the_subscriber_only_when_a_broker_is_configured(
+    client, redis_conn, settings
+):
+    assert "subscriber" not in client.get("/healthz").json()["checks"]
+    settings.MQTT_URL = "mqtt://127.0.0.1:1883"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["subscriber"] == {"ok": False, "error": "SubscriberDown"}
+    status = {"connected": {"mqtt": True}, "running": True, "last_message": T0, "lag_seconds": 0.1}
+    redis_conn.set(heartbeat_key("test"), json.dumps(status))
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["subscriber"] == {
+        "ok": True,
+        "connected": {"mqtt": True},
+        "last_message": "2026-01-01T00:00:00Z",
+        "lag_seconds": 0.1,
+    }
+    redis_conn.set(heartbeat_key("test"), json.dumps(status | {"connected": {"mqtt": False}}))
+    assert client.get("/healthz").json()["checks"]["subscriber"]["ok"] is False
+
+
+def test_make_run_starts_the_subscriber_when_a_broker_is_configured(settings):
+    assert "subscriber" not in dict(stack_processes("127.0.0.1:8000"))
+    settings.NATS_URL = "nats://127.0.0.1:4222"
+    assert dict(stack_processes("127.0.0.1:8000"))["subscriber"][-1] == "runsubscriber"

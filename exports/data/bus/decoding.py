@@ -21,6 +21,7 @@ SenML bytes. A redelivery carries the same bytes, so it has the same key and is 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -51,6 +52,8 @@ CBOR_LABELS = {
     8: "vd",
 }
 _JSON_START = frozenset(b"[{ \t\r\n")
+# json.loads without its per-call checks: the same decoder, the same errors.
+_decode_json = json.JSONDecoder().decode
 
 
 @dataclass
@@ -111,10 +114,9 @@ def decode(
         body, created_ns = envelope.payload, envelope.created
     created = created_ns / 1e9 if created_ns > 0 else message.received
     key = message_key(origin["channel"], origin["subtopic"], origin["publisher"], created_ns, body)
-    problems = origin_problems(origin)
-    if problems:
-        name, problem = next(iter(problems.items()))
-        return Decoded(key, origin, reason=f"the {name} {problem}", created=created)
+    problem = _origin_problem(*origin.values())
+    if problem:
+        return Decoded(key, origin, reason=problem, created=created)
     try:
         records = list(checked_records(parse_pack(_senml(body), now=created)))
     except SenMLError as exc:
@@ -142,6 +144,14 @@ def _envelope(body: bytes, layout: str) -> Envelope | None:
     return decode_envelope(body, layout)
 
 
+@functools.lru_cache(maxsize=4096)
+def _origin_problem(channel: str, subtopic: str, publisher: str, protocol: str) -> str:
+    """What is wrong with an origin (empty when nothing); a stream repeats few origins."""
+    origin = {"channel": channel, "subtopic": subtopic, "publisher": publisher}
+    problems = origin_problems(origin | {"protocol": protocol})
+    return next((f"the {name} {problem}" for name, problem in problems.items()), "")
+
+
 class _Unreadable(Exception):
     """A payload that is not SenML JSON or CBOR at all."""
 
@@ -152,7 +162,7 @@ def _senml(body: bytes) -> Any:
     if 0x80 <= body[0] <= 0xBF:
         return _from_cbor(body)
     try:
-        return json.loads(body)
+        return _decode_json(body.decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise _Unreadable(f"not valid JSON: {exc.msg} at column {exc.colno}.") from None
     except UnicodeDecodeError:

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from exports.data.bus.decoding import Decoded, Incoming
@@ -76,9 +76,7 @@ def _store(batch: list[tuple[Incoming, Decoded]], rule: str, dead_letters: int) 
             else:
                 seen.add(decoded.key)
                 fresh.append((message, decoded))
-        BusMessageKey.objects.bulk_create(
-            [BusMessageKey(key=decoded.key, received=now) for _, decoded in fresh]
-        )
+        _claim([decoded.key for _, decoded in fresh], now)
         publishable = _publishable(fresh) if rule == GRANTS else None
         groups: dict[tuple, list] = defaultdict(list)
         dead = []
@@ -103,6 +101,20 @@ def _store(batch: list[tuple[Incoming, Decoded]], rule: str, dead_letters: int) 
             BusDeadLetter.objects.bulk_create(dead)
             _trim_dead_letters(dead_letters)
     return result
+
+
+def _claim(keys: list[str], now) -> None:
+    """Insert the keys: one ``executemany`` of plain values (no model instance per key, which
+    costs more than the insert); a key taken meanwhile raises ``IntegrityError``."""
+    if not keys:
+        return
+    connection = connections[router.db_for_write(BusMessageKey)]
+    quote = connection.ops.quote_name
+    table = quote(BusMessageKey._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    sql = f"INSERT INTO {table} ({quote('key')}, {quote('received')}) VALUES (%s, %s)"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(key, stamp) for key in keys])
 
 
 def _publishable(batch: list[tuple[Incoming, Decoded]]):

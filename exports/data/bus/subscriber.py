@@ -194,6 +194,7 @@ class Subscriber:
                 connections["default"].close()
                 if self.stopping.is_set():
                     return  # unacknowledged: the broker keeps them for the next run
+                self._beat()  # still alive; /healthz shows the database's failure itself
                 time.sleep(backoff)
                 backoff = min(backoff * 2, MAX_DB_BACKOFF)
         stored_at = time.time()

@@ -120,7 +120,7 @@ def active_checks() -> dict[str, Callable[[], dict | None]]:
 def run_checks() -> tuple[bool, dict[str, dict]]:
     """Run every check; return (all passed, {name: {"ok": bool[, "error": class name]}}).
 
-    A check may return (or its exception carry, as ``details``) more to say, shown beside.
+    A check may return more to say, shown beside ``ok``; so may a failed subscriber check.
     """
     results: dict[str, dict] = {}
     for name, check in active_checks().items():
@@ -128,7 +128,7 @@ def run_checks() -> tuple[bool, dict[str, dict]]:
             details = check()
         except Exception as exc:  # noqa: BLE001 - any failure is a failed check, reported
             log.warning("Health check %s failed: %s", name, exc)
-            extra = getattr(exc, "details", {})
+            extra = exc.details if isinstance(exc, SubscriberDown) else {}
             results[name] = {"ok": False, "error": exc.__class__.__name__, **extra}
         else:
             results[name] = {"ok": True, **(details or {})}

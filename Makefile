@@ -38,17 +38,18 @@ run: migrate
 	$(BIN)/python manage.py runstack --addr $(ADDR) --seed
 
 # The browser tests drive the Debian chromium package (never a downloaded browser); PDFs
-# need DejaVu fonts for text beyond Latin-1. Installed when missing and we are root (as in
-# CI); otherwise the exact command is printed.
+# need DejaVu fonts for text beyond Latin-1; the subscriber tests start their own mosquitto
+# and nats-server on free ports. Installed when missing and we are root (as in CI);
+# otherwise the exact command is printed.
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ] || [ ! -x /usr/bin/pdftotext ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ] || [ ! -x /usr/bin/pdftotext ] || [ ! -x /usr/sbin/mosquitto ] || [ ! -x /usr/sbin/nats-server ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "--- installing chromium (browser tests), DejaVu fonts (PDF text beyond Latin-1), poppler-utils (PDF text checks)"; \
+	    echo "--- installing chromium (browser tests), DejaVu fonts (PDF text beyond Latin-1), poppler-utils (PDF text checks), mosquitto and nats-server (subscriber tests)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server >/dev/null; \
 	  else \
-	    echo "make test needs /usr/bin/chromium, the DejaVu fonts and pdftotext. Install them with:"; \
-	    echo "  sudo apt-get install -y chromium fonts-dejavu-core poppler-utils"; \
+	    echo "make test needs /usr/bin/chromium, the DejaVu fonts, pdftotext, mosquitto and nats-server. Install them with:"; \
+	    echo "  sudo apt-get install -y chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server"; \
 	    exit 1; \
 	  fi; \
 	fi

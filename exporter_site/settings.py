@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from exports.queue.namespace import NamespacedQueues
 
@@ -303,6 +304,24 @@ INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
 AUTH_FAILURE_RATE = env_str("AUTH_FAILURE_RATE", "20/10m")
 LOGIN_FAILURE_RATE_PER_USER = env_str("LOGIN_FAILURE_RATE_PER_USER", "10/10m")
 API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20, minimum=1)  # live (unrevoked, unexpired)
+
+# --- Live data: manage.py runsubscriber (README "Live data") -------------------------------
+MQTT_URL = env_str("MQTT_URL", "").strip()  # mqtt://user:pass@host:1883, mqtts:// for TLS
+NATS_URL = env_str("NATS_URL", "").strip()  # nats://host:4222
+NATS_STREAM = env_str("NATS_STREAM", "").strip()  # JetStream stream: durable, nothing lost
+SUBSCRIBER_LAYOUTS = env_list("SUBSCRIBER_LAYOUTS", ["channels", "m"])
+if not SUBSCRIBER_LAYOUTS or set(SUBSCRIBER_LAYOUTS) - {"channels", "m"}:
+    raise ImproperlyConfigured(
+        f"SUBSCRIBER_LAYOUTS must list channels and/or m, got {SUBSCRIBER_LAYOUTS!r}"
+    )
+SUBSCRIBER_BATCH_SIZE = env_int("SUBSCRIBER_BATCH_SIZE", 1000, minimum=1)  # messages
+SUBSCRIBER_BATCH_MS = env_int("SUBSCRIBER_BATCH_MS", 200, minimum=1)
+SUBSCRIBER_PUBLISH_RULE = env_choice("SUBSCRIBER_PUBLISH_RULE", "grants", ("grants", "any"))
+SUBSCRIBER_PUBLISHER = env_str("SUBSCRIBER_PUBLISHER", "unknown")  # when a message names none
+SUBSCRIBER_DEDUP_WINDOW = env_duration("SUBSCRIBER_DEDUP_WINDOW", "P7D", positive=True)
+SUBSCRIBER_DEAD_LETTERS = env_int("SUBSCRIBER_DEAD_LETTERS", 10000, minimum=1)
+SUBSCRIBER_CLIENT_ID = env_str("SUBSCRIBER_CLIENT_ID", "exporter-subscriber")  # MQTT session
+SUBSCRIBER_DURABLE = env_str("SUBSCRIBER_DURABLE", "exporter")  # JetStream consumer
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "exports.api.auth.BearerTokenAuthentication",

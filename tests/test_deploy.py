@@ -142,7 +142,7 @@ def test_the_systemd_units_are_valid(tmp_path):
         target = tmp_path / unit.name.replace("@.service", "@1.service")
         target.write_text(text.replace("/opt/exporter", str(ROOT)))
         units.append(str(target))
-    assert len(units) == 3
+    assert len(units) == 4  # web, worker, scheduler, subscriber
     result = subprocess.run(
         [analyze, "verify", "--man=no", *units], capture_output=True, text=True, timeout=60
     )

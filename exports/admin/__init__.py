@@ -7,6 +7,7 @@ can also be imported from, and downloaded as, its JSON shape: import goes throug
 records of what happened, so their pages are read-only.
 
 Each module registers its admins when imported; Django's autodiscovery imports this package.
+The bus subscriber's dead letters (`bus`) are read-only too; staff may delete them once seen.
 """
 
-from exports.admin import catalog, jobs, requests, tokens  # noqa: F401 (registers the admins)
+from exports.admin import bus, catalog, jobs, requests, tokens  # noqa: F401 (registers the admins)

@@ -1,4 +1,5 @@
 from exports.models.access import ChannelGrant, RequestShare, ShareRole
+from exports.models.bus import BusDeadLetter, BusMessageKey
 from exports.models.catalog import Channel, Publisher, Series
 from exports.models.events import IamEvent
 from exports.models.installation import Installation
@@ -9,6 +10,8 @@ from exports.models.tokens import ApiToken
 
 __all__ = [
     "ApiToken",
+    "BusDeadLetter",
+    "BusMessageKey",
     "ChannelGrant",
     "Channel",
     "ExportColumn",

@@ -14,7 +14,13 @@ details go to the log, once per change of state (not a line every probe).
     {"status": "ok", "checks": {"database": {"ok": true}, "redis": {"ok": true},
                                 "storage": {"ok": true}}}
 
-  200 when every check passes, 503 otherwise.
+  200 when every check passes, 503 otherwise. When a broker is configured (``MQTT_URL`` or
+  ``NATS_URL``) a fourth check, ``subscriber``, reads the heartbeat ``manage.py runsubscriber``
+  keeps in Redis: it passes while the subscriber runs and every broker is connected, and says
+  when the last message came and the lag of the last batch::
+
+    "subscriber": {"ok": true, "connected": {"mqtt": true}, "last_message": "2026-…Z",
+                   "lag_seconds": 0.21}
 
 Each check runs in a thread of its own (one per check and process, kept between probes) and
 is given ``PROBE_TIMEOUT`` seconds: a dependency that accepts connections and never answers
@@ -22,17 +28,20 @@ fails its check (``"error": "Timeout"``) in that time, and while it still hangs,
 fail it at once instead of piling up threads — a hung bucket cannot use up gunicorn's threads.
 The checks themselves use short timeouts and no retries too (Redis socket timeouts, an S3
 client of their own). A new check is one line: ``CHECKS["name"] = function`` (no argument;
-it raises on failure).
+it raises on failure, and may return a dict of details shown beside ``ok``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -131,7 +140,46 @@ def _s3_probe_client(storage):
 
 
 # The readiness checks by name, in the order they are reported. One more check is one line.
-CHECKS: dict[str, Callable[[], None]] = {
+class SubscriberDown(Exception):
+    """The subscriber is not running, or a broker is not connected (``details`` say more)."""
+
+    def __init__(self, reason: str, details: dict | None = None):
+        super().__init__(reason)
+        self.details = details or {}
+
+
+def check_subscriber() -> dict:
+    """The bus subscriber's heartbeat: running and connected; its last message and lag."""
+    import redis
+
+    from exports.data.bus.subscriber import heartbeat_key
+    from exports.queue.namespace import instance
+
+    url = queue_settings("default")["URL"]
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT
+    )
+    try:
+        raw = client.get(heartbeat_key(instance()))
+    finally:
+        client.close()
+    if raw is None:
+        raise SubscriberDown("no heartbeat: runsubscriber is not running")
+    status = json.loads(raw)
+    last = status.get("last_message")
+    details = {
+        "connected": status["connected"],
+        "last_message": None
+        if last is None
+        else datetime.fromtimestamp(last, UTC).isoformat().replace("+00:00", "Z"),
+        "lag_seconds": status.get("lag_seconds"),
+    }
+    if not status.get("running") or not all(status["connected"].values()):
+        raise SubscriberDown("stopped or disconnected", details)
+    return details
+
+
+CHECKS: dict[str, Callable[[], dict | None]] = {
     "database": check_database,
     "redis": check_redis,
     "storage": check_storage,
@@ -151,15 +199,15 @@ class _Prober:
         while True:
             check, answer = self.requests.get()
             try:
-                check()
+                details = check()
             except Exception as exc:  # noqa: BLE001 - any failure is a failed check, reported
-                answer.put(exc)
+                answer.put((exc, getattr(exc, "details", None)))
             else:
-                answer.put(None)
+                answer.put((None, details))
             finally:
                 self.busy.release()
 
-    def submit(self, check: Callable[[], None]) -> queue.SimpleQueue | None:
+    def submit(self, check: Callable[[], dict | None]) -> queue.SimpleQueue | None:
         """Start a run; None when the previous one has not returned yet (still hanging)."""
         if not self.busy.acquire(blocking=False):
             return None
@@ -180,6 +228,13 @@ def _prober(name: str) -> _Prober:
         return _probers[name]
 
 
+def active_checks() -> dict[str, Callable[[], dict | None]]:
+    """:data:`CHECKS`, and the subscriber's when a broker is configured."""
+    if getattr(settings, "MQTT_URL", "") or getattr(settings, "NATS_URL", ""):
+        return {**CHECKS, "subscriber": check_subscriber}
+    return dict(CHECKS)
+
+
 def run_checks(timeout: float | None = None) -> tuple[bool, dict[str, dict]]:
     """Run every check at once; return (all passed, {name: {"ok": bool[, "error": class]}}).
 
@@ -187,23 +242,24 @@ def run_checks(timeout: float | None = None) -> tuple[bool, dict[str, dict]]:
     """
     timeout = PROBE_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
-    pending = {name: _prober(name).submit(check) for name, check in list(CHECKS.items())}
+    pending = {name: _prober(name).submit(check) for name, check in active_checks().items()}
     results: dict[str, dict] = {}
     for name, answer in pending.items():
         error: BaseException | None
+        details: dict | None = None
         if answer is None:
             error = ProbeTimeout(f"still waiting for the previous {name} check")
         else:
             try:
-                error = answer.get(timeout=max(0.0, deadline - time.monotonic()))
+                error, details = answer.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 error = ProbeTimeout(f"no answer within {timeout:g} s")
         _log_change(name, error)
         if error is None:
-            results[name] = {"ok": True}
+            results[name] = {"ok": True, **(details or {})}
         else:
             kind = "Timeout" if isinstance(error, ProbeTimeout) else error.__class__.__name__
-            results[name] = {"ok": False, "error": kind}
+            results[name] = {"ok": False, "error": kind, **(details or {})}
     return all(result["ok"] for result in results.values()), results
 
 

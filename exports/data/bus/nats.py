@@ -1,0 +1,209 @@
+"""The NATS side of the subscriber: core subscriptions, or a JetStream durable consumer.
+
+Without ``NATS_STREAM`` the subscriber reads core NATS: at most once, nothing published while
+it is down reaches it. With ``NATS_STREAM`` it reads the stream through the durable pull
+consumer ``SUBSCRIBER_DURABLE`` (created when missing; the stream too, on the layouts'
+subjects), explicit acks sent after the batch commits: whatever was not acknowledged — the
+subscriber was down, killed, or the broker restarted — is delivered again. The client
+reconnects by itself; a failed first connection or fetch is retried with a doubling delay.
+asyncio runs in a thread of its own; :meth:`NatsSource.stop` ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from exports.data.bus.decoding import Incoming
+
+log = logging.getLogger("exports.bus")
+MAX_BACKOFF = 30.0
+# Seconds a delivered, unacknowledged message waits before JetStream delivers it again (a
+# killed subscriber's open batch comes back after this; a slow commit only makes duplicates).
+ACK_WAIT = 30
+
+
+class NatsSource:
+    """Subscribes ``subjects`` (or reads ``stream``) at ``url``; hands messages to ``deliver``."""
+
+    name = "nats"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        subjects: list[str],
+        deliver: Callable[[Incoming, float], bool],
+        stream: str = "",
+        durable: str = "exporter",
+        batch_size: int = 1000,
+        batch_ms: int = 200,
+    ):
+        self.url = url
+        self.subjects = subjects
+        self.deliver = deliver
+        self.stream = stream
+        self.durable = durable
+        self.batch_size = batch_size
+        self.wait = max(batch_ms / 1000, 0.05)
+        self._connected = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self.ready = threading.Event()  # subscribed, or the consumer bound
+
+    @property
+    def connected(self) -> bool:
+        """Connected, and (JetStream) the consumer bound: messages can come."""
+        return self._connected and (self.ready.is_set() or not self.stream)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="nats", daemon=True)
+        self._thread.start()
+        self._started.wait(5)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._connected = False
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        import nats
+
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._started.set()
+        backoff = 0.5
+        nc = None
+        while not self._stopping.is_set():
+            try:
+                nc = await nats.connect(
+                    self.url,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                    error_cb=self._error,
+                )
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is retried
+                log.warning("NATS %s unreachable (%s); retrying in %.1fs", self.url, exc, backoff)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+        if nc is None:
+            return
+        self._connected = True
+        log.info("NATS connected to %s", nc.connected_url.netloc if nc.connected_url else "")
+        try:
+            if self.stream:
+                await self._consume(nc)
+            else:
+                for subject in self.subjects:
+                    await nc.subscribe(subject, cb=self._on_core)
+                await nc.flush()
+                self.ready.set()
+                await self._stopping.wait()
+        finally:
+            self._connected = False
+            # Closing a broken connection may fail: we are done with it either way.
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    async def _consume(self, nc) -> None:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
+
+        js = nc.jetstream()
+        backoff = 0.5
+        subscription = None
+        while not self._stopping.is_set():
+            try:
+                if subscription is None:
+                    try:
+                        await js.stream_info(self.stream)
+                    except NotFoundError:
+                        await js.add_stream(name=self.stream, subjects=self.subjects)
+                    config = ConsumerConfig(
+                        durable_name=self.durable,
+                        ack_policy=AckPolicy.EXPLICIT,
+                        deliver_policy=DeliverPolicy.ALL,
+                        ack_wait=ACK_WAIT,
+                        max_ack_pending=max(4 * self.batch_size, 1000),
+                    )
+                    try:
+                        await js.consumer_info(self.stream, self.durable)
+                    except NotFoundError:
+                        await js.add_consumer(self.stream, config)
+                    subscription = await js.pull_subscribe_bind(self.durable, self.stream)
+                    self.ready.set()
+                try:
+                    messages = await subscription.fetch(self.batch_size, timeout=self.wait)
+                except TimeoutError:
+                    continue
+                for message in messages:
+                    await self._hand_over(message, self._acker(message))
+                backoff = 0.5
+            except Exception as exc:  # noqa: BLE001 - a broker away: wait, then fetch again
+                if self._stopping.is_set():
+                    break
+                log.warning("NATS fetch from %s failed (%r); retrying", self.stream, exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _acker(self, message) -> Callable[[], None]:
+        loop = self._loop
+
+        def ack() -> None:
+            # A stale ack (the broker restarted) is ignored by the server: acks are by reply
+            # subject, one per delivery.
+            asyncio.run_coroutine_threadsafe(_quiet_ack(message), loop)
+
+        return ack
+
+    async def _on_core(self, message) -> None:
+        await self._hand_over(message, None)
+
+    async def _hand_over(self, message, ack) -> None:
+        publisher = (message.headers or {}).get("publisher", "")
+        incoming = Incoming("nats", message.subject, message.data, time.time(), publisher, ack)
+        if self.deliver(incoming, 0):
+            return
+        # The batch queue is full: wait for room off the event loop.
+        while not await asyncio.to_thread(self.deliver, incoming, 0.5):
+            if self._stopping.is_set():
+                return
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _disconnected(self) -> None:
+        if self._connected:
+            log.warning("NATS connection lost; reconnecting")
+        self._connected = False
+
+    async def _reconnected(self) -> None:
+        self._connected = True
+        log.info("NATS reconnected")
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("NATS: %r", exc)
+
+
+async def _quiet_ack(message) -> None:
+    try:
+        await message.ack()
+    except Exception as exc:  # noqa: BLE001 - the redelivery is then refused as a duplicate
+        log.debug("NATS ack failed: %r", exc)

@@ -1,0 +1,165 @@
+"""Storing a batch of decoded bus messages exactly once, in one transaction.
+
+:func:`store_batch` takes the messages of one batch and, in one transaction: claims each
+message's natural key in ``BusMessageKey`` (a key already there means a redelivery: the
+message is skipped), stores the records of the new, well-formed, publishable messages through
+``exports.data.ingestion.store_records`` (binary ``COPY`` on PostgreSQL, the series catalog
+tallied per origin), and keeps the rest as dead letters. The caller acknowledges the batch to
+the broker only after this returns: a crash before the commit stores nothing and the broker
+redelivers everything; a crash after it, before the acks, makes the broker redeliver messages
+whose keys are now taken.
+
+Publishing rule (``SUBSCRIBER_PUBLISH_RULE``): ``grants`` (the default) stores a message only
+when some publish grant (to any user or team) covers its channel and subtopic — the same grants
+that let people publish over HTTP; a channel nobody may publish to is refused, its messages
+dead letters. ``any`` trusts the broker's own authentication and stores every channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
+
+from exports.data.bus.decoding import Decoded, Incoming
+from exports.data.ingestion import store_records
+from exports.models import BusDeadLetter, BusMessageKey, ChannelGrant
+from exports.models.access import subtopic_covers
+
+log = logging.getLogger("exports.bus")
+
+DEAD_PAYLOAD_LIMIT = 16 * 1024  # bytes of a dead letter's payload kept
+LOG_PAYLOAD_LIMIT = 120  # bytes of a refused payload shown in its log line
+GRANTS, ANY = "grants", "any"
+
+
+@dataclass
+class BatchResult:
+    """What one batch came to: counts of messages, and records stored."""
+
+    stored: int = 0  # messages stored
+    records: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    refused: int = 0
+
+
+def store_batch(
+    batch: list[tuple[Incoming, Decoded]], *, rule: str = GRANTS, dead_letters: int = 10000
+) -> BatchResult:
+    """Store ``batch`` once (see the module docstring). Raises database errors only."""
+    for attempt in (1, 2):
+        try:
+            return _store(batch, rule, dead_letters)
+        except IntegrityError:
+            # Another subscriber committed one of these keys between our read and our insert:
+            # read again, its messages are now duplicates.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(batch: list[tuple[Incoming, Decoded]], rule: str, dead_letters: int) -> BatchResult:
+    result = BatchResult()
+    now = timezone.now()
+    with transaction.atomic():
+        keys = {decoded.key for _, decoded in batch}
+        seen = set(BusMessageKey.objects.filter(key__in=keys).values_list("key", flat=True))
+        fresh: list[tuple[Incoming, Decoded]] = []
+        for message, decoded in batch:
+            if decoded.key in seen:
+                result.duplicates += 1
+            else:
+                seen.add(decoded.key)
+                fresh.append((message, decoded))
+        _claim([decoded.key for _, decoded in fresh], now)
+        publishable = _publishable(fresh) if rule == GRANTS else None
+        groups: dict[tuple, list] = defaultdict(list)
+        dead = []
+        for message, decoded in fresh:
+            reason = decoded.reason
+            if not reason and publishable is not None:
+                channel, subtopic = decoded.origin["channel"], decoded.origin["subtopic"]
+                if not publishable(channel, subtopic):
+                    reason = f"refused: nobody may publish to channel {channel!r}"
+                    reason += f" subtopic {subtopic!r}." if subtopic else "."
+                    result.refused += 1
+            elif reason:
+                result.malformed += 1
+            if reason:
+                dead.append(_dead_letter(message, reason, now))
+                continue
+            groups[tuple(decoded.origin.items())].extend(decoded.records)
+            result.stored += 1
+        for origin, records in groups.items():
+            result.records += store_records(records, dict(origin), created=now)
+        if dead:
+            BusDeadLetter.objects.bulk_create(dead)
+            _trim_dead_letters(dead_letters)
+    return result
+
+
+def _claim(keys: list[str], now) -> None:
+    """Insert the keys: one ``executemany`` of plain values (no model instance per key, which
+    costs more than the insert); a key taken meanwhile raises ``IntegrityError``."""
+    if not keys:
+        return
+    connection = connections[router.db_for_write(BusMessageKey)]
+    quote = connection.ops.quote_name
+    table = quote(BusMessageKey._meta.db_table)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    sql = f"INSERT INTO {table} ({quote('key')}, {quote('received')}) VALUES (%s, %s)"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(key, stamp) for key in keys])
+
+
+def _publishable(batch: list[tuple[Incoming, Decoded]]):
+    """A test of (channel, subtopic) against the publish grants of the batch's channels."""
+    channels = {d.origin["channel"] for _, d in batch if d.origin and not d.reason}
+    prefixes = defaultdict(set)
+    grants = ChannelGrant.objects.filter(channel_id__in=channels, can_publish=True)
+    for channel, prefix in grants.values_list("channel_id", "subtopic"):
+        prefixes[channel].add(prefix)
+
+    def allows(channel: str, subtopic: str) -> bool:
+        return any(subtopic_covers(prefix, subtopic) for prefix in prefixes.get(channel, ()))
+
+    return allows
+
+
+def _dead_letter(message: Incoming, reason: str, now) -> BusDeadLetter:
+    shown = message.payload[:LOG_PAYLOAD_LIMIT]
+    more = "…" if len(message.payload) > LOG_PAYLOAD_LIMIT else ""
+    log.warning(
+        "bus message not stored: %s %s: %s payload=%r%s",
+        message.transport,
+        message.topic,
+        reason,
+        shown,
+        more,
+    )
+    return BusDeadLetter(
+        received=now,
+        transport=message.transport,
+        topic=message.topic[:512],
+        reason=reason,
+        payload=message.payload[:DEAD_PAYLOAD_LIMIT],
+        payload_size=len(message.payload),
+    )
+
+
+def _trim_dead_letters(keep: int) -> None:
+    """Keep the newest ``keep`` dead letters."""
+    oldest_kept = BusDeadLetter.objects.order_by("-id").values_list("id", flat=True)[keep - 1 :][:1]
+    if oldest_kept:
+        BusDeadLetter.objects.filter(id__lt=oldest_kept[0]).delete()
+
+
+def prune_keys(window: timedelta) -> int:
+    """Forget the keys of messages received longer than ``window`` ago; how many went."""
+    deleted, _ = BusMessageKey.objects.filter(received__lt=timezone.now() - window).delete()
+    return deleted

@@ -1,0 +1,271 @@
+"""Bus messages to records and keys (topics, envelope, JSON and CBOR SenML), and storing a
+batch exactly once: duplicates, dead letters, the publishing rule. No broker here."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cbor2
+import pytest
+
+from exports.data.bus.decoding import Incoming, decode
+from exports.data.bus.envelope import SCHEMAS, encode_envelope
+from exports.data.bus.storing import prune_keys, store_batch
+from exports.data.bus.subscriber import heartbeat_key
+from exports.data.bus.topics import TopicError, route
+from exports.management.commands.runstack import stack_processes
+from exports.models import BusDeadLetter, BusMessageKey, ChannelGrant, Message, Series
+
+PROTO = Path(__file__).resolve().parent.parent / "exports" / "data" / "bus" / "proto"
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+PACK = json.dumps([{"bn": "dev:", "bt": T0, "n": "temp", "u": "Cel", "v": 21.5}]).encode()
+
+
+def incoming(topic: str, payload: bytes, transport: str = "mqtt", **kw) -> Incoming:
+    return Incoming(transport, topic, payload, received=T0 + 100.0, **kw)
+
+
+@pytest.mark.parametrize(
+    "topic, transport, expected",
+    [
+        ("channels/c1/messages", "mqtt", ("channels", "c1", "")),
+        ("channels/c1/messages/events/data", "mqtt", ("channels", "c1", "events.data")),
+        ("channels.c1", "nats", ("channels", "c1", "")),
+        ("channels.c1.events.data", "nats", ("channels", "c1", "events.data")),
+        ("m/d1/c/c1", "mqtt", ("m", "c1", "")),
+        ("m/d1/c/c1/events/data", "mqtt", ("m", "c1", "events.data")),
+        ("m.d1.c.c1.events.data", "nats", ("m", "c1", "events.data")),
+    ],
+)
+def test_both_layouts_give_channel_and_dotted_subtopic(topic, transport, expected):
+    assert route(topic, transport)[:3] == expected
+
+
+@pytest.mark.parametrize(
+    "topic, transport",
+    [
+        ("channels/c1/other/x", "mqtt"),
+        ("channels//messages", "mqtt"),
+        ("channels/c1/messages/a//b", "mqtt"),
+        ("m.d1.x.c1", "nats"),
+        ("other.c1", "nats"),
+    ],
+)
+def test_a_topic_outside_the_layouts_is_refused(topic, transport):
+    with pytest.raises(TopicError):
+        route(topic, transport)
+
+
+def test_a_layout_that_is_not_subscribed_is_refused():
+    with pytest.raises(TopicError):
+        route("m/d1/c/c1", "mqtt", ("channels",))
+
+
+@pytest.mark.parametrize("layout, file", [("channels", "mainflux"), ("m", "magistrala")])
+def test_the_runtime_envelope_matches_its_proto_file(layout, file):
+    text = (PROTO / f"{file}.proto").read_text()
+    declared = re.findall(r"^\s*(string|bytes|int64) (\w+) = (\d+);", text, re.M)
+    package, fields = SCHEMAS[layout]
+    assert f"package {package};" in text
+    assert [(name, kind, int(number)) for kind, name, number in declared] == fields
+
+
+def test_a_bare_json_pack_over_mqtt_is_resolved_with_the_topics_origin():
+    decoded = decode(incoming("channels/c1/messages/events/data", PACK))
+    assert not decoded.reason
+    assert decoded.origin == {
+        "channel": "c1",
+        "subtopic": "events.data",
+        "publisher": "unknown",
+        "protocol": "mqtt",
+    }
+    [record] = decoded.records
+    assert (record.name, record.unit, record.value) == ("dev:temp", "Cel", 21.5)
+    assert record.time.timestamp() == T0
+
+
+def test_the_publisher_comes_from_the_message_when_it_names_one():
+    decoded = decode(incoming("channels/c1/messages", PACK, publisher="thing-7"))
+    assert decoded.origin["publisher"] == "thing-7"
+
+
+@pytest.mark.parametrize(
+    "layout, subject", [("channels", "channels.c1.events"), ("m", "m.d1.c.c1.events")]
+)
+def test_an_envelope_gives_origin_and_creation_time(layout, subject):
+    created = (T0 + 5) * 10**9
+    extra = {"domain": "d1"} if layout == "m" else {}
+    data = encode_envelope(
+        layout,
+        channel="c9",
+        subtopic="events.data",
+        publisher="thing-1",
+        protocol="http",
+        payload=json.dumps([{"n": "temp", "v": 1}]).encode(),
+        created=created,
+        **extra,
+    )
+    decoded = decode(incoming(subject, data, "nats"))
+    assert not decoded.reason, decoded.reason
+    assert decoded.origin == {
+        "channel": "c9",
+        "subtopic": "events.data",
+        "publisher": "thing-1",
+        "protocol": "http",
+    }
+    # A record without a time is "now" as the platform saw it: the envelope's creation.
+    assert decoded.records[0].time.timestamp() == T0 + 5
+
+
+def test_senml_cbor_resolves_like_its_json_form():
+    records = [
+        {-2: "dev:", -3: T0, -4: "Cel", 0: "temp", 2: 21.5},
+        {0: "flag", 4: True, 6: 1},
+        {0: "blob", 8: b"\x00\xff"},
+    ]
+    from_cbor = decode(incoming("channels/c1/messages", cbor2.dumps(records)))
+    as_json = [
+        {"bn": "dev:", "bt": T0, "bu": "Cel", "n": "temp", "v": 21.5},
+        {"n": "flag", "vb": True, "t": 1},
+        {"n": "blob", "vd": "AP8"},
+    ]
+    from_json = decode(incoming("channels/c1/messages", json.dumps(as_json).encode()))
+    assert not from_cbor.reason, from_cbor.reason
+    assert from_cbor.records == from_json.records
+
+
+def test_a_redelivery_has_the_same_key_and_another_message_another():
+    first = decode(incoming("channels/c1/messages", PACK))
+    again = decode(Incoming("mqtt", "channels/c1/messages", PACK, received=T0 + 999))
+    other_topic = decode(incoming("channels/c2/messages", PACK))
+    assert first.key == again.key != other_topic.key
+    envelopes = [encode_envelope("channels", payload=PACK, created=n) for n in (1, 2)]
+    one, two = (decode(incoming("channels.c1", data, "nats")) for data in envelopes)
+    assert one.key != two.key
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"[{'n': 1}]", "not valid JSON"),
+        (b"[]" + b"x", "not valid JSON"),
+        (b'[{"n": "x"}]', "no value"),
+        (b'[{"n": "x", "v": 1, "bver": 11}]', "newer than the supported"),
+        (b"\x12\xff\xff", "envelope"),
+        (b"\x0a\xff\xff", "not valid JSON"),
+        (b"\xa1\x18\x63\x01", "unknown label"),
+        (b"", "empty"),
+    ],
+)
+def test_a_malformed_payload_says_why(payload, reason):
+    decoded = decode(incoming("channels/c1/messages", payload))
+    assert reason in decoded.reason
+    assert not decoded.records
+
+
+def batch(*messages: Incoming):
+    return [(message, decode(message)) for message in messages]
+
+
+@pytest.mark.django_db
+def test_a_batch_is_stored_once_and_its_redelivery_is_refused():
+    messages = [incoming(f"channels/c1/messages/s{i}", PACK) for i in range(3)]
+    first = store_batch(batch(*messages), rule="any")
+    assert (first.stored, first.records, first.duplicates) == (3, 3, 0)
+    # The broker delivers two of them again, and one of them twice in one batch.
+    again = store_batch(batch(messages[0], messages[1], messages[1]), rule="any")
+    assert (again.stored, again.duplicates) == (0, 3)
+    assert Message.objects.count() == 3 and BusMessageKey.objects.count() == 3
+    assert Series.objects.get(subtopic="s0").count == 1
+
+
+@pytest.mark.django_db
+def test_malformed_messages_become_dead_letters_once_and_the_rest_is_stored():
+    bad = incoming("channels/c1/messages", b'[{"n": "x"}]' + b" " * 200)
+    result = store_batch(batch(bad, incoming("channels/c1/messages", PACK), bad), rule="any")
+    assert (result.stored, result.malformed, result.duplicates) == (1, 1, 1)
+    [dead] = BusDeadLetter.objects.all()
+    assert dead.topic == "channels/c1/messages" and "no value" in dead.reason
+    assert dead.payload_size == 212 and bytes(dead.payload).startswith(b'[{"n"')
+
+
+@pytest.mark.django_db
+def test_dead_letters_keep_only_the_newest():
+    messages = [incoming("nowhere", str(i).encode()) for i in range(5)]
+    store_batch(batch(*messages), rule="any", dead_letters=3)
+    kept = [bytes(d.payload) for d in BusDeadLetter.objects.order_by("id")]
+    assert kept == [b"2", b"3", b"4"]
+
+
+@pytest.mark.django_db
+def test_with_the_grants_rule_a_channel_nobody_may_publish_to_is_refused(alice):
+    ChannelGrant.objects.create(user=alice, channel_id="c1", subtopic="events", can_publish=True)
+    ChannelGrant.objects.create(user=alice, channel_id="c2", can_read=True)
+    result = store_batch(
+        batch(
+            incoming("channels/c1/messages/events/data", PACK),
+            incoming("channels/c1/messages/other", PACK),
+            incoming("channels/c2/messages", PACK),
+        )
+    )
+    assert (result.stored, result.refused) == (1, 2)
+    assert list(Message.objects.values_list("subtopic", flat=True)) == ["events.data"]
+    reasons = sorted(BusDeadLetter.objects.values_list("reason", flat=True))
+    assert reasons == [
+        "refused: nobody may publish to channel 'c1' subtopic 'other'.",
+        "refused: nobody may publish to channel 'c2'.",
+    ]
+
+
+@pytest.mark.django_db
+def test_old_keys_are_pruned_and_recent_ones_kept():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    BusMessageKey.objects.create(key="old", received=timezone.now() - timedelta(days=8))
+    BusMessageKey.objects.create(key="new")
+    assert prune_keys(timedelta(days=7)) == 1
+    assert list(BusMessageKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db
+def test_staff_see_dead_letters_in_the_admin(client, admin_user):
+    store_batch(batch(incoming("channels/c1/messages", b"[<bad>]")), rule="any")
+    client.force_login(admin_user)
+    listing = client.get("/admin/exports/busdeadletter/")
+    assert listing.status_code == 200 and b"not valid JSON" in listing.content
+    dead = BusDeadLetter.objects.get()
+    detail = client.get(f"/admin/exports/busdeadletter/{dead.pk}/change/")
+    assert detail.status_code == 200 and b"[&lt;bad&gt;]" in detail.content
+
+
+@pytest.mark.django_db
+def test_healthz_checks_the_subscriber_only_when_a_broker_is_configured(
+    client, redis_conn, settings
+):
+    assert "subscriber" not in client.get("/healthz").json()["checks"]
+    settings.MQTT_URL = "mqtt://127.0.0.1:1883"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["subscriber"] == {"ok": False, "error": "SubscriberDown"}
+    status = {"connected": {"mqtt": True}, "running": True, "last_message": T0, "lag_seconds": 0.1}
+    redis_conn.set(heartbeat_key("test"), json.dumps(status))
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["subscriber"] == {
+        "ok": True,
+        "connected": {"mqtt": True},
+        "last_message": "2026-01-01T00:00:00Z",
+        "lag_seconds": 0.1,
+    }
+    redis_conn.set(heartbeat_key("test"), json.dumps(status | {"connected": {"mqtt": False}}))
+    assert client.get("/healthz").json()["checks"]["subscriber"]["ok"] is False
+
+
+def test_make_run_starts_the_subscriber_when_a_broker_is_configured(settings):
+    assert "subscriber" not in dict(stack_processes("127.0.0.1:8000"))
+    settings.NATS_URL = "nats://127.0.0.1:4222"
+    assert dict(stack_processes("127.0.0.1:8000"))["subscriber"][-1] == "runsubscriber"

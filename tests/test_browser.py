@@ -46,9 +46,10 @@ def test_creating_an_export_with_the_javascript_column_editor(
     def shown():
         return visible.evaluate_all("rows => rows.map(row => row.dataset.columnId)")
 
-    assert shown() == ["publisher", "channel", "name", "time", "value", "created"]
+    # A new request starts with the names people read (issue 18), not the ids.
+    assert shown() == ["publisherName", "channelName", "name", "time", "value", "created"]
     assert not editor.locator('[name$="-position"]').first.is_visible()  # numbered for us
-    page.get_by_role("button", name="Remove publisher").click()
+    page.get_by_role("button", name="Remove publisherName").click()
     page.get_by_role("button", name="Move time up").click()
     page.get_by_role("button", name="Move time up").click()
     page.get_by_role("button", name="Move created up").click()
@@ -56,7 +57,7 @@ def test_creating_an_export_with_the_javascript_column_editor(
     page.get_by_label("Add a column").select_option("unit")
     page.get_by_role("button", name="Add the chosen column").click()
     editor.locator('tr[data-column-id="unit"] [name$="-label"]').fill("Unit")
-    assert shown() == ["time", "channel", "name", "created", "value", "unit"]
+    assert shown() == ["time", "channelName", "name", "created", "value", "unit"]
 
     page.get_by_role("button", name="Create export").click()
 
@@ -65,7 +66,7 @@ def test_creating_an_export_with_the_javascript_column_editor(
     assert "Export “Greenhouse” created." in page.locator(".messages").inner_text()
     assert page.locator("#columns-list li").all_inner_texts() == [
         "time as time",
-        "channel as channel",
+        "channelName as Channel",
         "name as name",
         "created as created",
         "value as Temperature",
@@ -73,7 +74,7 @@ def test_creating_an_export_with_the_javascript_column_editor(
     ]
     assert [(c.column_id, c.label) for c in export.columns.all()] == [
         ("time", "time"),
-        ("channel", "channel"),
+        ("channelName", "Channel"),
         ("name", "name"),
         ("created", "created"),
         ("value", "Temperature"),

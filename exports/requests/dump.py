@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from exports.models import ExportItem, ExportRequest
+from django.db.models import QuerySet
+
+from exports.models import (
+    ExportColumn,
+    ExportItem,
+    ExportRequest,
+    NotificationMessage,
+    RequestShare,
+)
 from exports.requests.json_values import dump_timestamp
 from exports.requests.sharing import dump_shares
 from exports.requests.vocabulary import Extension
@@ -72,6 +80,41 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
     if request.next_run_at:
         data["nextRunAt"] = request.next_run_at.isoformat()
     return data
+
+
+def load_children(requests: list[ExportRequest]) -> None:
+    """What ``prefetch_related("items", "columns", "messages", "shares__user",
+    "shares__group")`` loads for ``dump_request``, in one query a table (shares with their user
+    and group joined), without building a filtered queryset per request and relation (for a
+    page of 25, a hundred clones: most of the time ``prefetch_related`` took)."""
+    if not requests:
+        return
+    ids = [r.pk for r in requests]
+    children = {
+        "items": ExportItem.objects.filter(request_id__in=ids),
+        "columns": ExportColumn.objects.filter(request_id__in=ids),
+        "messages": NotificationMessage.objects.filter(request_id__in=ids),
+        "shares": RequestShare.objects.filter(request_id__in=ids).select_related("user", "group"),
+    }
+    grouped: dict[str, dict[int, list]] = {}
+    for name, query in children.items():
+        grouped[name] = {}
+        for child in query:  # in the model's ordering, as prefetch_related gives them
+            grouped[name].setdefault(child.request_id, []).append(child)
+    for request in requests:
+        request._prefetched_objects_cache = {
+            name: _cached(query.model, by_request.get(request.pk, []))
+            for (name, query), by_request in zip(children.items(), grouped.values(), strict=True)
+        }
+
+
+def _cached(model, rows: list) -> QuerySet:
+    """A queryset already holding ``rows``: what ``request.items.all()`` returns when
+    prefetched."""
+    query = QuerySet(model=model)
+    query._result_cache = rows
+    query._prefetch_done = True
+    return query
 
 
 def _dump_item(item: ExportItem) -> dict[str, Any]:

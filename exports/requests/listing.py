@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from django import forms
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.dateformat import format as date_format
+from django.utils.timezone import template_localtime
 
 from exports.data.access import shared_with
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus
-from exports.requests.display import describe_no_data, metrics_looked_for
+from exports.requests.display import describe_no_data, format_time, metrics_looked_for
 from exports.requests.vocabulary import Extension, RequestType
+from exports.scheduling.words import describe_request_schedule
 
 PAGE_SIZE = 25
 # The sort and page are not filters.
@@ -91,18 +95,45 @@ class RequestListForm(forms.Form):
         return self.cleaned_data["sort"] or DEFAULT_SORT
 
 
-def with_last_job(requests: QuerySet[ExportRequest]) -> QuerySet[ExportRequest]:
+LAST_JOB_FIELDS = (
+    "last_job_id",
+    "last_job_status",
+    "last_job_rows",
+    "last_job_slot",
+    "latest_file_job_id",
+)
+
+
+def with_last_job(
+    requests: QuerySet[ExportRequest], *fields: str
+) -> QuerySet[ExportRequest]:
     """Annotate each request with its last job (``last_job_id``, ``_status``, ``_rows``,
-    ``_slot``) and its latest downloadable job (``latest_file_job_id``)."""
+    ``_slot``) and its latest downloadable job (``latest_file_job_id``), or only ``fields``.
+
+    Each is a correlated subquery computed for every row the query reads: before a sort or a
+    filter on them, that is every request one may see, so annotate only what the query needs
+    and find the shown page's jobs afterwards (``list_rows``, ``last_statuses``).
+    """
     jobs = ExportJob.objects.filter(request=OuterRef("pk")).order_by("-slot", "-id")
     files = jobs.filter(status=JobStatus.DONE).exclude(file="")
+    subqueries = {
+        "last_job_id": jobs.values("pk"),
+        "last_job_status": jobs.values("status"),
+        "last_job_rows": jobs.values("row_count"),
+        "last_job_slot": jobs.values("slot"),
+        "latest_file_job_id": files.values("pk"),
+    }
     return requests.annotate(
-        last_job_id=Subquery(jobs.values("pk")[:1]),
-        last_job_status=Subquery(jobs.values("status")[:1]),
-        last_job_rows=Subquery(jobs.values("row_count")[:1]),
-        last_job_slot=Subquery(jobs.values("slot")[:1]),
-        latest_file_job_id=Subquery(files.values("pk")[:1]),
+        **{name: Subquery(subqueries[name][:1]) for name in fields or LAST_JOB_FIELDS}
     )
+
+
+def last_statuses(requests: list[ExportRequest]) -> dict[int, str]:
+    """The status of each listed request's last job (absent: never run), in one query."""
+    found = with_last_job(
+        ExportRequest.objects.filter(pk__in=[r.pk for r in requests]), "last_job_status"
+    ).order_by()
+    return dict(found.values_list("pk", "last_job_status"))
 
 
 def filter_requests(
@@ -129,6 +160,8 @@ def filter_requests(
     if params.get("paused"):
         requests = requests.filter(paused=params["paused"] == "yes")
     status = params.get("status")
+    if status:
+        requests = with_last_job(requests, "last_job_id", "last_job_status", "last_job_rows")
     if status == NEVER:
         requests = requests.filter(last_job_id__isnull=True)
     elif status == NO_DATA:
@@ -144,6 +177,8 @@ def filter_requests(
 def sort_requests(requests: QuerySet[ExportRequest], sort: str) -> QuerySet[ExportRequest]:
     """Order by a ``SORTS`` key (``-`` for descending); empty values last, newest id on ties."""
     _, expression = SORTS[sort.lstrip("-")]
+    if sort.lstrip("-") == "last":
+        requests = with_last_job(requests, "last_job_slot")
     if sort.startswith("-"):
         return requests.order_by(expression.desc(nulls_last=True), "-id")
     return requests.order_by(expression.asc(nulls_last=True), "-id")
@@ -151,26 +186,70 @@ def sort_requests(requests: QuerySet[ExportRequest], sort: str) -> QuerySet[Expo
 
 @dataclass
 class ListRow:
-    """One row of the list: the request, its last job and the job of its latest file."""
+    """One row of the list: the request, its last job and the job of its latest file, with
+    the texts the page shows worked out once here (the template only places them)."""
 
     export: ExportRequest
     last_job: ExportJob | None
     file_job: ExportJob | None
     no_data: str = ""  # why the last job has no rows, when it has none
+    url: str = ""
+    metrics: str = ""  # "a, b; c": each item's metric names
+    schedule: str = ""
+    extension: str = ""
+    next_run: tuple[str, str] | None = None  # (ISO 8601, local time)
+    last_run: tuple[str, str] | None = None
+    file_url: str = ""
+    file_time: str = ""
+
+
+def _latest_jobs(requests: list[ExportRequest]) -> dict[int, list[ExportJob]]:
+    """Each request's last job and latest downloadable job (one query), by request id."""
+    page = with_last_job(
+        ExportRequest.objects.filter(pk__in=[r.pk for r in requests]),
+        "last_job_id",
+        "latest_file_job_id",
+    ).order_by()
+    wanted = Q(pk__in=page.values("last_job_id")) | Q(pk__in=page.values("latest_file_job_id"))
+    found: dict[int, list[ExportJob]] = {}
+    for job in ExportJob.objects.filter(wanted).order_by("-slot", "-id"):
+        found.setdefault(job.request_id, []).append(job)
+    return found
 
 
 def list_rows(requests: list[ExportRequest]) -> list[ListRow]:
-    """Rows for one page of annotated requests (items prefetched), loading their jobs in one
-    query."""
-    wanted = {r.last_job_id for r in requests} | {r.latest_file_job_id for r in requests}
-    wanted.discard(None)
-    jobs = ExportJob.objects.in_bulk(wanted) if wanted else {}
+    """Rows for one page of requests (items prefetched), loading their jobs in one query."""
+    jobs = _latest_jobs(requests) if requests else {}
     rows = []
     for export in requests:
-        row = ListRow(export, jobs.get(export.last_job_id), jobs.get(export.latest_file_job_id))
-        if row.last_job and row.last_job.has_no_data:
-            windows = row.last_job.windows
+        found = jobs.get(export.pk, [])  # newest first: the last job, then (maybe) the file's
+        last_job = found[0] if found else None
+        file_job = next((job for job in found if job.status == JobStatus.DONE and job.file), None)
+        zone = export.timezone
+        row = ListRow(
+            export,
+            last_job,
+            file_job,
+            url=export.get_absolute_url(),
+            metrics="; ".join(", ".join(item.metric_names) for item in export.items.all()),
+            schedule=describe_request_schedule(export),
+            extension=export.get_extension_display(),
+        )
+        if export.next_run_at:
+            row.next_run = (_iso(export.next_run_at), format_time(export.next_run_at, zone))
+        if last_job:
+            row.last_run = (_iso(last_job.slot), format_time(last_job.slot, zone))
+        if file_job:
+            row.file_url = reverse("exports:job-download", args=[export.pk, file_job.pk])
+            row.file_time = format_time(file_job.slot, zone)
+        if last_job and last_job.has_no_data:
+            windows = last_job.windows
             metrics = metrics_looked_for(windows, export.items.all())
-            row.no_data = describe_no_data(windows, metrics, export.timezone)
+            row.no_data = describe_no_data(windows, metrics, zone)
         rows.append(row)
     return rows
+
+
+def _iso(moment) -> str:
+    """``{{ moment|date:'c' }}``: ISO 8601 in the current time zone."""
+    return date_format(template_localtime(moment), "c")

@@ -30,7 +30,6 @@ from exports.requests.listing import (
     RequestListForm,
     filter_requests,
     list_rows,
-    with_last_job,
 )
 from exports.requests.recipients import describe_target
 from exports.requests.vocabulary import DEFAULT_COLUMNS
@@ -51,7 +50,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     query.setdefault("sort", DEFAULT_SORT)  # so the form shows the order the list is in
     form = RequestListForm(query)
     valid = form.is_valid()
-    requests = with_last_job(visible_requests(request.user).select_related("owner"))
+    requests = visible_requests(request.user).select_related("owner")
     requests = (
         filter_requests(requests, form.cleaned_data, user=request.user)
         if valid

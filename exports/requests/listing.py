@@ -16,9 +16,9 @@ from django import forms
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.urls import reverse
-from django.utils.translation import get_language
 from django.utils.dateformat import format as date_format
 from django.utils.timezone import template_localtime
+from django.utils.translation import get_language
 
 from exports.data.access import shared_with
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus

@@ -16,13 +16,13 @@ from django import forms
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.urls import reverse
-from django.utils.dateformat import format as date_format
 from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
 
 from exports.data.access import shared_with
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, JobStatus
 from exports.requests.display import describe_no_data, format_time, metrics_looked_for
+from exports.requests.dump import load_children
 from exports.requests.vocabulary import Extension, RequestType
 from exports.scheduling.words import describe_request_schedule
 
@@ -234,6 +234,11 @@ class ListRow:
     file_time: str = ""
 
 
+# What a row shows of a job (status words, times, the no-data reason, the download).
+ROW_JOB_FIELDS = ("request", "slot", "status", "row_count", "rows_written", "rows_estimated")
+ROW_JOB_FIELDS += ("windows", "file")
+
+
 def _latest_jobs(requests: list[ExportRequest]) -> dict[int, list[ExportJob]]:
     """Each request's last job and latest downloadable job (one query), by request id."""
     page = with_last_job(
@@ -243,13 +248,15 @@ def _latest_jobs(requests: list[ExportRequest]) -> dict[int, list[ExportJob]]:
     ).order_by()
     wanted = Q(pk__in=page.values("last_job_id")) | Q(pk__in=page.values("latest_file_job_id"))
     found: dict[int, list[ExportJob]] = {}
-    for job in ExportJob.objects.filter(wanted).order_by("-slot", "-id"):
+    for job in ExportJob.objects.filter(wanted).only(*ROW_JOB_FIELDS).order_by("-slot", "-id"):
         found.setdefault(job.request_id, []).append(job)
     return found
 
 
 def list_rows(requests: list[ExportRequest]) -> list[ListRow]:
-    """Rows for one page of requests (items prefetched), loading their jobs in one query."""
+    """Rows for one page of requests, loading their items and their jobs (one query each)."""
+    requests = list(requests)
+    load_children(requests, "items")
     jobs = _latest_jobs(requests) if requests else {}
     rows = []
     for export in requests:
@@ -282,5 +289,5 @@ def list_rows(requests: list[ExportRequest]) -> list[ListRow]:
 
 
 def _iso(moment) -> str:
-    """``{{ moment|date:'c' }}``: ISO 8601 in the current time zone."""
-    return date_format(template_localtime(moment), "c")
+    """``{{ moment|date:'c' }}`` (ISO 8601 in the current time zone), without the formatter."""
+    return template_localtime(moment).isoformat()

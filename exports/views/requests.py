@@ -56,9 +56,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
         if valid
         else requests.none()
     )
-    page = Paginator(requests.prefetch_related("items"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list_rows(page.object_list)
     return render(
         request,

@@ -4,8 +4,11 @@ job and latest file in a bounded number of queries.
 Everything the list can show is a GET parameter (``whose``, ``q``, ``type``, ``status``,
 ``format``, ``paused``, ``sort``, ``page``), so a filtered view can be bookmarked and works without
 JavaScript. The search reads request fields, items and the catalog's channel names — never
-the message table. The last job is found with correlated subqueries (one index seek per row
-on the (request, slot) constraint), then the shown jobs are loaded in one more query.
+the message table. The page is found first; only a filter on the last job's status or the
+sort by last run annotates every visible request (correlated subqueries, one index seek per
+row on the (request, slot) constraint). The shown page's last jobs and latest files (a partial
+index holds the jobs with a file) are then loaded in one more query, and each row's texts are
+worked out once in ``list_rows`` so the template only places them.
 """
 
 from __future__ import annotations

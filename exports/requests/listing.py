@@ -69,8 +69,8 @@ def _sort_choices() -> list[tuple[str, str]]:
 
 class FilterSelect(forms.Select):
     """A ``<select>`` rendered once per name, value, attributes, choices and language, then
-    reused: the list draws six of them on every view, each option through a template (a
-    fifth of the page's time). Only values among the choices are kept, so the cache stays
+    reused: the list draws six of them on every view, each option through a template (about
+    as long as the 25 rows took). Only values among the choices are kept, so the cache stays
     as small as the choices."""
 
     _rendered: dict[tuple, str] = {}
@@ -173,8 +173,9 @@ def last_statuses(requests: list[ExportRequest]) -> dict[int, str]:
 def filter_requests(
     requests: QuerySet[ExportRequest], params: dict, user=None
 ) -> QuerySet[ExportRequest]:
-    """Apply the cleaned ``RequestListForm`` data to ``requests`` (already annotated);
-    ``whose`` needs the ``user`` whose list it is."""
+    """Apply the cleaned ``RequestListForm`` data to ``requests`` (not annotated: the last
+    job's status or slot is added here when a filter or the sort needs it); ``whose`` needs
+    the ``user`` whose list it is."""
     if params.get("whose") == MINE:
         requests = requests.filter(owner=user)
     elif params.get("whose") == SHARED:

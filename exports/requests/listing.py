@@ -69,8 +69,8 @@ def _sort_choices() -> list[tuple[str, str]]:
 
 class FilterSelect(forms.Select):
     """A ``<select>`` rendered once per name, value, attributes, choices and language, then
-    reused: the list draws six of them on every view, each option through a template (about
-    as long as the 25 rows took). Only values among the choices are kept, so the cache stays
+    reused: the list draws six of them on every view, each option through a template (a few
+    milliseconds a view). Only values among the choices are kept, so the cache stays
     as small as the choices."""
 
     _rendered: dict[tuple, str] = {}

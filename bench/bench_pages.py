@@ -2,6 +2,7 @@
 raw SQL baselines in the same run.
 
 Usage:  .venv/bin/python bench/bench_pages.py [--requests 2000] [--jobs 50] [--minute-jobs 10000]
+            [--clients 1,10,50] [--duration 10] [--gunicorn-conf deploy/gunicorn.conf.py]
 
 Builds a fresh SQLite database: one user with ``--requests`` requests of ``--jobs`` jobs each,
 plus a PT1M request with ``--minute-jobs`` jobs (a week of a one-minute schedule). Then measures
@@ -9,18 +10,28 @@ plus a PT1M request with ``--minute-jobs`` jobs (a week of a one-minute schedule
   * the list page, unfiltered, searched, filtered by last status and sorted by last run,
     against a raw ``SELECT ... ORDER BY created_at DESC LIMIT 25`` of the same requests;
   * the job table fragment of the PT1M request (first and last page), against a raw
-    ``SELECT ... ORDER BY slot DESC LIMIT 25`` of its jobs.
+    ``SELECT ... ORDER BY slot DESC LIMIT 25`` of its jobs;
+  * server time (CPU seconds of this process per request, median) of the list page and
+    ``/api/exports`` (a page of 25), the ones the item's target (≤ 15 ms) is about;
+  * under load: gunicorn started with ``--gunicorn-conf`` on the same database, then for each
+    ``--clients`` count that many threads, each on its own HTTP/1.1 connection (kept alive when
+    the server allows), GET the list page (then ``/api/exports``) for ``--duration`` seconds:
+    req/s, p50/p95/p99 latency, p95/p50 (target ≤ 3 at 50 clients), errors. The clients share
+    the machine's cores with the server: compare configurations within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
+import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,11 +156,145 @@ def raw(db_path: str, sql: str, params: tuple) -> float:
     return statistics.median(times)
 
 
+def server_time(client, url: str, runs: int = 40) -> float:
+    """Median CPU seconds this process spends on one GET of ``url`` (the whole Django stack:
+    middleware, view, SQL, template or JSON), steadier than wall time on a shared machine."""
+    for _ in range(3):
+        client.get(url)
+    times = []
+    for _ in range(runs):
+        began = time.process_time()
+        response = client.get(url)
+        times.append(time.process_time() - began)
+        assert response.status_code == 200, response.status_code
+    return statistics.median(times)
+
+
+def start_gunicorn(conf: str, db_path: str, tmp: str) -> tuple[subprocess.Popen, int]:
+    """gunicorn with ``conf`` on a free port, serving the bench database; waits until it
+    answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{db_path}",
+        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        MEDIA_ROOT=str(Path(tmp) / "media"),
+        API_THROTTLE_RATE="1000000/minute",  # the bench is one user; the limit is not measured
+    )
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", conf, "exporter_site.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/livez")
+            conn.getresponse().read()
+            conn.close()
+            return process, port
+        except OSError:
+            assert process.poll() is None, "gunicorn exited"
+            assert time.monotonic() < deadline, "gunicorn did not answer in 60 s"
+            time.sleep(0.3)
+
+
+def load(port: int, path: str, cookie: str, clients: int, duration: float) -> dict:
+    """``clients`` threads GET ``path`` back to back for ``duration`` seconds."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine, failed = [], 0
+        start.wait()
+        while time.perf_counter() < stop_at[0]:
+            began = time.perf_counter()
+            try:
+                conn.request("GET", path, headers={"Cookie": cookie, "Host": "localhost"})
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    failed += 1
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()  # the next request opens a new connection
+            except (OSError, http.client.HTTPException):
+                failed += 1
+                conn.close()
+                continue
+            mine.append(time.perf_counter() - began)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + duration
+    start.wait()
+    for thread in threads:
+        thread.join()
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "requests": len(latencies),
+        "rate": len(latencies) / duration,
+        "p50": pct(0.50),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "max": latencies[-1] * 1000,
+        "errors": errors[0],
+    }
+
+
+def concurrency_run(args, db_path: str, tmp: str, cookie: str) -> None:
+    conf = str(Path(args.gunicorn_conf).resolve())
+    process, port = start_gunicorn(conf, db_path, tmp)
+    try:
+        print(f"\nunder load: gunicorn -c {os.path.relpath(conf, ROOT)} ({os.cpu_count()} cores)")
+        for label, path in (("list", "/"), ("api", "/api/exports")):
+            load(port, path, cookie, 4, 2)  # warm every worker
+            for clients in args.clients:
+                r = load(port, path, cookie, clients, args.duration)
+                ratio = r["p95"] / r["p50"]
+                target = "  (target ≤ 3)" if clients >= 50 else ""
+                print(
+                    f"{label:<5}{clients:3d} clients  {r['rate']:7.1f} req/s  "
+                    f"p50 {r['p50']:7.1f}  p95 {r['p95']:7.1f}  p99 {r['p99']:7.1f}  "
+                    f"max {r['max']:7.1f} ms  p95/p50 {ratio:4.1f}{target}  "
+                    f"{r['requests']} requests, {r['errors']} errors"
+                )
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--minute-jobs", type=int, default=10000)
+    parser.add_argument(
+        "--clients",
+        type=lambda text: [int(n) for n in text.split(",") if n],
+        default=[1, 10, 50],
+        help="concurrent clients of the load run (empty: no load run)",
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load case")
+    parser.add_argument("--gunicorn-conf", default=str(ROOT / "deploy" / "gunicorn.conf.py"))
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
@@ -219,6 +364,17 @@ def main() -> None:
                 f"×{seconds / jobs_baseline:,.0f}  its SQL {sql * 1000:.2f} ms"
             )
             print(f"job table: {label:<27}{figures}")
+
+        print("\nserver time per request (CPU, median):")
+        for label, url in (
+            ("list page", reverse("exports:list")),
+            ("/api/exports", "/api/exports"),
+        ):
+            print(f"  {label:<14}{server_time(client, url) * 1000:8.2f} ms")
+
+        if args.clients:
+            cookie = f"sessionid={client.cookies['sessionid'].value}"
+            concurrency_run(args, db_path, tmp, cookie)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,15 @@ class ExportJob(models.Model):
                 condition=models.Q(notified_at__isnull=True),
                 name="job_not_notified",
             ),
+            # Each request's latest file (the list's "Latest file"): only the jobs with one,
+            # newest first, so the lookup does not read every job since the last file.
+            models.Index(
+                models.F("request"),
+                models.F("slot").desc(),
+                models.F("id").desc(),
+                condition=models.Q(status="done") & ~models.Q(file=""),
+                name="job_request_latest_file",
+            ),
         ]
 
     def __str__(self) -> str:

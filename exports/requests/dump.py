@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from exports.models import ExportItem, ExportRequest
+from django.db.models import QuerySet
+
+from exports.models import (
+    ExportColumn,
+    ExportItem,
+    ExportRequest,
+    NotificationMessage,
+    RequestShare,
+)
 from exports.requests.json_values import dump_timestamp
 from exports.requests.sharing import dump_shares
 from exports.requests.vocabulary import Extension
@@ -75,6 +83,45 @@ def dump_request(request: ExportRequest) -> dict[str, Any]:
     if request.next_run_at:
         data["nextRunAt"] = request.next_run_at.isoformat()
     return data
+
+
+CHILDREN = ("items", "columns", "messages", "shares")
+
+
+def load_children(requests: list[ExportRequest], *names: str) -> None:
+    """What ``prefetch_related("items", "columns", "messages", "shares__user",
+    "shares__group")`` loads for ``dump_request`` (or only the relations ``names``), in one
+    query a table (shares with their user and group joined), without building a filtered
+    queryset per request and relation as ``prefetch_related`` does (for a page of 25, a
+    hundred clones: most of its time)."""
+    if not requests:
+        return
+    ids = [r.pk for r in requests]
+    queries = {
+        "items": lambda: ExportItem.objects.filter(request_id__in=ids),
+        "columns": lambda: ExportColumn.objects.filter(request_id__in=ids),
+        "messages": lambda: NotificationMessage.objects.filter(request_id__in=ids),
+        "shares": lambda: RequestShare.objects.filter(request_id__in=ids).select_related(
+            "user", "group"
+        ),
+    }
+    for name in names or CHILDREN:
+        query = queries[name]()
+        by_request: dict[int, list] = {}
+        for child in query:  # in the model's ordering, as prefetch_related gives them
+            by_request.setdefault(child.request_id, []).append(child)
+        for request in requests:
+            cache = request.__dict__.setdefault("_prefetched_objects_cache", {})
+            cache[name] = _cached(query.model, by_request.get(request.pk, []))
+
+
+def _cached(model, rows: list) -> QuerySet:
+    """A queryset already holding ``rows``: what ``request.items.all()`` returns when
+    prefetched."""
+    query = QuerySet(model=model)
+    query._result_cache = rows
+    query._prefetch_done = True
+    return query
 
 
 def _dump_item(item: ExportItem) -> dict[str, Any]:

@@ -39,7 +39,6 @@ from exports.requests.listing import (
     RequestListForm,
     filter_requests,
     list_rows,
-    with_last_job,
 )
 from exports.requests.recipients import describe_target
 from exports.requests.vocabulary import DEFAULT_COLUMNS
@@ -62,15 +61,13 @@ def request_list(request: HttpRequest) -> HttpResponse:
     query.setdefault("sort", DEFAULT_SORT)  # so the form shows the order the list is in
     form = RequestListForm(query)
     valid = form.is_valid()
-    requests = with_last_job(visible_requests(request.user).select_related("owner"))
+    requests = visible_requests(request.user).select_related("owner")
     requests = (
         filter_requests(requests, form.cleaned_data, user=request.user)
         if valid
         else requests.none()
     )
-    page = Paginator(requests.prefetch_related("items"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list_rows(page.object_list)
     return render(
         request,

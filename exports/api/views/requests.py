@@ -41,8 +41,8 @@ from exports.data.access import (
 from exports.iam import acting_as
 from exports.models import ExportRequest
 from exports.queue.ondemand import run_now, set_paused, start_one_time
-from exports.requests.dump import dump_request
-from exports.requests.listing import with_last_job
+from exports.requests.dump import dump_request, load_children
+from exports.requests.listing import last_statuses, with_last_job
 from exports.requests.schema import parse_request
 from exports.requests.sharing import same_shares
 from exports.requests.spec import save_spec
@@ -126,8 +126,9 @@ class ExportListView(APIView):
     )
     def get(self, request: Request) -> Response:
         query = read_query(ExportListQuerySerializer, request)
-        requests = with_last_job(visible_requests(request.user))  # as the pages' list does
-        if query.get("status"):
+        requests = visible_requests(request.user)
+        if query.get("status"):  # as the pages' list does
+            requests = with_last_job(requests, "last_job_status")
             requests = requests.filter(last_job_status__in=query["status"])
         if query.get("type"):
             requests = requests.filter(type=query["type"])
@@ -138,9 +139,11 @@ class ExportListView(APIView):
         sort = query["sort"]
         field = SORT_KEYS[sort.lstrip("-")]
         requests = requests.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
-        requests = requests.select_related("owner").prefetch_related(*PREFETCH)
-        found, page = page_of(requests, query)
-        results = [{**dump_request(e), "status": e.last_job_status} for e in found]
+        found, page = page_of(requests.select_related("owner"), query)
+        # The page's children and last jobs only, once it is known (not for every request).
+        load_children(found)
+        statuses = last_statuses(found)
+        results = [{**dump_request(e), "status": statuses.get(e.pk)} for e in found]
         return Response({"results": results, **page})
 
     @extend_schema(

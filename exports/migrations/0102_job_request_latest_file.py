@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("exports", "0098_token_publishers"),
+        ("exports", "0101_bus_message_key"),
     ]
 
     operations = [

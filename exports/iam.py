@@ -128,7 +128,7 @@ def _record_events(batch: _Batch) -> None:
         else:
             request = (
                 ExportRequest.objects.filter(pk=request_id)
-                .prefetch_related("items", "columns", "messages")
+                .prefetch_related("items", "columns", "messages", "shares__user", "shares__group")
                 .first()
             )
             if request is None:

@@ -116,6 +116,23 @@ def may_manage_access(user) -> bool:
     return user.is_staff or user.has_perm(MANAGE_ACCESS)
 
 
+def publishable_anywhere(channels: set[str]):
+    """A test ``(channel, subtopic) -> bool``: does some publish grant, to anyone, cover it?
+
+    For messages that arrive with no identity of ours (the bus subscriber's ``grants`` rule):
+    one query for all of ``channels``.
+    """
+    prefixes: dict[str, set[str]] = {}
+    grants = ChannelGrant.objects.filter(channel_id__in=channels, can_publish=True)
+    for channel, prefix in grants.values_list("channel_id", "subtopic"):
+        prefixes.setdefault(channel, set()).add(prefix)
+
+    def allows(channel: str, subtopic: str) -> bool:
+        return any(subtopic_covers(prefix, subtopic) for prefix in prefixes.get(channel, ()))
+
+    return allows
+
+
 def can_publish(user, channel: str, subtopic: str = "") -> bool:
     """Whether ``user`` may store messages in ``channel``/``subtopic`` over HTTP.
 
@@ -280,10 +297,13 @@ def read_refusal(
     return f"{who} {verb} {where}."
 
 
-def unreadable_items(owner, items, *, again: bool = False) -> list[tuple[int, str]]:
+def unreadable_items(
+    owner, items, *, again: bool = False, scope: ReadScope | None = None
+) -> list[tuple[int, str]]:
     """(index, reason) of every item (anything with ``channel_id`` and ``subtopic``) whose
-    data ``owner`` may not read — one scope lookup for all of them."""
-    scope = read_scope(owner)
+    data ``owner`` may not read — one scope lookup for all of them (or ``scope``, when the
+    caller has it already)."""
+    scope = scope if scope is not None else read_scope(owner)
     refusals = []
     for index, item in enumerate(items):
         reason = read_refusal(owner, item.channel_id, item.subtopic or "", scope=scope, again=again)

@@ -105,12 +105,12 @@ def preview_spec(
     may not read (checked here too, whatever validated the spec).
     """
     request = spec.request
-    refusals = unreadable_items(request.owner, spec.items)
+    scope = read_scope(request.owner)
+    refusals = unreadable_items(request.owner, spec.items, scope=scope)
     if refusals:
         raise RequestSchemaError(
             {f"items[{index}].params.channelId": [reason] for index, reason in refusals}
         )
-    scope = read_scope(request.owner)
     tz = zoneinfo.ZoneInfo(request.timezone)
     now = (now or dj_timezone.now()).replace(microsecond=0)
     schedule, k, slot = _next_slot(request, now)

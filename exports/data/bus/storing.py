@@ -25,10 +25,10 @@ from datetime import timedelta
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
+from exports.data.access import publishable_anywhere
 from exports.data.bus.decoding import Decoded, Incoming
 from exports.data.ingestion import store_records
-from exports.models import BusDeadLetter, BusMessageKey, ChannelGrant
-from exports.models.access import subtopic_covers
+from exports.models import BusDeadLetter, BusMessageKey
 
 log = logging.getLogger("exports.bus")
 
@@ -77,7 +77,8 @@ def _store(batch: list[tuple[Incoming, Decoded]], rule: str, dead_letters: int) 
                 seen.add(decoded.key)
                 fresh.append((message, decoded))
         _claim([decoded.key for _, decoded in fresh], now)
-        publishable = _publishable(fresh) if rule == GRANTS else None
+        channels = {d.origin["channel"] for _, d in fresh if d.origin and not d.reason}
+        publishable = publishable_anywhere(channels) if rule == GRANTS else None
         groups: dict[tuple, list] = defaultdict(list)
         dead = []
         for message, decoded in fresh:
@@ -115,20 +116,6 @@ def _claim(keys: list[str], now) -> None:
     sql = f"INSERT INTO {table} ({quote('key')}, {quote('received')}) VALUES (%s, %s)"
     with connection.cursor() as cursor:
         cursor.executemany(sql, [(key, stamp) for key in keys])
-
-
-def _publishable(batch: list[tuple[Incoming, Decoded]]):
-    """A test of (channel, subtopic) against the publish grants of the batch's channels."""
-    channels = {d.origin["channel"] for _, d in batch if d.origin and not d.reason}
-    prefixes = defaultdict(set)
-    grants = ChannelGrant.objects.filter(channel_id__in=channels, can_publish=True)
-    for channel, prefix in grants.values_list("channel_id", "subtopic"):
-        prefixes[channel].add(prefix)
-
-    def allows(channel: str, subtopic: str) -> bool:
-        return any(subtopic_covers(prefix, subtopic) for prefix in prefixes.get(channel, ()))
-
-    return allows
 
 
 def _dead_letter(message: Incoming, reason: str, now) -> BusDeadLetter:

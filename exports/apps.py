@@ -9,6 +9,9 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from exports import iam
+        from exports.ops.startup import check_settings
+
+        check_settings()
         from exports.models import (
             ExportColumn,
             ExportItem,

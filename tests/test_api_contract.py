@@ -216,3 +216,23 @@ def test_a_column_label_longer_than_the_model_holds_is_refused(api):
     assert errors(response) == {
         ("format.columns[0].label", "Ensure this value has at most 200 characters (it has 201).")
     }
+
+
+def test_a_message_text_longer_than_the_cap_is_refused_and_nothing_is_saved(api):
+    from exports.models import ExportRequest, NotificationMessage
+
+    long_text = {"medium": "email", "text": "x" * 20_001}
+    body = {**BODY, "notification": {"messages": [long_text]}}
+    before = ExportRequest.objects.count()
+    response = post(api, "/api/exports", body)
+    assert response.status_code == 400
+    assert errors(response) == {
+        (
+            "notification.messages[0].text",
+            "Ensure this value has at most 20000 characters (it has 20001).",
+        )
+    }
+    assert ExportRequest.objects.count() == before
+    just_fits = {**BODY, "notification": {"messages": [{**long_text, "text": "x" * 20_000}]}}
+    assert post(api, "/api/exports", just_fits).status_code == 201
+    assert NotificationMessage.objects.filter(text="x" * 20_000).count() == 1

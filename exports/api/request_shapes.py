@@ -211,7 +211,7 @@ class MessageSerializer(NullAsAbsent):
         "(telegram). Empty or left out: email to the request's owner (other media need one).",
     )
     title = _text(NotificationMessage, "title", required=False, allow_blank=True)
-    text = serializers.CharField(required=False, allow_blank=True)
+    text = _text(NotificationMessage, "text", required=False, allow_blank=True)
     skipEmpty = serializers.BooleanField(
         required=False, help_text="Stay silent when the export wrote no rows (default false)."
     )

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
@@ -34,6 +34,8 @@ from exports.requests.vocabulary import (
     Template,
     Transform,
 )
+
+MESSAGE_TEXT_MAX_LENGTH = 20_000
 
 
 class StorableTextModel(models.Model):
@@ -288,7 +290,14 @@ class NotificationMessage(StorableTextModel):
         help_text="Email address, webhook URL or chat id; empty sends email to the owner.",
     )
     title = models.CharField(max_length=200, blank=True, default="")
-    text = models.TextField(blank=True, default="")
+    # Longer than any chat service shows (each transport cuts to its own limit when sending);
+    # the cap keeps a pasted log file out of the database and every message it sends.
+    text = models.TextField(
+        blank=True,
+        default="",
+        max_length=MESSAGE_TEXT_MAX_LENGTH,
+        validators=[MaxLengthValidator(MESSAGE_TEXT_MAX_LENGTH)],
+    )
     skip_empty = models.BooleanField(
         "skip empty exports",
         default=False,

@@ -32,6 +32,7 @@ from typing import BinaryIO
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
@@ -96,11 +97,13 @@ class PdfWriter(Writer):
         story: list[Flowable] = _title_block(info, styles, doc.width)
         with_headings = expanded or len(sections) > 1
         for section in sections:
+            tables = section.tables(doc.width, counter, styles)  # reads the rows, counts series
             if with_headings:
                 heading = Paragraph(escape(section.table.name), styles.heading)
                 heading.keepWithNext = True
                 story.append(heading)
-            story.extend(section.flowables(doc.width, counter, styles))
+            story.extend(section.summary(doc.width, styles))
+            story.extend(tables)
             story.append(Spacer(1, 5 * mm))
         same = info.title == info.request_name
         footer_text = info.title if same else f"{info.title} — {info.request_name}"
@@ -112,28 +115,40 @@ class PdfWriter(Writer):
 
 
 def _title_block(info: ReportInfo, styles: Styles, width: float) -> list[Flowable]:
+    """The header above the first table: the title, then request, window, zone and
+    generation time in two lines of two facts each."""
     stamp = info.stamp
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(ZoneInfo(info.timezone))
     facts = [
         ("Request", info.request_name),
         ("Window", info.window),
-        ("Time zone", f"{info.timezone} (every time in this report is local to it)"),
+        ("Time zone", f"{info.timezone} (all times are local)"),
         ("Slot" if info.slot else "Generated at", report_time(stamp)),
     ]
-    rows = [
+    cells = [
         [Paragraph(label, styles.label), Paragraph(escape(value), styles.body)]
         for label, value in facts
     ]
-    block = PdfTable(rows, colWidths=[30 * mm, width - 30 * mm], hAlign="LEFT")
+    rows = [cells[0] + cells[1], cells[2] + cells[3]]
+    label_width = 25 * mm
+    block = PdfTable(rows, colWidths=[label_width, width / 2 - label_width] * 2, hAlign="LEFT")
     block.setStyle(
-        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, -1), 0)])
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.6, colors.HexColor("#44546a")),
+            ]
+        )
     )
     return [
         Paragraph(escape(info.title), styles.title),
-        Spacer(1, 3 * mm),
+        Spacer(1, 2 * mm),
         block,
-        Spacer(1, 6 * mm),
+        Spacer(1, 4 * mm),
     ]
 
 

@@ -1,5 +1,6 @@
 """The tables of a report: each ``Table`` measured on its first chunk, then laid out as
-platypus tables of ``CHUNK_ROWS`` rows with fixed widths and heights."""
+platypus tables of ``CHUNK_ROWS`` rows with fixed widths and heights, its series counted
+(``summary.Tallies``) on the way."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from exports.rows.tables import Table
 from exports.writers.base import Progress, chunked
 from exports.writers.pdf.cells import Fitter, pdf_text
 from exports.writers.pdf.layout import CELL_PADDING, ROW_HEIGHT, Fonts, Styles, text_width
+from exports.writers.pdf.summary import Roles, Summary, Tallies
 
 CHUNK_ROWS = 500  # rows per platypus table: one table per page or two keeps splitting cheap
 MIN_COLUMN, MAX_COLUMN = 28.0, 200.0
@@ -22,7 +24,9 @@ MIN_NUMBER_CHARS = 10  # room for later, longer numbers than the first chunk's
 
 
 class Section:
-    """One table of the report: measured on its first chunk, then emitted chunk by chunk."""
+    """One table of the report: measured on its first chunk, then formatted chunk by chunk
+    (``tables``), which also counts its series for the summary that precedes it (``summary``).
+    """
 
     def __init__(
         self, table: Table, font: Fonts, decimals: int | None = None, separator: str = "."
@@ -31,10 +35,12 @@ class Section:
         self.font = font
         self.decimals = decimals
         self.separator = separator
-        self.headers = [pdf_text(str(label)) for label in table.display_headers or table.headers]
-        self._chunks = chunked(table.rows, CHUNK_ROWS, len(self.headers))
+        self.labels = [pdf_text(str(label)) for label in table.display_headers or table.headers]
+        self._chunks = chunked(table.rows, CHUNK_ROWS, len(self.labels))
         self._first = next(self._chunks, [])
         self._natural: list[float] | None = None
+        self.tallies = Tallies(Roles(table.kinds, self._first))
+        self.headers = _with_units(self.labels, table, self.tallies.roles.values)
 
     def natural_widths(self) -> list[float]:
         """Column widths that fit the header's longest word (headers wrap) and the first
@@ -69,8 +75,17 @@ class Section:
         )
         return max(ROW_HEIGHT, tallest + 3)  # + the 1.5 pt top and bottom padding
 
-    def flowables(self, room: float, counter: Progress, styles: Styles) -> Iterator[Flowable]:
-        """The section's tables, one per chunk, each followed by a progress marker."""
+    def summary(self, room: float, styles: Styles) -> list[Flowable]:
+        """The summary and chart of every series; call after ``tables``."""
+        summary = Summary(self.tallies, self.headers, styles, self.decimals, self.separator)
+        return summary.flowables(room)
+
+    def tables(self, room: float, counter: Progress, styles: Styles) -> list[Flowable]:
+        """The section's tables, one per chunk, each followed by a progress marker; reads
+        every row."""
+        return list(self._tables(room, counter, styles))
+
+    def _tables(self, room: float, counter: Progress, styles: Styles) -> Iterator[Flowable]:
         columns = range(len(self.headers))
         numeric = [_first_type(self._first, i) in (int, float) for i in columns]
         # Spare room goes to text columns: later rows may hold longer text than the first chunk.
@@ -90,11 +105,24 @@ class Section:
             return
         chunk: list[Sequence[Any]] | None = self._first
         cell = fit.cell
+        tally = self.tallies.add
         while chunk is not None:
+            tally(chunk)
             rows = [[cell(value, index) for index, value in enumerate(row)] for row in chunk]
             yield _chunk_table(header(), rows, fit.widths, style, header_height)
             yield RowsDrawn(counter, len(rows))
             chunk = next(self._chunks, None)
+
+
+def _with_units(labels: list[str], table: Table, values: list[int]) -> list[str]:
+    """The headers, each value column's with its unit when the table knows it: ``value [Cel]``."""
+    units = table.units() if table.units is not None else None
+    if not units:
+        return labels
+    return [
+        f"{label} [{pdf_text(units[index])}]" if index in values and units[index] else label
+        for index, label in enumerate(labels)
+    ]
 
 
 def _chunk_table(

@@ -121,8 +121,7 @@ def series_chart(
 def _axes(plot: LinePlot, x_range, y_range, zone: tzinfo, font: str, separator: str) -> None:
     x_axis, y_axis = plot.xValueAxis, plot.yValueAxis
     x_axis.valueMin, x_axis.valueMax = x_range
-    offset = datetime.fromtimestamp(x_range[0], zone).utcoffset()
-    x_axis.valueSteps = _time_steps(*x_range, offset.total_seconds() if offset else 0.0)
+    x_axis.valueSteps = _time_steps(*x_range, zone)
     x_axis.labelTextFormat = tick_format(x_range[1] - x_range[0], zone)
     x_axis.tickDown = 2
     y_axis.valueMin, y_axis.valueMax = y_range
@@ -145,17 +144,31 @@ _STEPS = [
 ]
 
 
-def _time_steps(start: float, end: float, offset: float, most: int = 6) -> list[float]:
-    """Tick positions on round local clock times (every 1, 2, 5 … minutes, hours, days;
-    ``offset`` seconds east of UTC) with at most ``most`` ticks; evenly spread when the span
-    is too long for round steps."""
+def _time_steps(start: float, end: float, zone: tzinfo, most: int = 6) -> list[float]:
+    """Tick positions on round local clock times (every 1, 2, 5 … minutes, hours, days)
+    with at most ``most`` ticks, still round after a clock change; evenly spread when the
+    span is too long for round steps."""
     span = end - start
     for step in _STEPS:
         if span / step <= most:
-            first = -(-(start + offset) // step) * step - offset
-            count = int((end - first) // step) + 1
-            return [first + step * i for i in range(count)]
-    return [start + span * i / (most - 1) for i in range(most)]
+            break
+    else:
+        return [start + span * i / (most - 1) for i in range(most)]
+    start_offset = _seconds_east(start, zone)
+    first = -(-(start + start_offset) // step) * step - start_offset
+    ticks = []
+    for i in range(int((end - first) // step) + 1):
+        tick = first + step * i
+        # Keep the wall time round where the offset changed since the start.
+        tick += start_offset - _seconds_east(tick, zone)
+        if start <= tick <= end and tick not in ticks:
+            ticks.append(tick)
+    return ticks
+
+
+def _seconds_east(moment: float, zone: tzinfo) -> float:
+    offset = datetime.fromtimestamp(moment, zone).utcoffset()
+    return offset.total_seconds() if offset else 0.0
 
 
 def note_drawing(text: str, size: tuple[float, float], font: str) -> Drawing:

@@ -146,12 +146,14 @@ class Summary:
         self,
         tallies: Tallies,
         headers: Sequence[str],
+        units: Sequence[str | None],
         styles: Styles,
         decimals: int | None = None,
         separator: str = ".",
     ) -> None:
         self.tallies = tallies
         self.headers = headers
+        self.units = units
         self.styles = styles
         self.decimals = decimals
         self.separator = separator
@@ -181,6 +183,8 @@ class Summary:
             name = " · ".join(labels) if labels else header
             if labels and several_columns:
                 name = f"{header}: {name}"
+            elif labels and self.units[key[0]]:
+                name = f"{name} [{pdf_text(self.units[key[0]])}]"
             story.append(self._block(name, tally, span, width))
         return story
 

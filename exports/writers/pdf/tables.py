@@ -40,7 +40,14 @@ class Section:
         self._first = next(self._chunks, [])
         self._natural: list[float] | None = None
         self.tallies = Tallies(Roles(table.kinds, self._first))
-        self.headers = _with_units(self.labels, table, self.tallies.roles.values)
+        columns = range(len(self.labels))
+        values = self.tallies.roles.values
+        known = table.units() if table.units is not None else None
+        self.units = [(known[i] or None) if known and i in values else None for i in columns]
+        self.headers = [
+            f"{label} [{pdf_text(unit)}]" if unit else label
+            for label, unit in zip(self.labels, self.units, strict=True)
+        ]
 
     def natural_widths(self) -> list[float]:
         """Column widths that fit the header's longest word (headers wrap) and the first
@@ -77,7 +84,9 @@ class Section:
 
     def summary(self, room: float, styles: Styles) -> list[Flowable]:
         """The summary and chart of every series; call after ``tables``."""
-        summary = Summary(self.tallies, self.headers, styles, self.decimals, self.separator)
+        summary = Summary(
+            self.tallies, self.headers, self.units, styles, self.decimals, self.separator
+        )
         return summary.flowables(room)
 
     def tables(self, room: float, counter: Progress, styles: Styles) -> list[Flowable]:
@@ -112,17 +121,6 @@ class Section:
             yield _chunk_table(header(), rows, fit.widths, style, header_height)
             yield RowsDrawn(counter, len(rows))
             chunk = next(self._chunks, None)
-
-
-def _with_units(labels: list[str], table: Table, values: list[int]) -> list[str]:
-    """The headers, each value column's with its unit when the table knows it: ``value [Cel]``."""
-    units = table.units() if table.units is not None else None
-    if not units:
-        return labels
-    return [
-        f"{label} [{pdf_text(units[index])}]" if index in values and units[index] else label
-        for index, label in enumerate(labels)
-    ]
 
 
 def _chunk_table(

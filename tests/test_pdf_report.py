@@ -189,8 +189,7 @@ def test_summary_figures_equal_our_own_computation_from_the_stored_messages(alic
     for publisher, name in zip(DEVICES, NAMES, strict=True):
         expected = expected_summary(publisher)
         assert summary_of(text, f"{name} · Greenhouse") == expected
-    # The decimal comma and whole numbers as the table writes them; the autumn change's
-    # repeated hour keeps its offset in the last time of a series that ends in it.
+    # The decimal comma, and whole numbers without ".0", as the table writes them.
     north = summary_of(text, "Greenhouse north · Greenhouse")
     assert north["Max"] == "55" and "," in north["Mean"] and "." not in north["Mean"]
 

@@ -27,7 +27,7 @@ the page count and the file's dates and /ID.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -48,7 +48,7 @@ from exports.writers.base import (
 )
 from exports.writers.pdf.cells import report_time
 from exports.writers.pdf.layout import MARGIN, Styles, fonts
-from exports.writers.pdf.pages import Footer, ReportCanvas, binary_streams
+from exports.writers.pdf.pages import Footer, ReportCanvas, Story, binary_streams
 from exports.writers.pdf.tables import Section
 
 
@@ -94,23 +94,31 @@ class PdfWriter(Writer):
             author="Exporter",
             invariant=1,  # no wall-clock date or random /ID: ``ReportCanvas`` uses the slot's
         )
-        story: list[Flowable] = _title_block(info, styles, doc.width)
         with_headings = expanded or len(sections) > 1
-        for section in sections:
-            tables = section.tables(doc.width, counter, styles)  # reads the rows, counts series
-            if with_headings:
-                heading = Paragraph(escape(section.table.name), styles.heading)
-                heading.keepWithNext = True
-                story.append(heading)
-            story.extend(section.summary(doc.width, styles))
-            story.extend(tables)
-            story.append(Spacer(1, 5 * mm))
+
+        def flowables() -> Iterator[Flowable]:
+            yield from _title_block(info, styles, doc.width)
+            for section in sections:
+                section.read()  # every row, counting the series: the summary comes first
+                if with_headings:
+                    heading = Paragraph(escape(section.table.name), styles.heading)
+                    heading.keepWithNext = True
+                    yield heading
+                yield from section.summary(doc.width, styles)
+                yield from section.tables(doc.width, counter, styles)
+                yield Spacer(1, 5 * mm)
+
         same = info.title == info.request_name
         footer_text = info.title if same else f"{info.title} — {info.request_name}"
         footer = Footer(footer_text, pagesize[0], font.regular)
         canvas = functools.partial(ReportCanvas, stamp=info.stamp)
         with binary_streams():
-            doc.build(story, onFirstPage=footer.draw, onLaterPages=footer.draw, canvasmaker=canvas)
+            doc.build(
+                Story(flowables()),
+                onFirstPage=footer.draw,
+                onLaterPages=footer.draw,
+                canvasmaker=canvas,
+            )
         return WriteResult(counter.count, self.extension, self.content_type)
 
 
@@ -131,7 +139,7 @@ def _title_block(info: ReportInfo, styles: Styles, width: float) -> list[Flowabl
         for label, value in facts
     ]
     rows = [cells[0] + cells[1], cells[2] + cells[3]]
-    label_width = 25 * mm
+    label_width = 27 * mm
     block = PdfTable(rows, colWidths=[label_width, width / 2 - label_width] * 2, hAlign="LEFT")
     block.setStyle(
         TableStyle(

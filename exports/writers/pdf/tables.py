@@ -39,6 +39,7 @@ class Section:
         self._chunks = chunked(table.rows, CHUNK_ROWS, len(self.labels))
         self._first = next(self._chunks, [])
         self._natural: list[float] | None = None
+        self._buffer: list[list[Sequence[Any]]] | None = None
         self.tallies = Tallies(Roles(table.kinds, self._first))
         columns = range(len(self.labels))
         values = self.tallies.roles.values
@@ -82,19 +83,29 @@ class Section:
         )
         return max(ROW_HEIGHT, tallest + 3)  # + the 1.5 pt top and bottom padding
 
+    def read(self) -> None:
+        """Read every row, counting the series (the first pass): the summary that precedes
+        the table needs them all. The rows are kept as they came, a few dozen bytes a cell,
+        and become platypus tables (a few hundred bytes a cell) only as pages are drawn."""
+        if self._buffer is not None:
+            return
+        self._buffer = [self._first] if self._first else []
+        self.tallies.add(self._first)
+        for chunk in self._chunks:
+            self.tallies.add(chunk)
+            self._buffer.append(chunk)
+
     def summary(self, room: float, styles: Styles) -> list[Flowable]:
-        """The summary and chart of every series; call after ``tables``."""
+        """The summary and chart of every series; call after ``read``."""
         summary = Summary(
             self.tallies, self.headers, self.units, styles, self.decimals, self.separator
         )
         return summary.flowables(room)
 
-    def tables(self, room: float, counter: Progress, styles: Styles) -> list[Flowable]:
-        """The section's tables, one per chunk, each followed by a progress marker; reads
-        every row."""
-        return list(self._tables(room, counter, styles))
-
-    def _tables(self, room: float, counter: Progress, styles: Styles) -> Iterator[Flowable]:
+    def tables(self, room: float, counter: Progress, styles: Styles) -> Iterator[Flowable]:
+        """The section's tables, one per chunk, each followed by a progress marker (the
+        second pass, over the rows ``read`` kept, each chunk let go once it is a table)."""
+        self.read()
         columns = range(len(self.headers))
         numeric = [_first_type(self._first, i) in (int, float) for i in columns]
         # Spare room goes to text columns: later rows may hold longer text than the first chunk.
@@ -112,15 +123,14 @@ class Section:
             yield _chunk_table(header(), [], fit.widths, style, header_height)
             yield Paragraph("No rows.", styles.note)
             return
-        chunk: list[Sequence[Any]] | None = self._first
+        buffer = self._buffer
+        buffer.reverse()  # popped from the end, first chunk first
         cell = fit.cell
-        tally = self.tallies.add
-        while chunk is not None:
-            tally(chunk)
+        while buffer:
+            chunk = buffer.pop()
             rows = [[cell(value, index) for index, value in enumerate(row)] for row in chunk]
             yield _chunk_table(header(), rows, fit.widths, style, header_height)
             yield RowsDrawn(counter, len(rows))
-            chunk = next(self._chunks, None)
 
 
 def _chunk_table(

@@ -328,19 +328,17 @@ def test_the_chart_area_is_drawn_and_a_series_without_data_says_so(alice):
     assert "No data in the window" in text
     first = words(data)[0]
 
-    def chart_box(title_word: str) -> tuple[float, float, float, float]:
+    def chart_box(title_word: str, height: float) -> tuple[float, float, float, float]:
+        """Right of the facts, from the first fact ("Count") down ``height`` points."""
+        title = next(word for word in first if word[0] == title_word)
         count = min(
-            (
-                w
-                for w in first
-                if w[0] == "Count" and w[2] > next(t for t in first if t[0] == title_word)[2]
-            ),
-            key=lambda w: w[2],
+            (word for word in first if word[0] == "Count" and word[2] > title[2]),
+            key=lambda word: word[2],
         )
-        return (200.0, count[2], 560.0, count[2] + 80)  # right of the facts, the chart's height
+        return (200.0, count[2], 560.0, count[2] + height)
 
-    drawn = dark_pixels(data, chart_box("temperature"))
-    empty = dark_pixels(data, chart_box("humidity"))
+    drawn = dark_pixels(data, chart_box("temperature", 80))  # a chart is about 95 pt high
+    empty = dark_pixels(data, chart_box("humidity", 20))  # only a line of text in it
     assert drawn > 3 * empty and drawn > 500
 
 

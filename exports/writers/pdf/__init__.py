@@ -14,14 +14,23 @@ are written as the engine settled them (shortest form), or with ``format.decimal
 The creation date and the document /ID derive from the job's slot, so re-running a slot gives
 a byte-identical file.
 
-Unlike the other formats a PDF is not streamed: reportlab keeps every page until
-it saves, so memory grows with the rows (about 3.5 MB per 1,000). Reports of up to
-about 50,000 rows are the recommended size (some 700 pages, 15 s and 180 MB here);
-beyond that CSV, XLSX or JSON serve better.
+The report: a header (title, request, window, zone, generation time or slot) above the
+first table; then for each table the summary of each of its series (count, min, max, mean,
+first and last time; count, first and last for text; "No data" for an empty one) beside a
+line chart of the series (``summary``, ``chart``), then the table, units in the value
+columns' headers (``value [Cel]``, when ``Table.units`` knows them) and numbers right-aligned.
+
+The summary precedes the table but the rows are read once: ``Section.read`` counts the
+series and keeps the rows as they came (a few dozen bytes a cell); the platypus tables (a
+few hundred bytes a cell: reportlab gives each cell a style object) are made from them only
+as the pages reach them (``pages.Story``), so at most a few exist at a time. What still
+grows with the rows is reportlab's pages, kept until it saves: 100,000 rows (about 1,400
+pages) peak near 200 MB and take about 30 s here; CSV, XLSX or JSON serve bigger exports.
 
 This module holds the writer and the title block; ``layout`` the fonts, styles and measures,
-``cells`` the text of a cell, ``tables`` the tables chunk by chunk, ``pages`` the footer,
-the page count and the file's dates and /ID.
+``cells`` the text of a cell, ``tables`` the tables chunk by chunk, ``summary`` the series and
+their summaries, ``chart`` the line charts, ``pages`` the footer, the page count, the file's
+dates and /ID and the lazy story.
 """
 
 from __future__ import annotations
@@ -53,7 +62,8 @@ from exports.writers.pdf.tables import Section
 
 
 class PdfWriter(Writer):
-    """A title block (title, request, window, timezone, generated at), then the tables.
+    """A header (title, request, window, timezone, generated at), then per table the
+    summaries and charts of its series and the table.
 
     Each table repeats its header row on every page; with several tables (the
     ``expanded`` template) each gets a heading. Pages are numbered "Page N of M".

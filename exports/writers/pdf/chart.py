@@ -7,6 +7,7 @@ in time order (a spike survives, a flat line stays flat). The table is never dec
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -110,9 +111,10 @@ def series_chart(
     if len(points) == 1:
         plot.lines[0].symbol = makeMarker("FilledCircle", size=3, fillColor=LINE)
     lowest, highest = min(values), max(values)
-    if lowest == highest:  # a flat line in the middle, not on the frame
-        pad = abs(lowest) * 0.1 or 1.0
-        lowest, highest = lowest - pad, highest + pad
+    # A margin above and below, so the line never runs along the frame; a flat line sits in
+    # the middle.
+    pad = (highest - lowest) * 0.05 or abs(lowest) * 0.1 or 1.0
+    lowest, highest = lowest - pad, highest + pad
     _axes(plot, (start, end), (lowest, highest), zone, font, separator)
     drawing.add(plot)
     return drawing
@@ -126,7 +128,7 @@ def _axes(plot: LinePlot, x_range, y_range, zone: tzinfo, font: str, separator: 
     x_axis.tickDown = 2
     y_axis.valueMin, y_axis.valueMax = y_range
     y_axis.labelTextFormat = number_format(separator)
-    y_axis.maximumTicks = 5
+    y_axis.valueSteps = _value_steps(*y_range)
     y_axis.visibleGrid = 1
     y_axis.gridStrokeColor = GRID
     y_axis.gridStrokeWidth = 0.4
@@ -164,6 +166,20 @@ def _time_steps(start: float, end: float, zone: tzinfo, most: int = 6) -> list[f
         if start <= tick <= end and tick not in ticks:
             ticks.append(tick)
     return ticks
+
+
+def _value_steps(low: float, high: float, most: int = 5) -> list[float]:
+    """Ticks at round values (1, 2, 2.5 or 5 times a power of ten apart), at least three
+    where the range allows, at most ``most``."""
+    span = high - low
+    power = 10.0 ** math.floor(math.log10(span / most))
+    for factor in (1, 2, 2.5, 5, 10, 20):
+        step = power * factor
+        first = math.ceil(low / step) * step
+        ticks = [first + step * i for i in range(int((high - first) / step) + 1)]
+        if len(ticks) <= most:
+            return [round(tick, 12) for tick in ticks]
+    return [low, high]
 
 
 def _seconds_east(moment: float, zone: tzinfo) -> float:

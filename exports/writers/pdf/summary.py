@@ -34,6 +34,7 @@ from exports.writers.pdf.layout import Styles
 MAX_SERIES = 24
 FACTS_WIDTH = 58 * mm
 CHART_HEIGHT = 34 * mm
+NOTE_HEIGHT = 8 * mm
 _UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z\Z")
 
 
@@ -191,16 +192,17 @@ class Summary:
     def _block(self, name: str, tally: Tally, span: tuple[float, float], width: float):
         styles = self.styles
         size = (width - FACTS_WIDTH, CHART_HEIGHT)
+        note = (size[0], NOTE_HEIGHT)  # no chart: a line that says why, not an empty frame
         font = styles.font.regular
         if tally.count == 0:
             facts = [("Count", "0")]
-            chart = note_drawing("No data in the window", size, font)
+            chart = note_drawing("No data in the window", note, font)
         elif not tally.numbers or tally.first is None:
             facts = [("Count", str(tally.count)), *self._times(tally)]
             if tally.numbers:
                 facts[1:1] = self._numbers(tally)
             reason = "No time column: no chart" if tally.numbers else "Text values: no chart"
-            chart = note_drawing(reason, size, font)
+            chart = note_drawing(reason, note, font)
         else:
             facts = [("Count", str(tally.count)), *self._numbers(tally), *self._times(tally)]
             zone = tally.first.tzinfo

@@ -22,6 +22,9 @@ from exports.models import Channel, ExportJob, JobStatus, Message, Publisher
 from exports.queue.runner import create_job, run_job
 from exports.requests.schema import parse_request
 from exports.requests.spec import save_spec
+from exports.rows.tables import ReportInfo, Table
+from exports.writers.pdf import PdfWriter
+from exports.writers.pdf.chart import decimate
 
 pytestmark = pytest.mark.django_db
 
@@ -369,3 +372,36 @@ def test_an_empty_report_says_no_data_above_its_empty_table(alice):
     text = pages(data)[0]
     assert "No data" in text and "No rows." in text
     assert text.index("Greenhouse day") < text.index("No data") < text.index("No rows.")
+
+
+def test_decimation_keeps_each_buckets_lowest_and_highest_in_time_order():
+    times = [float(i) for i in range(10_000)]
+    values = [float(i % 100) for i in range(10_000)]
+    values[5_000] = 1e6  # a spike
+    points = decimate(times, values, 0.0, 9_999.0, 50)
+    assert len(points) <= 100 and (5_000.0, 1e6) in points
+    assert [t for t, _ in points] == sorted(t for t, _ in points)
+    assert {v for _, v in points} == {0.0, 99.0, 1e6}
+    short = decimate(times[:80], values[:80], 0.0, 79.0, 50)
+    assert short == list(zip(times[:80], values[:80], strict=True))  # few points: all kept
+
+
+def test_too_many_series_are_summarised_per_column():
+    rome = ZoneInfo("Europe/Rome")
+    rows = [
+        (f"dev-{i}", START.astimezone(rome) + timedelta(minutes=i), float(i)) for i in range(30)
+    ]
+    stream = io.BytesIO()
+    info = ReportInfo("Many", "Many", "Europe/Rome", "a day", SLOT)
+    table = Table("many", ["Device", "time", "value"], rows, kinds=["text", "time", "value"])
+    PdfWriter().write([table], stream, info)
+    text = "\n".join(pages(stream.getvalue()))
+    assert "More than 24 series: summarised per column." in text
+    assert summary_of(text, "summarised per column.") == {
+        "Count": "30",
+        "Min": "0",
+        "Max": "29",
+        "Mean": "14.5",
+        "First": "2026-10-25 00:00",
+        "Last": "2026-10-25 00:29",
+    }

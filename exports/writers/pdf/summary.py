@@ -171,13 +171,8 @@ class Summary:
         several_columns = len(self.tallies.roles.values) > 1
         story: list[Flowable] = []
         if merged:
-            count = len(self.tallies.series)
-            story.append(
-                Paragraph(
-                    f"More than {MAX_SERIES} series ({count} or more): summarised per column.",
-                    self.styles.note,
-                )
-            )
+            text = f"More than {MAX_SERIES} series: summarised per column."
+            story.append(Paragraph(text, self.styles.note))
         for key, tally in series:
             header = self.headers[key[0]]
             labels = [pdf_text(label) for label in key[1:] if label is not None]

@@ -185,8 +185,9 @@ def test_the_pdf_reads_well(alice, readings):
     # Device columns are told apart: a short id that differs, or the catalog's name.
     assert "(a3c9e0d2-5b7f-4e61-8c2a-1f0000000001)" not in text
     assert "(…00000001)" in text and "(Boiler" in text and "room)" in text  # header wraps
-    # Headers wrap instead of being cut.
-    assert text.count("temperature with a long label") == 2 and "label…" not in text
+    # Headers wrap instead of being cut; each device's series is named twice: its summary,
+    # its column header.
+    assert text.count("temperature with a long label") == 4 and "label…" not in text
     # Numbers as stored, computed ones settled; no ISO milliseconds.
     assert "12345678.123" in text and "24.98" in text and ".000" not in text
     # The footer says the title once and counts pages.

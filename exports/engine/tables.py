@@ -44,7 +44,7 @@ from exports.engine.shaping import (
 )
 from exports.engine.transform import apply_transform
 from exports.models import Series
-from exports.requests.vocabulary import ColumnId, OutputFormat, Template
+from exports.requests.vocabulary import Aggregation, ColumnId, OutputFormat, Template
 from exports.rows.tables import ColumnChunks, ReportInfo, Table
 from exports.rows.times import LocalClock, spans_offset_change, to_micros
 from exports.scheduling.windows import Window, describe_window, item_window, window_from_json
@@ -251,11 +251,49 @@ def _typing(plans, columns: Sequence[Column] | None, tz) -> dict:
     def types() -> frozenset[str]:
         return frozenset().union(*(value_types(item, window) for item, window in plans))
 
+    def units() -> list[str | None]:
+        found = {unit for item, _ in plans for unit in _catalog_units(item).values()}
+        one = found.pop() if len(found) == 1 else None
+        return [one if kind == "value" else None for kind in kinds or []]
+
     return {
         "kinds": kinds,
         "value_types": types,
         "offset_changes": lambda: _offset_changes(plans, tz),
+        "units": units,
     }
+
+
+def _catalog_units(item) -> dict[tuple[str, str], str]:
+    """The catalog's unit of each (name, publisher) series of ``item`` ("" when unknown: none
+    stored, or a variance, whose unit is the square of the values')."""
+    rows = Series.objects.filter(
+        channel=item.channel_id, subtopic=item.subtopic, name__in=item.metric_names
+    )
+    if item.publisher:
+        rows = rows.filter(publisher=item.publisher)
+    variance = item.aggregation == Aggregation.VARIANCE
+    return {
+        (name, publisher): "" if variance else unit
+        for name, publisher, unit in rows.values_list("name", "publisher", "unit")
+    }
+
+
+def _wide_units(plans, layouts: Sequence[WideLayout]) -> list[str | None]:
+    """The unit of each wide column (the time first: None), where its series agree on one."""
+    result: list[str | None] = [None]
+    for (item, _), layout in zip(plans, layouts, strict=True):
+        units = _catalog_units(item)
+        columns: list[set[str]] = [set() for _ in layout.headers]
+        for target, name in enumerate(item.metric_names):
+            for (series, publisher), unit in units.items():
+                column = layout.by_target.get(target)
+                if column is None:
+                    column = layout.by_series.get((target, publisher))
+                if series == name and column is not None:
+                    columns[column].add(unit)
+        result.extend(found.pop() if len(found) == 1 else None for found in columns)
+    return result
 
 
 def _offset_changes(plans, tz) -> bool:
@@ -310,5 +348,6 @@ def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
     cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
     typing = _typing(plans, None, tz)
     typing["kinds"] = ["time"] + ["value"] * (len(headers) - 1)
+    typing["units"] = lambda: _wide_units(plans, layouts)
     rows = wide_rows(cells, LocalClock(tz))
     return Table(name, headers, rows, **typing)

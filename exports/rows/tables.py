@@ -61,6 +61,10 @@ class Table:
     # only by formats whose times carry no offset (XLSX adds a "UTC offset" column then).
     # None: it does not.
     offset_changes: Callable[[], bool] | None = None
+    # The unit of each column's values where one unit holds for the whole column ("" or None
+    # elsewhere: text columns, mixed or unknown units), asked only by reports (PDF headers).
+    # None: unknown.
+    units: Callable[[], list[str | None]] | None = None
 
 
 class ColumnChunks:

@@ -14,24 +14,34 @@ are written as the engine settled them (shortest form), or with ``format.decimal
 The creation date and the document /ID derive from the job's slot, so re-running a slot gives
 a byte-identical file.
 
-Unlike the other formats a PDF is not streamed: reportlab keeps every page until
-it saves, so memory grows with the rows (about 3.5 MB per 1,000). Reports of up to
-about 50,000 rows are the recommended size (some 700 pages, 15 s and 180 MB here);
-beyond that CSV, XLSX or JSON serve better.
+The report: a header (title, request, window, zone, generation time or slot) above the
+first table; then for each table the summary of each of its series (count, min, max, mean,
+first and last time; count, first and last for text; "No data" for an empty one) beside a
+line chart of the series (``summary``, ``chart``), then the table, units in the value
+columns' headers (``value [Cel]``, when ``Table.units`` knows them) and numbers right-aligned.
+
+The summary precedes the table but the rows are read once: ``Section.read`` counts the
+series and keeps the rows as they came (a few dozen bytes a cell); the platypus tables (a
+few hundred bytes a cell: reportlab gives each cell a style object) are made from them only
+as the pages reach them (``pages.Story``), so at most a few exist at a time. What still
+grows with the rows is reportlab's pages, kept until it saves: 100,000 rows (about 1,400
+pages) peak near 200 MB and take about 30 s here; CSV, XLSX or JSON serve bigger exports.
 
 This module holds the writer and the title block; ``layout`` the fonts, styles and measures,
-``cells`` the text of a cell, ``tables`` the tables chunk by chunk, ``pages`` the footer,
-the page count and the file's dates and /ID.
+``cells`` the text of a cell, ``tables`` the tables chunk by chunk, ``summary`` the series and
+their summaries, ``chart`` the line charts, ``pages`` the footer, the page count, the file's
+dates and /ID and the lazy story.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
@@ -47,12 +57,13 @@ from exports.writers.base import (
 )
 from exports.writers.pdf.cells import report_time
 from exports.writers.pdf.layout import MARGIN, Styles, fonts
-from exports.writers.pdf.pages import Footer, ReportCanvas, binary_streams
+from exports.writers.pdf.pages import Footer, ReportCanvas, Story, binary_streams
 from exports.writers.pdf.tables import Section
 
 
 class PdfWriter(Writer):
-    """A title block (title, request, window, timezone, generated at), then the tables.
+    """A header (title, request, window, timezone, generated at), then per table the
+    summaries and charts of its series and the table.
 
     Each table repeats its header row on every page; with several tables (the
     ``expanded`` template) each gets a heading. Pages are numbered "Page N of M".
@@ -93,47 +104,69 @@ class PdfWriter(Writer):
             author="Exporter",
             invariant=1,  # no wall-clock date or random /ID: ``ReportCanvas`` uses the slot's
         )
-        story: list[Flowable] = _title_block(info, styles, doc.width)
         with_headings = expanded or len(sections) > 1
-        for section in sections:
-            if with_headings:
-                heading = Paragraph(escape(section.table.name), styles.heading)
-                heading.keepWithNext = True
-                story.append(heading)
-            story.extend(section.flowables(doc.width, counter, styles))
-            story.append(Spacer(1, 5 * mm))
+
+        def flowables() -> Iterator[Flowable]:
+            yield from _title_block(info, styles, doc.width)
+            for section in sections:
+                section.read()  # every row, counting the series: the summary comes first
+                if with_headings:
+                    heading = Paragraph(escape(section.table.name), styles.heading)
+                    heading.keepWithNext = True
+                    yield heading
+                yield from section.summary(doc.width, styles)
+                yield from section.tables(doc.width, counter, styles)
+                yield Spacer(1, 5 * mm)
+
         same = info.title == info.request_name
         footer_text = info.title if same else f"{info.title} — {info.request_name}"
         footer = Footer(footer_text, pagesize[0], font.regular)
         canvas = functools.partial(ReportCanvas, stamp=info.stamp)
         with binary_streams():
-            doc.build(story, onFirstPage=footer.draw, onLaterPages=footer.draw, canvasmaker=canvas)
+            doc.build(
+                Story(flowables()),
+                onFirstPage=footer.draw,
+                onLaterPages=footer.draw,
+                canvasmaker=canvas,
+            )
         return WriteResult(counter.count, self.extension, self.content_type)
 
 
 def _title_block(info: ReportInfo, styles: Styles, width: float) -> list[Flowable]:
+    """The header above the first table: the title, then request, window, zone and
+    generation time in two lines of two facts each."""
     stamp = info.stamp
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(ZoneInfo(info.timezone))
     facts = [
         ("Request", info.request_name),
         ("Window", info.window),
-        ("Time zone", f"{info.timezone} (every time in this report is local to it)"),
+        ("Time zone", f"{info.timezone} (all times are local)"),
         ("Slot" if info.slot else "Generated at", report_time(stamp)),
     ]
-    rows = [
+    cells = [
         [Paragraph(label, styles.label), Paragraph(escape(value), styles.body)]
         for label, value in facts
     ]
-    block = PdfTable(rows, colWidths=[30 * mm, width - 30 * mm], hAlign="LEFT")
+    rows = [cells[0] + cells[1], cells[2] + cells[3]]
+    label_width = 27 * mm
+    block = PdfTable(rows, colWidths=[label_width, width / 2 - label_width] * 2, hAlign="LEFT")
     block.setStyle(
-        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, -1), 0)])
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.6, colors.HexColor("#44546a")),
+            ]
+        )
     )
     return [
         Paragraph(escape(info.title), styles.title),
-        Spacer(1, 3 * mm),
+        Spacer(1, 2 * mm),
         block,
-        Spacer(1, 6 * mm),
+        Spacer(1, 4 * mm),
     ]
 
 

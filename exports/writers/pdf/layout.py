@@ -84,6 +84,10 @@ class Styles:
         )
         self.body = ParagraphStyle("body", fontName=font.regular, fontSize=9, leading=11)
         self.note = ParagraphStyle("note", parent=self.body, textColor=GREY)
+        self.series = ParagraphStyle(
+            "series", fontName=font.bold, fontSize=9, leading=11, spaceBefore=3, spaceAfter=1
+        )
+        self.fact = ParagraphStyle("fact", fontName=font.regular, fontSize=8, leading=9.5)
 
     def table(self, numeric: list[bool]) -> TableStyle:
         """The style of a data table; ``numeric`` columns are aligned right."""

@@ -1,19 +1,47 @@
 """What every page carries and how the file is written: the footer with "Page N of M", dates
-and /ID from the job's slot, and page streams without the ASCII85 layer."""
+and /ID from the job's slot, page streams without the ASCII85 layer, and a story whose
+flowables are made as the pages need them."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 
 from reportlab import rl_config
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import SimpleDocTemplate
+from reportlab.platypus import Flowable, SimpleDocTemplate
 
 from exports.writers.pdf.layout import FONT_SIZE, GREY, MARGIN, text_width
+
+
+class Story(list):
+    """The flowables of a document, made only as platypus reaches them.
+
+    ``SimpleDocTemplate.build`` takes a list and works at its front (it asks ``len``, looks
+    at the first few flowables, deletes the first, puts split parts back in front). This
+    list tops itself up from ``flowables`` whenever its length is asked and fewer than
+    ``ahead`` are waiting, so a 500-row table exists only from shortly before its page is
+    drawn until it is drawn: a report of 100,000 rows holds a few tables, not 200.
+    """
+
+    def __init__(self, flowables: Iterable[Flowable], ahead: int = 8) -> None:
+        super().__init__()
+        self._source: Iterator[Flowable] | None = iter(flowables)
+        self._ahead = ahead
+
+    def __len__(self) -> int:
+        waiting = list.__len__(self)
+        if waiting < self._ahead and self._source is not None:
+            more = list(islice(self._source, self._ahead - waiting))
+            if len(more) < self._ahead - waiting:
+                self._source = None
+            self.extend(more)
+            waiting += len(more)
+        return waiting
 
 
 @contextmanager

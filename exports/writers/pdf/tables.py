@@ -1,5 +1,6 @@
 """The tables of a report: each ``Table`` measured on its first chunk, then laid out as
-platypus tables of ``CHUNK_ROWS`` rows with fixed widths and heights."""
+platypus tables of ``CHUNK_ROWS`` rows with fixed widths and heights, its series counted
+(``summary.Tallies``) on the way."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from exports.rows.tables import Table
 from exports.writers.base import Progress, chunked
 from exports.writers.pdf.cells import Fitter, pdf_text
 from exports.writers.pdf.layout import CELL_PADDING, ROW_HEIGHT, Fonts, Styles, text_width
+from exports.writers.pdf.summary import Roles, Summary, Tallies
 
 CHUNK_ROWS = 500  # rows per platypus table: one table per page or two keeps splitting cheap
 MIN_COLUMN, MAX_COLUMN = 28.0, 200.0
@@ -22,7 +24,9 @@ MIN_NUMBER_CHARS = 10  # room for later, longer numbers than the first chunk's
 
 
 class Section:
-    """One table of the report: measured on its first chunk, then emitted chunk by chunk."""
+    """One table of the report: measured on its first chunk, then formatted chunk by chunk
+    (``tables``), which also counts its series for the summary that precedes it (``summary``).
+    """
 
     def __init__(
         self, table: Table, font: Fonts, decimals: int | None = None, separator: str = "."
@@ -31,10 +35,20 @@ class Section:
         self.font = font
         self.decimals = decimals
         self.separator = separator
-        self.headers = [pdf_text(str(label)) for label in table.display_headers or table.headers]
-        self._chunks = chunked(table.rows, CHUNK_ROWS, len(self.headers))
+        self.labels = [pdf_text(str(label)) for label in table.display_headers or table.headers]
+        self._chunks = chunked(table.rows, CHUNK_ROWS, len(self.labels))
         self._first = next(self._chunks, [])
         self._natural: list[float] | None = None
+        self._buffer: list[list[Sequence[Any]]] | None = None
+        self.tallies = Tallies(Roles(table.kinds, self._first))
+        columns = range(len(self.labels))
+        values = self.tallies.roles.values
+        known = table.units() if table.units is not None else None
+        self.units = [(known[i] or None) if known and i in values else None for i in columns]
+        self.headers = [
+            f"{label} [{pdf_text(unit)}]" if unit else label
+            for label, unit in zip(self.labels, self.units, strict=True)
+        ]
 
     def natural_widths(self) -> list[float]:
         """Column widths that fit the header's longest word (headers wrap) and the first
@@ -69,8 +83,29 @@ class Section:
         )
         return max(ROW_HEIGHT, tallest + 3)  # + the 1.5 pt top and bottom padding
 
-    def flowables(self, room: float, counter: Progress, styles: Styles) -> Iterator[Flowable]:
-        """The section's tables, one per chunk, each followed by a progress marker."""
+    def read(self) -> None:
+        """Read every row, counting the series (the first pass): the summary that precedes
+        the table needs them all. The rows are kept as they came, a few dozen bytes a cell,
+        and become platypus tables (a few hundred bytes a cell) only as pages are drawn."""
+        if self._buffer is not None:
+            return
+        self._buffer = [self._first] if self._first else []
+        self.tallies.add(self._first)
+        for chunk in self._chunks:
+            self.tallies.add(chunk)
+            self._buffer.append(chunk)
+
+    def summary(self, room: float, styles: Styles) -> list[Flowable]:
+        """The summary and chart of every series; call after ``read``."""
+        summary = Summary(
+            self.tallies, self.headers, self.units, styles, self.decimals, self.separator
+        )
+        return summary.flowables(room)
+
+    def tables(self, room: float, counter: Progress, styles: Styles) -> Iterator[Flowable]:
+        """The section's tables, one per chunk, each followed by a progress marker (the
+        second pass, over the rows ``read`` kept, each chunk let go once it is a table)."""
+        self.read()
         columns = range(len(self.headers))
         numeric = [_first_type(self._first, i) in (int, float) for i in columns]
         # Spare room goes to text columns: later rows may hold longer text than the first chunk.
@@ -88,13 +123,14 @@ class Section:
             yield _chunk_table(header(), [], fit.widths, style, header_height)
             yield Paragraph("No rows.", styles.note)
             return
-        chunk: list[Sequence[Any]] | None = self._first
+        buffer = self._buffer
+        buffer.reverse()  # popped from the end, first chunk first
         cell = fit.cell
-        while chunk is not None:
+        while buffer:
+            chunk = buffer.pop()
             rows = [[cell(value, index) for index, value in enumerate(row)] for row in chunk]
             yield _chunk_table(header(), rows, fit.widths, style, header_height)
             yield RowsDrawn(counter, len(rows))
-            chunk = next(self._chunks, None)
 
 
 def _chunk_table(

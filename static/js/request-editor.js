@@ -58,8 +58,10 @@
     list.hidden = true;
     const wrapper = document.createElement("div");
     wrapper.className = "picker";
+    const focused = document.activeElement === input; // moving it blurs it
     input.before(wrapper);
     wrapper.append(input, list);
+    if (focused) input.focus(); // before the focus listener below: the list stays closed
     input.removeAttribute("list"); // our list replaces the native one
     input.setAttribute("role", "combobox");
     input.setAttribute("aria-autocomplete", "list");
@@ -185,10 +187,13 @@
     select.after(input);
     combobox(input, "name", (option) => {
       const names = target.value.split(",").map((name) => name.trim()).filter(Boolean);
-      if (!names.includes(option.value)) names.push(option.value);
+      const added = !names.includes(option.value);
+      if (added) names.push(option.value);
       target.value = names.join(",");
       target.dispatchEvent(new Event("input", { bubbles: true }));
       input.value = "";
+      const region = document.getElementById("live-status"); // in base.html
+      if (region) region.textContent = added ? `Added ${option.value}` : `${option.value} is already chosen`;
     });
   }
 

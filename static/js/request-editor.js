@@ -71,6 +71,7 @@
     let options = [];
     let active = -1;
     let request = 0;
+    let chosen = null; // the field's value right after a choice: no list to reopen for it
 
     function close() {
       list.hidden = true;
@@ -127,6 +128,8 @@
       const option = options[index];
       if (!option) return;
       onChoose(option);
+      chosen = input.value;
+      request++; // an answer still on its way (typed before the choice) is not shown
       close();
     }
 
@@ -146,7 +149,11 @@
       if (document.activeElement === input) render();
     }
 
-    const typed = debounce(() => load(field === "name" ? input.value : input.value.trim()), 150);
+    const typed = debounce(() => {
+      if (input.value === chosen) return;
+      chosen = null;
+      load(field === "name" ? input.value : input.value.trim());
+    }, 150);
     input.addEventListener("input", typed);
     const open = () => load(field === "name" ? input.value : "");
     input.addEventListener("focus", open);

@@ -9,7 +9,7 @@ PORT ?= 8000
 ADDR ?= 127.0.0.1:$(PORT)
 
 # `make install-prod`: the site alone, without the test tools (playwright, moto, ...).
-.PHONY: install install-prod system-deps migrate demo run test lint bench clean
+.PHONY: install install-prod system-deps js-deps migrate demo run test lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -42,19 +42,29 @@ run: migrate
 # and nats-server on free ports. Installed when missing and we are root (as in CI);
 # otherwise the exact command is printed.
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ] || [ ! -x /usr/bin/pdftotext ] || [ ! -x /usr/sbin/mosquitto ] || [ ! -x /usr/sbin/nats-server ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ] || [ ! -x /usr/bin/pdftotext ] || [ ! -x /usr/sbin/mosquitto ] || [ ! -x /usr/sbin/nats-server ] || ! command -v npm >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "--- installing chromium (browser tests), DejaVu fonts (PDF text beyond Latin-1), poppler-utils (PDF text checks), mosquitto and nats-server (subscriber tests)"; \
+	    echo "--- installing chromium (browser tests), DejaVu fonts (PDF text beyond Latin-1), poppler-utils (PDF text checks), mosquitto and nats-server (subscriber tests), nodejs and npm (axe-core for the accessibility checks)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server nodejs npm >/dev/null; \
 	  else \
-	    echo "make test needs /usr/bin/chromium, the DejaVu fonts, pdftotext, mosquitto and nats-server. Install them with:"; \
-	    echo "  sudo apt-get install -y chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server"; \
+	    echo "make test needs /usr/bin/chromium, the DejaVu fonts, pdftotext, mosquitto, nats-server and npm. Install them with:"; \
+	    echo "  sudo apt-get install -y chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server nodejs npm"; \
 	    exit 1; \
 	  fi; \
 	fi
 
-test: install system-deps
+# axe-core (the accessibility checks in tests/test_browser_a11y.py) comes from npm, pinned in
+# tests/js/package-lock.json; `npm ci` runs again only when the lock file changed.
+JS_STAMP := tests/js/node_modules/.installed
+$(JS_STAMP): tests/js/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make test needs npm (for axe-core, tests/js/package.json). Install it with:"; echo "  sudo apt-get install -y nodejs npm"; exit 1; }
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $(JS_STAMP)
+
+js-deps: $(JS_STAMP)
+
+test: install system-deps js-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -67,4 +77,4 @@ bench: install
 	$(BIN)/python bench/bench_scale.py --exports 200 --workers 1,2 --storage local
 
 clean:
-	rm -rf $(VENV) staticfiles *.egg-info
+	rm -rf $(VENV) staticfiles *.egg-info tests/js/node_modules

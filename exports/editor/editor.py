@@ -208,9 +208,11 @@ class RequestEditor:
         for formset, legend in ((self.items, "Item"), (self.messages, "Notification")):
             for message in formset.non_form_errors():
                 links.append(ErrorLink("", f"{legend}s", message))
-            for number, form in enumerate(formset.forms, start=1):
+            number = 0  # counted as the page shows them: removed rows are hidden
+            for form in formset.forms:
                 if getattr(form, "cleaned_data", {}).get("DELETE"):
                     continue  # a removed row's errors do not stop the save
+                number += 1
                 add_form(form, f"{legend} {number}")
         return links
 

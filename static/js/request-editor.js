@@ -58,8 +58,10 @@
     list.hidden = true;
     const wrapper = document.createElement("div");
     wrapper.className = "picker";
+    const focused = document.activeElement === input; // moving it blurs it
     input.before(wrapper);
     wrapper.append(input, list);
+    if (focused) input.focus(); // before the focus listener below: the list stays closed
     input.removeAttribute("list"); // our list replaces the native one
     input.setAttribute("role", "combobox");
     input.setAttribute("aria-autocomplete", "list");
@@ -69,6 +71,7 @@
     let options = [];
     let active = -1;
     let request = 0;
+    let chosen = null; // the field's value right after a choice: no list to reopen for it
 
     function close() {
       list.hidden = true;
@@ -125,6 +128,8 @@
       const option = options[index];
       if (!option) return;
       onChoose(option);
+      chosen = input.value;
+      request++; // an answer still on its way (typed before the choice) is not shown
       close();
     }
 
@@ -144,7 +149,11 @@
       if (document.activeElement === input) render();
     }
 
-    const typed = debounce(() => load(field === "name" ? input.value : input.value.trim()), 150);
+    const typed = debounce(() => {
+      if (input.value === chosen) return;
+      chosen = null;
+      load(field === "name" ? input.value : input.value.trim());
+    }, 150);
     input.addEventListener("input", typed);
     const open = () => load(field === "name" ? input.value : "");
     input.addEventListener("focus", open);
@@ -185,10 +194,13 @@
     select.after(input);
     combobox(input, "name", (option) => {
       const names = target.value.split(",").map((name) => name.trim()).filter(Boolean);
-      if (!names.includes(option.value)) names.push(option.value);
+      const added = !names.includes(option.value);
+      if (added) names.push(option.value);
       target.value = names.join(",");
       target.dispatchEvent(new Event("input", { bubbles: true }));
       input.value = "";
+      const region = document.getElementById("live-status"); // in base.html
+      if (region) region.textContent = added ? `Added ${option.value}` : `${option.value} is already chosen`;
     });
   }
 

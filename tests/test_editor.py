@@ -150,7 +150,14 @@ def test_the_catalog_json_narrows_by_what_is_chosen(alice_client, readings):
     assert [o["value"] for o in names.json()["options"]] == ["humidity", "temperature"]
     assert names.json()["options"][1]["detail"].startswith("Cel · last 2026-01-10 02:25 UTC")
     channels = alice_client.get(url, {"field": "channel", "q": "green"}).json()["options"]
-    assert channels == [{"value": NORTH, "label": "Greenhouse north (6b1f0f3a)", "detail": ""}]
+    assert channels == [
+        {
+            "value": NORTH,
+            "label": "Greenhouse north (6b1f0f3a)",
+            "detail": "",
+            "name": "Greenhouse north",
+        }
+    ]
     subtopics = alice_client.get(url, {"field": "subtopic", "channel": SOUTH}).json()
     assert [o["value"] for o in subtopics["options"]] == ["other.data"]
 

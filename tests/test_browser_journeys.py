@@ -16,6 +16,7 @@ from pathlib import Path
 import django_rq
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -432,8 +433,11 @@ def test_every_page_fits_a_phone_with_no_cut_cell(live_server, chromium_page, re
     for name, url in {
         "list": reverse("exports:list"),
         "detail": export.get_absolute_url(),
+        "new": reverse("exports:create"),
         "edit": reverse("exports:edit", args=[export.pk]),
+        "delete": reverse("exports:delete", args=[export.pk]),
         "tokens": reverse("exports:tokens"),
+        "api docs": reverse("api:docs"),
     }.items():
         page.goto(live_server.url + url)
         check(name)
@@ -458,6 +462,8 @@ def test_every_page_fits_a_phone_with_no_cut_cell(live_server, chromium_page, re
     preview_scrolls_with_the_time_in_view(page)
     check("editor with preview")
 
+    team = Group.objects.create(name="growers")
+    team.user_set.add(alice)
     page.get_by_role("button", name="Log out").click()
     page.goto(live_server.url + reverse("login"))
     page.get_by_label("Username").fill("admin")
@@ -468,6 +474,7 @@ def test_every_page_fits_a_phone_with_no_cut_cell(live_server, chromium_page, re
         "access channels": reverse("exports:access-channels"),
         "access channel": reverse("exports:access-channel", args=[NORTH]),
         "access teams": reverse("exports:access-groups"),
+        "access team": reverse("exports:access-group", args=[team.pk]),
         "staff list": reverse("exports:list"),
     }.items():
         page.goto(live_server.url + url)

@@ -391,11 +391,12 @@ def test_run_nows_window_is_stated_and_used(live_server, chromium_page, redis_co
     expect(job_row.locator(".status")).to_have_text("Done", timeout=15_000)
     expect(job_row.locator('[data-label="Window"]')).to_have_text(format_window(job.windows, ROME))
     times = [datetime.fromisoformat(row["time"]) for row in download(page, job)]
-    expected = (end - start) // timedelta(hours=1)
+    expected = (end.astimezone(UTC) - start.astimezone(UTC)) // timedelta(hours=1)  # DST too
     assert len(times) == expected
     assert all(start <= moment < end for moment in times)
     assert fits_the_screen(page)
     assert cut_cells(page) == []
+    shoot(page, f"detail-{width}")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -150,12 +150,19 @@ class ItemForm(WindowPickers, forms.ModelForm):
         # the field itself reports it when the form is validated.
         return "" if storable_text_error(value) else value
 
+    def _resolved(self, name: str) -> str:
+        # A channel or publisher typed by its name (the field shows names once picked) stores
+        # its id; text no database holds is left for the field's own error.
+        value = self.cleaned_data[name]
+        if not value or storable_text_error(value):
+            return value
+        return pickers.resolve_name(PICKED[name], value, scope=self.scope)
+
     def clean_channel_id(self) -> str:
-        # A channel typed by its name (the field shows names once picked) stores its id.
-        return pickers.resolve_name("channel", self.cleaned_data["channel_id"], scope=self.scope)
+        return self._resolved("channel_id")
 
     def clean_publisher(self) -> str:
-        return pickers.resolve_name("publisher", self.cleaned_data["publisher"], scope=self.scope)
+        return self._resolved("publisher")
 
     def clean(self) -> dict:
         cleaned = super().clean()

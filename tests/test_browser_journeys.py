@@ -212,6 +212,10 @@ def test_a_recurring_export_made_with_no_typed_syntax_at_all(
     expect(channel).to_have_value("Greenhouse north")
     expect(page.locator("#id_items-0-channel_id_helptext")).to_have_text(f"id {NORTH}")
     pick(page, "items-0-subtopic", "events.data")
+    pick(page, "items-0-publisher", "Sensor 1 (a3c9e0d2)")
+    expect(page.locator('[name="items-0-publisher"]')).to_have_value("Sensor 1")
+    expect(page.locator("#id_items-0-publisher_helptext")).to_have_text(f"id {DEVICE}")
+    # The metrics offered are narrowed by the ids behind the names shown.
     add_metric(page, "temperature Cel")
     add_metric(page, "humidity %RH")
     assert page.input_value('[name="items-0-target_value"]') == "temperature,humidity"
@@ -245,6 +249,7 @@ def test_a_recurring_export_made_with_no_typed_syntax_at_all(
                 "target": {"value": "temperature,humidity"},
                 "channelId": NORTH,
                 "subtopic": "events.data",
+                "publisher": DEVICE,
                 "period": "P7D",
                 "decimation": {"ds": "15m", "dsf": "max"},
                 "outputFormat": "long",

@@ -65,7 +65,8 @@
 
   function namedField(input) {
     const { id, name } = input.dataset;
-    if (id && name && (input.value.trim() === id || input.value.trim().toLowerCase() === name.toLowerCase())) {
+    const typed = input.value.trim();
+    if (id && name && (typed === id || typed.toLowerCase() === name.toLowerCase())) {
       showName(input, id, name);
     }
     input.addEventListener("input", () => {
@@ -318,9 +319,11 @@
     Object.keys(INPUT_OF).forEach((field) => {
       const input = row.querySelector(`input[data-picker="${field}"]`);
       if (input && !input.closest(".picker")) {
-        if (field !== "subtopic") namedField(input);
+        const named = field !== "subtopic"; // channels and publishers have names
+        if (named) namedField(input);
         combobox(input, field, (option) => {
-          showName(input, option.value, option.name);
+          if (named) showName(input, option.value, option.name);
+          else input.value = option.value;
           input.dispatchEvent(new Event("change", { bubbles: true }));
         });
       }

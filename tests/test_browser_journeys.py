@@ -467,6 +467,11 @@ def test_every_page_fits_a_phone_with_no_cut_cell(live_server, chromium_page, re
     page.locator("#preview tbody tr").first.wait_for()
     preview_scrolls_with_the_time_in_view(page)
     check("editor with preview")
+    # The default columns (ids, not names) are wider than a laptop's box: they scroll too.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    preview_scrolls_with_the_time_in_view(page, "preview-ids-scrolled-1280")
+    check("editor with preview at 1280 px")
+    page.set_viewport_size({"width": 390, "height": 844})
 
     team = Group.objects.create(name="growers")
     team.user_set.add(alice)

@@ -80,10 +80,9 @@ def test_a_new_user_builds_an_export_with_pickers_previews_and_saves(
     page.get_by_label("Type").select_option("oneTime")
 
     pick(page, "items-0-channel_id", "Greenhouse north (6b1f0f3a)")
-    assert page.input_value('[name="items-0-channel_id"]') == NORTH
-    assert page.locator("#id_items-0-channel_id_helptext").inner_text() == (
-        "Greenhouse north (6b1f0f3a)"
-    )
+    # The field shows the channel's name, its id under it (the form posts the id).
+    assert page.input_value('[name="items-0-channel_id"]') == "Greenhouse north"
+    assert page.locator("#id_items-0-channel_id_helptext").inner_text() == f"id {NORTH}"
     pick(page, "items-0-subtopic", "events.data")
     page.get_by_label("Add metrics from the catalog").first.click()
     page.get_by_role("option", name="temperature Cel").click()

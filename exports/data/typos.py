@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from exports.data.access import ReadScope
 from exports.data.catalog import channel_names, series
-from exports.models.catalog import display_name
+from exports.data.pickers import distinct_prefixes
 
 MAX_SUGGESTIONS = 3
 
@@ -53,7 +53,9 @@ def unknown_place(channel: str, subtopic: str, *, scope: ReadScope) -> UnknownPl
     if not readable.filter(channel=channel).exists():
         ids = set(readable.values_list("channel", flat=True).distinct()[:2000])
         names = channel_names(ids)
-        shown = {cid: display_name(names.get(cid, ""), cid) for cid in ids}
+        # Two channels of one name are told apart by as much of their ids as it takes.
+        prefixes = distinct_prefixes([cid for cid in ids if cid in names])
+        shown = {cid: f"{names[cid]} ({prefixes[cid]})" if cid in names else cid for cid in ids}
         return UnknownPlace("channel", channel, _closest(channel, shown))
     if subtopic and not readable.filter(channel=channel, subtopic=subtopic).exists():
         known = readable.filter(channel=channel).values_list("subtopic", flat=True).distinct()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from django import forms
@@ -12,6 +11,7 @@ from exports.data.access import NOTHING, ReadScope, read_refusal
 from exports.editor.common import ChildFormSet, LocalDateTimeInput, explain_local_time
 from exports.editor.windows import WindowPickers
 from exports.models import ExportItem, ExportRequest
+from exports.models.catalog import display_name
 from exports.requests import caps
 from exports.requests.validation import storable_text_error
 
@@ -95,6 +95,13 @@ class ItemForm(WindowPickers, forms.ModelForm):
         # Picked metrics may be the only ones: "at least one" is checked in clean().
         self.fields["target_value"].required = False
         chosen = {key: self._current(name) for name, key in PICKED.items()}
+        # A name typed for a channel or publisher narrows (and saves) as the id it names.
+        for key in ("channel", "publisher"):
+            typed = chosen[key]
+            chosen[key] = typed and self._cached(
+                ("resolve", key, typed),
+                lambda key=key, typed=typed: pickers.resolve_name(key, typed, scope=scope),
+            )
         self.pickers = []
         for name, key in PICKED.items():
             list_id = f"{self.prefix}-{key}-options"
@@ -102,16 +109,21 @@ class ItemForm(WindowPickers, forms.ModelForm):
                 {"list": list_id, "autocomplete": "off", "data-picker": key}
             )
             self.pickers.append(PickerList(list_id, self._options(key, **chosen)))
-        # Under an id, the name people know it by (the input holds the id that is stored).
-        for name, display in (
-            ("channel_id", catalog.channel_display),
-            ("publisher", catalog.publisher_display),
+        # Under an id, the name people know it by (the input holds the id that is stored);
+        # the script shows that name in the field instead, and the id under it.
+        for name, names in (
+            ("channel_id", catalog.channel_names),
+            ("publisher", catalog.publisher_names),
         ):
             value = chosen[PICKED[name]]
-            shown = self._cached((name, value), functools.partial(display, value)) if value else ""
-            self.fields[name].help_text = (
-                shown if shown != value else "Choose from the list, or type an id."
+            known = value and self._cached(
+                (name, value), lambda names=names, value=value: names([value]).get(value, "")
             )
+            if known:
+                self.fields[name].help_text = display_name(known, value)
+                self.fields[name].widget.attrs.update({"data-id": value, "data-name": known})
+            else:
+                self.fields[name].help_text = "Choose from the list, or type a name or an id."
         self.fields["metrics"].choices = [
             (option.value, f"{option.label} — {option.detail}")
             for option in self._options("name", tz_name=zone, **chosen)
@@ -137,6 +149,20 @@ class ItemForm(WindowPickers, forms.ModelForm):
         # Text no database holds must not reach a catalog lookup (PostgreSQL fails on a NUL);
         # the field itself reports it when the form is validated.
         return "" if storable_text_error(value) else value
+
+    def _resolved(self, name: str) -> str:
+        # A channel or publisher typed by its name (the field shows names once picked) stores
+        # its id; text no database holds is left for the field's own error.
+        value = self.cleaned_data[name]
+        if not value or storable_text_error(value):
+            return value
+        return pickers.resolve_name(PICKED[name], value, scope=self.scope)
+
+    def clean_channel_id(self) -> str:
+        return self._resolved("channel_id")
+
+    def clean_publisher(self) -> str:
+        return self._resolved("publisher")
 
     def clean(self) -> dict:
         cleaned = super().clean()

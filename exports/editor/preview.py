@@ -46,6 +46,12 @@ class ItemPreview:
     estimated_rows: int
     unknown_metrics: list[str] = field(default_factory=list)
     unknown_place: str = ""  # "No such channel: “Greenhouse” has no data. Did you mean …?"
+    # The columns of times, and the first of them (kept in view as the rows scroll).
+    time_columns: list[int] = field(default_factory=list)
+
+    @property
+    def time_column(self) -> int | None:
+        return self.time_columns[0] if self.time_columns else None
 
     @property
     def is_empty(self) -> bool:
@@ -155,6 +161,7 @@ def preview_spec(
                     item.channel_id, item.subtopic, item.metric_names, item.publisher, scope=scope
                 ),
                 unknown_place=place.message if place else "",
+                time_columns=[i for i, kind in enumerate(table.kinds or []) if kind == "time"],
             )
         )
     return Preview(

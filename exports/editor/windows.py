@@ -71,6 +71,18 @@ def decimation_words(ds: str, dsf: str = "") -> str:
     return f"{count}-{unit} {function}"
 
 
+def window_words(period: str, calendar_range: str, recurring: bool) -> str:
+    """An item's relative window as the pickers name it ("The last 24 hours", "Yesterday",
+    "The last 1 day and 6 hours"); "" for from/to dates (shown as dates)."""
+    if calendar_range:
+        label = CalendarRange(calendar_range).label
+        return label[:1].upper() + label[1:]
+    if period:
+        words = WINDOW_PERIODS.get(period)
+        return words or f"The last {duration_words(period) or period}"
+    return "The scheduled period" if recurring else "All data up to the run"
+
+
 class WindowPickers(forms.Form):
     """The picker fields an item form adds (mixed into ``ItemForm``)."""
 

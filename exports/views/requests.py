@@ -23,6 +23,7 @@ from exports.data.access import get_request_for_user, visible_requests
 from exports.data.catalog import channel_names, publisher_names
 from exports.editor.editor import RequestEditor
 from exports.editor.preview import preview_spec
+from exports.editor.windows import decimation_words, window_words
 from exports.models import ExportRequest
 from exports.models.catalog import display_name
 from exports.queue.ondemand import (
@@ -133,7 +134,8 @@ def _run_now_words(export: ExportRequest) -> dict[str, str]:
 
 
 def _item_rows(export: ExportRequest) -> list[tuple]:
-    """Each item with its channel and publisher as "name (short id)" (two catalog reads)."""
+    """Each item with its channel and publisher as "name (short id)" (two catalog reads), its
+    window and decimation in words."""
     items = list(export.items.all())
     channels = channel_names(item.channel_id for item in items)
     publishers = publisher_names(item.publisher for item in items if item.publisher)
@@ -144,6 +146,8 @@ def _item_rows(export: ExportRequest) -> list[tuple]:
             display_name(publishers.get(item.publisher, ""), item.publisher)
             if item.publisher
             else "",
+            window_words(item.period, item.calendar_range, export.is_recurring),
+            decimation_words(item.ds, item.dsf),
         )
         for item in items
     ]

@@ -33,8 +33,57 @@
 
   function valueOf(prefix, field) {
     const input = form.elements.namedItem(`${prefix}-${INPUT_OF[field]}`);
-    return input ? input.value.trim() : "";
+    return input ? storedValue(input) : "";
   }
+
+  /*
+   * A named channel or publisher shows its name in the field and its id under it; the form
+   * posts the id (see "formdata" below). Text typed over the name posts as typed: the server
+   * takes a name (or an id) people type, and asks about one it does not know.
+   */
+  const HINT = "Choose from the list, or type a name or an id.";
+
+  function storedValue(input) {
+    const { value, shown } = input.dataset;
+    return value !== undefined && input.value === shown ? value : input.value.trim();
+  }
+
+  function showName(input, value, name) {
+    const help = document.getElementById(`${input.id}_helptext`);
+    if (!name || name === value) {
+      delete input.dataset.value;
+      delete input.dataset.shown;
+      input.value = value;
+      if (help) help.textContent = HINT;
+      return;
+    }
+    input.dataset.value = value;
+    input.dataset.shown = name;
+    input.value = name;
+    if (help) help.textContent = `id ${value}`;
+  }
+
+  function namedField(input) {
+    const { id, name } = input.dataset;
+    const typed = input.value.trim();
+    if (id && name && (typed === id || typed.toLowerCase() === name.toLowerCase())) {
+      showName(input, id, name);
+    }
+    input.addEventListener("input", () => {
+      if (input.dataset.value !== undefined && input.value !== input.dataset.shown) {
+        delete input.dataset.value;
+        delete input.dataset.shown;
+        const help = document.getElementById(`${input.id}_helptext`);
+        if (help) help.textContent = HINT;
+      }
+    });
+  }
+
+  form.addEventListener("formdata", (event) => {
+    form.querySelectorAll("input[data-shown]").forEach((input) => {
+      if (input.name && !input.disabled) event.formData.set(input.name, storedValue(input));
+    });
+  });
 
   function debounce(fn, ms) {
     let timer;
@@ -282,11 +331,11 @@
     Object.keys(INPUT_OF).forEach((field) => {
       const input = row.querySelector(`input[data-picker="${field}"]`);
       if (input && !input.closest(".picker")) {
+        const named = field !== "subtopic"; // channels and publishers have names
+        if (named) namedField(input);
         combobox(input, field, (option) => {
-          input.value = option.value;
-          // Under the stored id, the name people know it by.
-          const help = document.getElementById(`${input.id}_helptext`);
-          if (help && option.label !== option.value) help.textContent = option.label;
+          if (named) showName(input, option.value, option.name);
+          else input.value = option.value;
           input.dispatchEvent(new Event("change", { bubbles: true }));
         });
       }
@@ -391,6 +440,14 @@
       });
     });
   }
+
+  // A preview's column of times shows its edge only while rows scroll beneath it.
+  document.addEventListener("scroll", (event) => {
+    const box = event.target;
+    if (box instanceof Element && box.matches(".preview-scroll")) {
+      box.classList.toggle("is-scrolled", box.scrollLeft > 0);
+    }
+  }, true);
 
   liveZoneHelp();
   liveScheduleWords();

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -33,7 +32,6 @@ import django_rq  # noqa: E402
 import redis.connection  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.backends.base.base import BaseDatabaseWrapper  # noqa: E402
-from rq.worker.base import logger as rq_logger  # noqa: E402
 
 from exports.management.commands.runstack import start_redis  # noqa: E402
 from exports.models import ExportRequest  # noqa: E402
@@ -145,6 +143,7 @@ class ProfilingWorker(PreloadingWorker):
 
     def fork_work_horse(self, job, queue):
         self._forked_at = time.perf_counter()
+        self._fresh = self._reusable is None  # a new horse (else the idle one runs it)
         with phase("worker: fork() in the parent"):
             return super().fork_work_horse(job, queue)
 
@@ -157,28 +156,21 @@ class ProfilingWorker(PreloadingWorker):
         with phase("worker: heartbeats"):
             return super().heartbeat(*args, **kwargs)
 
-    def main_work_horse(self, job, queue):
+    def perform_job(self, job, queue, execution):
         STATS.clear()
-        STATS["horse: from fork() to running"][0] += (time.perf_counter() - self._forked_at) * 1000
-        random.seed()
-        self.setup_work_horse_signals()
-        self._is_horse = True
-        self.log = rq_logger
+        if self._fresh:
+            since_fork = (time.perf_counter() - self._forked_at) * 1000
+            STATS["horse: from fork() to running"][0] += since_fork
+            self._fresh = False
         started = time.perf_counter()
         try:
             with phase("horse: RQ bookkeeping"):
-                self.perform_job(job, queue, self.execution)
+                return super().perform_job(job, queue, execution)
         finally:
-            STATS["horse: alive (not a phase; in the wait)"] = [
-                (time.perf_counter() - started) * 1000,
-                0,
-                0,
-                0,
-                0,
-            ]
+            alive = (time.perf_counter() - started) * 1000
+            STATS["horse: alive (not a phase; in the wait)"] = [alive, 0, 0, 0, 0]
             with open(self.out, "a") as handle:
                 handle.write(json.dumps({"side": "horse", "stats": STATS}) + "\n")
-            os._exit(0)
 
 
 def table(in_process: dict, queued: dict, n_in: int, n_q: int) -> None:

@@ -102,6 +102,7 @@ django.setup()
 
 import django_rq  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from rq import Worker  # noqa: E402
@@ -319,8 +320,8 @@ def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter
         "duplicate_messages": sum(n - 1 for n in chat.received.values() if n > 1),
         "lost_messages": sum(1 for p in expected_paths if chat.received[p] == 0),
         "files_missing_in_bucket": missing_files,
-        "cpu_s_schedulers": round(cpu["scheduler"], 1),
-        "cpu_s_workers": round(cpu["worker"], 1),
+        "cpu_s_schedulers": round(cpu["scheduler"], 2),
+        "cpu_s_workers": round(cpu["worker"], 2),
     }
 
 
@@ -351,6 +352,12 @@ def main() -> None:
     parser.add_argument("--schedulers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--storage", choices=("s3", "local"), default="s3")
+    parser.add_argument(
+        "--keepdb",
+        action="store_true",
+        help="PostgreSQL: reuse test_<name> and leave it emptied instead of dropping it "
+        "(DROP DATABASE waits for every backend of the server, a stuck one included)",
+    )
     options = parser.parse_args()
 
     redis = start_redis(os.environ["REDIS_URL"])
@@ -358,25 +365,39 @@ def main() -> None:
     if connection.vendor == "sqlite":
         connection.settings_dict["TEST"]["NAME"] = os.path.join(folder, "bench.sqlite3")
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    keepdb = options.keepdb and connection.vendor == "postgresql"
+    if keepdb:  # a database of the bench's own, not the test suite's test_<name>
+        connection.settings_dict["TEST"]["NAME"] = f"test_{old_name}_bench"
+    connection.creation.create_test_db(
+        verbosity=0, autoclobber=True, serialize=False, keepdb=keepdb
+    )
+    if keepdb:
+        call_command("flush", interactive=False, verbosity=0)
     chat = ChatCounter()
     try:
         request_ids = make_data(options.exports, options.users, chat.url)
         # Twice: the first run warms this process up (imports, URL resolver, templates,
         # caches), as a worker's start-up does before it takes jobs; the second is the baseline.
         cold = baseline(request_ids, reset(request_ids))
+        cpu_started = time.process_time()
         raw = baseline(request_ids, reset(request_ids))
+        raw_cpu_ms = (time.process_time() - cpu_started) * 1000 / options.exports
         storage = f"S3 bucket {BUCKET} on moto" if BUCKET else "local disk"
         print(f"Database: {connection.vendor}; storage: {storage}; {os.cpu_count()} CPU(s)")
         print(
             f"raw baseline: {options.exports} exports in-process, one by one, warm: {raw:.2f} s "
-            f"({options.exports / raw:.1f}/s; the first, cold run: {options.exports / cold:.1f}/s)"
+            f"({options.exports / raw:.1f}/s; the first, cold run: "
+            f"{options.exports / cold:.1f}/s); CPU {raw_cpu_ms:.0f} ms per export"
         )
         results = []
         for workers in (int(n) for n in options.workers.split(",")):
             result = run(workers, options.schedulers, request_ids, chat, options.timeout)
             result["vs_raw"] = round(raw / result["seconds"], 2)
             result["per_worker"] = round(result["vs_raw"] / workers, 2)
+            # Less at the mercy of the machine's load than wall time: CPU per export.
+            used = result["cpu_s_schedulers"] + result["cpu_s_workers"]
+            result["cpu_ms_per_export"] = round(used * 1000 / options.exports)
+            result["cpu_vs_raw"] = round(raw_cpu_ms / result["cpu_ms_per_export"], 2)
             results.append(result)
             print(json.dumps(result))
         print(f"load average: {Path('/proc/loadavg').read_text().strip()}")
@@ -394,7 +415,9 @@ def main() -> None:
             )
     finally:
         chat.server.shutdown()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if keepdb:
+            call_command("flush", interactive=False, verbosity=0)
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=keepdb)
         if redis is not None:
             redis.terminate()
             redis.wait(timeout=10)

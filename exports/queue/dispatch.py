@@ -52,6 +52,11 @@ RUN_EXPORT_JOB = "exports.queue.runner.run_export_job"
 _LOCK_KEY = "dispatch:lock"
 _TURN_KEY = "dispatch:turn"
 _SERVED_KEY = "dispatch:served"
+# INCR the turn counter and record the user (ARGV[1]) as served at that turn, atomically.
+_SERVE_SCRIPT = (
+    "local turn = redis.call('INCR', KEYS[1]) "
+    "redis.call('ZADD', KEYS[2], turn, ARGV[1]) return turn"
+)
 
 
 def rq_job_id(job_pk: int, attempt: int) -> str:
@@ -94,10 +99,11 @@ def dispatch(now: datetime | None = None) -> int:
             return 0
         handed = 0
         now = now or timezone.now()
+        turn_key, served_key = namespace.redis_key(_TURN_KEY), namespace.redis_key(_SERVED_KEY)
         for job_pk, attempts, owner_pk in _next_jobs(connection, room, now):
             if _hand_over(job_pk, attempts, now):
-                turn = connection.incr(namespace.redis_key(_TURN_KEY))
-                connection.zadd(namespace.redis_key(_SERVED_KEY), {str(owner_pk): turn})
+                # One round trip: the next turn, and this user served at it.
+                connection.eval(_SERVE_SCRIPT, 2, turn_key, served_key, str(owner_pk))
                 handed += 1
         return handed
     finally:

@@ -66,6 +66,16 @@ class PreloadingWorker(Worker):
         except Exception as exc:  # noqa: BLE001 - stopping must not fail on a Redis outage
             log.warning("Could not mark worker %s as stopping: %s", self.name, exc)
 
+    def heartbeat(self, timeout=None, pipeline=None) -> None:
+        """RQ's worker heartbeat (three commands) in one round trip instead of three: the
+        worker sends two per job it dequeues and one after it (issue 21)."""
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline=pipeline)
+        with self.connection.pipeline() as batch:
+            super().heartbeat(timeout, pipeline=batch)
+            batch.execute()
+        return None
+
     def setup_work_horse_signals(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

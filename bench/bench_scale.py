@@ -376,22 +376,25 @@ def main() -> None:
     chat = ChatCounter()
     try:
         request_ids = make_data(options.exports, options.users, chat.url)
-        # Twice: the first run warms this process up (imports, URL resolver, templates,
-        # caches), as a worker's start-up does before it takes jobs; the second is the baseline.
+        # The first run warms this process up (imports, URL resolver, templates, caches), as a
+        # worker's start-up does before it takes jobs. Then, before each queued run, a warm
+        # baseline of its own: on a shared machine the load drifts within minutes, and a ratio
+        # of two runs far apart would measure the drift.
         cold = baseline(request_ids, reset(request_ids))
-        cpu_started = time.process_time()
-        raw = baseline(request_ids, reset(request_ids))
-        raw_cpu_ms = (time.process_time() - cpu_started) * 1000 / options.exports
         storage = f"S3 bucket {BUCKET} on moto" if BUCKET else "local disk"
         print(f"Database: {connection.vendor}; storage: {storage}; {os.cpu_count()} CPU(s)")
-        print(
-            f"raw baseline: {options.exports} exports in-process, one by one, warm: {raw:.2f} s "
-            f"({options.exports / raw:.1f}/s; the first, cold run: "
-            f"{options.exports / cold:.1f}/s); CPU {raw_cpu_ms:.0f} ms per export"
-        )
+        print(f"first (cold) in-process run: {options.exports / cold:.1f}/s")
         results = []
         for workers in (int(n) for n in options.workers.split(",")):
+            cpu_started = time.process_time()
+            raw = baseline(request_ids, reset(request_ids))
+            raw_cpu_ms = (time.process_time() - cpu_started) * 1000 / options.exports
+            print(
+                f"raw baseline: {options.exports} exports in-process, one by one, warm: "
+                f"{raw:.2f} s ({options.exports / raw:.1f}/s), CPU {raw_cpu_ms:.0f} ms per export"
+            )
             result = run(workers, options.schedulers, request_ids, chat, options.timeout)
+            result["raw_per_s"] = round(options.exports / raw, 1)
             result["vs_raw"] = round(raw / result["seconds"], 2)
             result["per_worker"] = round(result["vs_raw"] / workers, 2)
             # Less at the mercy of the machine's load than wall time: CPU per export.
@@ -401,16 +404,21 @@ def main() -> None:
             results.append(result)
             print(json.dumps(result))
         print(f"load average: {Path('/proc/loadavg').read_text().strip()}")
-        print("workers  exports/s  vs in-process  per worker  target/worker  dup  lost  ok")
+        print(
+            "workers  in-process/s  queued/s  ratio  per worker  target/worker  "
+            "CPU ms/export (in-process)  dup  lost  ok"
+        )
         for r in results:
             clean = not (r["duplicate_jobs"] or r["lost_jobs"] or r["duplicate_messages"])
             clean = clean and not (r["lost_messages"] or r["files_missing_in_bucket"])
             met = r["per_worker"] >= 0.6 and clean
             duplicates = r["duplicate_jobs"] + r["duplicate_messages"]
             lost = r["lost_jobs"] + r["lost_messages"] + r["files_missing_in_bucket"]
+            raw_cpu = round(r["cpu_ms_per_export"] * r["cpu_vs_raw"])
             print(
-                f"{r['workers']:7}  {r['exports_per_s']:9.1f}  {r['vs_raw']:12.2f}x  "
-                f"{r['per_worker']:9.2f}x  {0.6:12.1f}x  {duplicates:3}  {lost:4}  "
+                f"{r['workers']:7}  {r['raw_per_s']:12.1f}  {r['exports_per_s']:8.1f}  "
+                f"{r['vs_raw']:4.2f}x  {r['per_worker']:9.2f}x  {0.6:12.1f}x  "
+                f"{r['cpu_ms_per_export']:13} ({raw_cpu:3})  {duplicates:11}  {lost:4}  "
                 f"{'yes' if met else 'NO'}"
             )
     finally:

@@ -152,3 +152,28 @@ def test_a_horse_runs_short_jobs_one_after_another_and_killing_it_harms_only_its
     runaway.refresh_from_db()
     assert (runaway.status, runaway.attempts) == (JobStatus.DONE, 2)
     assert ExportJob.objects.count() == 3 and Delivery.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatch_finding_the_lock_busy_returns_at_once_and_the_holder_hands_over_for_it(
+    alice, redis_conn, monkeypatch, settings
+):
+    from tests.test_scheduler import make_one_time
+
+    settings.EXPORTS_DISPATCH_BACKLOG = 10
+    request = make_one_time(alice)  # its own job is handed over on commit
+    first_pass = export_dispatch._hand_over_room
+    late = []
+
+    def pass_with_a_knock(connection, now):
+        handed = first_pass(connection, now)
+        if not late:  # a job created, and a worker's dispatch, while this one holds the lock
+            late.append(ExportJob.objects.create(request=request, slot=timezone.now(), windows=[]))
+            assert export_dispatch.dispatch_quietly() == 0  # busy: no wait, a mark left
+        return handed
+
+    monkeypatch.setattr(export_dispatch, "_hand_over_room", pass_with_a_knock)
+    assert export_dispatch.dispatch() == 1  # the second pass, made for the knock
+    late[0].refresh_from_db()
+    assert late[0].enqueued_at is not None
+    assert not redis_conn.exists(namespace.redis_key("dispatch:again"))

@@ -78,7 +78,9 @@ def backlog_limit() -> int:
     configured = conf.dispatch_backlog()
     if configured is not None:
         return configured
-    workers = Worker.count(queue=django_rq.get_queue(namespace.queue_name(QUEUE)))
+    connection = namespace.redis_client(QUEUE)
+    queue = django_rq.get_queue(namespace.queue_name(QUEUE), connection=connection)
+    workers = Worker.count(queue=queue)
     return 2 * max(1, workers)
 
 
@@ -94,7 +96,7 @@ def dispatch(now: datetime | None = None, *, wait: bool = True) -> int:
     Returns the number of jobs handed over. Raises ``redis.exceptions.RedisError`` when
     Redis is unreachable (the jobs simply keep waiting).
     """
-    connection = django_rq.get_connection(namespace.queue_name(QUEUE))
+    connection = namespace.redis_client(QUEUE)
     # Polled every 10 ms (redis-py's default is 100 ms): a holder needs a few milliseconds.
     lock = connection.lock(
         namespace.redis_key(_LOCK_KEY), timeout=60, sleep=0.01, blocking_timeout=10
@@ -213,7 +215,9 @@ def _hand_over(job_pk: int, attempts: int, now: datetime) -> bool:
 
 def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
     # commit_mode="auto": this already runs after our commit; django-rq must not defer again.
-    queue = django_rq.get_queue(namespace.queue_name(QUEUE), commit_mode="auto")
+    queue = django_rq.get_queue(
+        namespace.queue_name(QUEUE), commit_mode="auto", connection=namespace.redis_client(QUEUE)
+    )
     try:
         queue.enqueue(
             RUN_EXPORT_JOB,

@@ -10,15 +10,20 @@ Options: ``--exports 500`` (recurring requests with one due slot each, one Slack
 ``--storage s3`` (default: export files in a bucket of moto's S3 server, started by the bench
 on a free port of 127.0.0.1, as ``EXPORTS_STORAGE=s3`` in production; ``local`` for the disk).
 
-Each run starts from the same state: the requests due, no jobs, no deliveries, an empty Redis
-(a server of the bench's own on a free port). It then starts the schedulers
-(``manage.py runscheduler``) and the workers (``manage.py runworker exports notifications``) as
-subprocesses and waits until every export is done and every message sent. A local HTTP server
-stands in for Slack and counts what it receives. Printed per run: wall time, exports per
-second, duplicates (a slot with two jobs, a message received twice) and lost (a job not done, a
-message not received, a done job whose file is not in the bucket). The raw baseline in the
-same run: the same exports run one after the other in this process with
-``exports.queue.runner.run_job`` (same storage; no Redis, no workers, no notifications).
+Each run starts from the same state: no jobs, no deliveries, an empty Redis (a server of the
+bench's own on a free port, db 5). It starts the schedulers (``manage.py runscheduler``) and the
+workers (``manage.py runworker exports notifications``) as subprocesses with nothing due, waits
+until they are up (start-up reported apart, as ``start_up_s``), then makes every request due
+(as at midnight) and times until every export is done and every message sent. A local HTTP
+server stands in for Slack and counts what it receives. Printed per run: wall time, exports per
+second, CPU seconds of the schedulers and of the workers (with their work horses), duplicates
+(a slot with two jobs, a message received twice) and lost (a job not done, a message not
+received, a done job whose file is not in the bucket), the ratio to the baseline, per worker,
+against the target of issue 21 (≥ 0.6× per worker). The raw baseline in the same run: the same
+exports run one after the other in this process with ``exports.queue.runner.run_job``, each
+followed by its message sent here (``notifications.jobs.deliver``), same storage, no workers;
+run twice, and the second (warm) run is the baseline, since the workers warm up before they
+take jobs too.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ os.environ["NOTIFICATIONS_ALLOWED_HOSTS"] = "127.0.0.1"
 with socket.socket() as _probe:
     _probe.bind(("127.0.0.1", 0))
     REDIS_PORT = _probe.getsockname()[1]
-os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
+# A Redis server of the bench's own (started below, flushed between runs); db 5 of it.
+os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/5"
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:
@@ -96,8 +102,10 @@ django.setup()
 
 import django_rq  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from rq import Worker  # noqa: E402
 
 from exports.management.commands.runstack import start_redis  # noqa: E402
 from exports.models import (  # noqa: E402
@@ -239,30 +247,55 @@ def subprocess_env() -> dict[str, str]:
 
 
 def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter, timeout: float):
-    reset(request_ids)
+    slot = reset(request_ids)
+    # Nothing is due while the processes start: the run is timed from the moment the requests
+    # become due to a running service (as at midnight), the start-up is reported apart.
+    ExportRequest.objects.filter(pk__in=request_ids).update(next_run_at=None)
     chat.received.clear()
     env = subprocess_env()
     manage = [sys.executable, str(ROOT / "manage.py")]
     log = open(os.environ.get("BENCH_LOG", os.devnull), "a")  # noqa: SIM115
-    quiet = {"stdout": log, "stderr": log, "env": env}
-    started = time.perf_counter()
+    launched = time.perf_counter()
     processes = [
-        subprocess.Popen([*manage, "runscheduler", "--interval", "0.5"], **quiet)
+        subprocess.Popen(
+            [*manage, "runscheduler", "--interval", "0.5"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+        )
         for _ in range(schedulers)
     ] + [
-        subprocess.Popen([*manage, "runworker", "exports", "notifications"], **quiet)
+        subprocess.Popen(
+            [*manage, "runworker", "exports", "notifications"], stdout=log, stderr=log, env=env
+        )
         for _ in range(workers)
     ]
+    ready = [threading.Event() for _ in range(schedulers)]
+    for process, event in zip(processes, ready, strict=False):
+        threading.Thread(target=drain, args=(process.stdout, log, event), daemon=True).start()
     total = len(request_ids)
     try:
         deadline = time.monotonic() + timeout
+        queue = django_rq.get_queue(queue_name("exports"))
+        while Worker.count(queue=queue) < workers or not all(e.is_set() for e in ready):
+            if time.monotonic() > deadline:
+                raise SystemExit("The workers and schedulers did not start in time.")
+            time.sleep(0.05)
+        start_up = time.perf_counter() - launched
+        cpu_before = [cpu_seconds(process.pid) for process in processes]
+        started = time.perf_counter()
+        ExportRequest.objects.filter(pk__in=request_ids).update(next_run_at=slot)
         while time.monotonic() < deadline:
             done = ExportJob.objects.filter(status=JobStatus.DONE).count()
             sent = Delivery.objects.filter(status=DeliveryStatus.SENT).count()
             if done >= total and sent >= total:
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = {"scheduler": 0.0, "worker": 0.0}
+        for index, process in enumerate(processes):
+            used = cpu_seconds(process.pid) - cpu_before[index]
+            cpu["scheduler" if index < schedulers else "worker"] += used
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -277,6 +310,7 @@ def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter
     expected_paths = {f"/hook/{pk}" for pk in request_ids}
     return {
         "workers": workers,
+        "start_up_s": round(start_up, 2),
         "seconds": round(elapsed, 2),
         "exports_per_s": round(total / elapsed, 1),
         "jobs_done": ExportJob.objects.filter(status=JobStatus.DONE).count(),
@@ -286,7 +320,28 @@ def run(workers: int, schedulers: int, request_ids: list[int], chat: ChatCounter
         "duplicate_messages": sum(n - 1 for n in chat.received.values() if n > 1),
         "lost_messages": sum(1 for p in expected_paths if chat.received[p] == 0),
         "files_missing_in_bucket": missing_files,
+        "cpu_s_schedulers": round(cpu["scheduler"], 2),
+        "cpu_s_workers": round(cpu["worker"], 2),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid``, its reaped children and
+    its live ones (a worker's work horse)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
+def drain(stream, log, ready: threading.Event) -> None:
+    """Copy a scheduler's output to the log; set ``ready`` at its first line ("started")."""
+    for line in iter(stream.readline, b""):
+        ready.set()
+        log.write(line.decode(errors="replace"))
 
 
 def main() -> None:
@@ -297,6 +352,12 @@ def main() -> None:
     parser.add_argument("--schedulers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--storage", choices=("s3", "local"), default="s3")
+    parser.add_argument(
+        "--keepdb",
+        action="store_true",
+        help="PostgreSQL: reuse test_<name> and leave it emptied instead of dropping it "
+        "(DROP DATABASE waits for every backend of the server, a stuck one included)",
+    )
     options = parser.parse_args()
 
     redis = start_redis(os.environ["REDIS_URL"])
@@ -304,27 +365,67 @@ def main() -> None:
     if connection.vendor == "sqlite":
         connection.settings_dict["TEST"]["NAME"] = os.path.join(folder, "bench.sqlite3")
     old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    keepdb = options.keepdb and connection.vendor == "postgresql"
+    if keepdb:  # a database of the bench's own, not the test suite's test_<name>
+        connection.settings_dict["TEST"]["NAME"] = f"test_{old_name}_bench"
+    connection.creation.create_test_db(
+        verbosity=0, autoclobber=True, serialize=False, keepdb=keepdb
+    )
+    if keepdb:
+        call_command("flush", interactive=False, verbosity=0)
     chat = ChatCounter()
     try:
         request_ids = make_data(options.exports, options.users, chat.url)
-        slot = reset(request_ids)
-        raw = baseline(request_ids, slot)
+        # The first run warms this process up (imports, URL resolver, templates, caches), as a
+        # worker's start-up does before it takes jobs. Then, before each queued run, a warm
+        # baseline of its own: on a shared machine the load drifts within minutes, and a ratio
+        # of two runs far apart would measure the drift.
+        cold = baseline(request_ids, reset(request_ids))
         storage = f"S3 bucket {BUCKET} on moto" if BUCKET else "local disk"
         print(f"Database: {connection.vendor}; storage: {storage}; {os.cpu_count()} CPU(s)")
-        print(
-            f"raw baseline: {options.exports} exports in-process, one by one: {raw:.2f} s "
-            f"({options.exports / raw:.1f}/s)"
-        )
+        print(f"first (cold) in-process run: {options.exports / cold:.1f}/s")
         results = []
         for workers in (int(n) for n in options.workers.split(",")):
+            cpu_started = time.process_time()
+            raw = baseline(request_ids, reset(request_ids))
+            raw_cpu_ms = (time.process_time() - cpu_started) * 1000 / options.exports
+            print(
+                f"raw baseline: {options.exports} exports in-process, one by one, warm: "
+                f"{raw:.2f} s ({options.exports / raw:.1f}/s), CPU {raw_cpu_ms:.0f} ms per export"
+            )
             result = run(workers, options.schedulers, request_ids, chat, options.timeout)
+            result["raw_per_s"] = round(options.exports / raw, 1)
             result["vs_raw"] = round(raw / result["seconds"], 2)
+            result["per_worker"] = round(result["vs_raw"] / workers, 2)
+            # Less at the mercy of the machine's load than wall time: CPU per export.
+            used = result["cpu_s_schedulers"] + result["cpu_s_workers"]
+            result["cpu_ms_per_export"] = round(used * 1000 / options.exports)
+            result["cpu_vs_raw"] = round(raw_cpu_ms / result["cpu_ms_per_export"], 2)
             results.append(result)
             print(json.dumps(result))
+        print(f"load average: {Path('/proc/loadavg').read_text().strip()}")
+        print(
+            "workers  in-process/s  queued/s  ratio  per worker  target/worker  "
+            "CPU ms/export (in-process)  dup  lost  ok"
+        )
+        for r in results:
+            clean = not (r["duplicate_jobs"] or r["lost_jobs"] or r["duplicate_messages"])
+            clean = clean and not (r["lost_messages"] or r["files_missing_in_bucket"])
+            met = r["per_worker"] >= 0.6 and clean
+            duplicates = r["duplicate_jobs"] + r["duplicate_messages"]
+            lost = r["lost_jobs"] + r["lost_messages"] + r["files_missing_in_bucket"]
+            raw_cpu = round(r["cpu_ms_per_export"] * r["cpu_vs_raw"])
+            print(
+                f"{r['workers']:7}  {r['raw_per_s']:12.1f}  {r['exports_per_s']:8.1f}  "
+                f"{r['vs_raw']:4.2f}x  {r['per_worker']:9.2f}x  {0.6:12.1f}x  "
+                f"{r['cpu_ms_per_export']:13} ({raw_cpu:3})  {duplicates:11}  {lost:4}  "
+                f"{'yes' if met else 'NO'}"
+            )
     finally:
         chat.server.shutdown()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if keepdb:
+            call_command("flush", interactive=False, verbosity=0)
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=keepdb)
         if redis is not None:
             redis.terminate()
             redis.wait(timeout=10)

@@ -245,6 +245,11 @@ EXPORTS_MIN_PERIODICITY = env_duration("EXPORTS_MIN_PERIODICITY", "PT1M", positi
 EXPORTS_HEARTBEAT_TIMEOUT = env_int("EXPORTS_HEARTBEAT_TIMEOUT", 60, minimum=5)
 # Jobs handed to RQ but not started yet; empty = 2 per running exports worker (at least 2).
 EXPORTS_DISPATCH_BACKLOG = env_int("EXPORTS_DISPATCH_BACKLOG", 0, minimum=0) or None
+# A work horse runs up to this many short jobs one after another (1 = a fork per job); a job
+# longer than EXPORTS_HORSE_REUSE_SECONDS, or a horse grown by EXPORTS_HORSE_MAX_GROWTH_MB, ends it.
+EXPORTS_HORSE_JOBS = env_int("EXPORTS_HORSE_JOBS", 100, minimum=1)
+EXPORTS_HORSE_REUSE_SECONDS = env_int("EXPORTS_HORSE_REUSE_SECONDS", 10, minimum=0)
+EXPORTS_HORSE_MAX_GROWTH_MB = env_int("EXPORTS_HORSE_MAX_GROWTH_MB", 200, minimum=1)
 EXPORTS_SCHEDULER_INTERVAL = env_int("EXPORTS_SCHEDULER_INTERVAL", 5, minimum=1)
 # Namespace of our RQ job ids and Redis keys; empty = a random id stored in the database.
 EXPORTS_INSTANCE = env_str("EXPORTS_INSTANCE", "")

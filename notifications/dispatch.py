@@ -79,12 +79,15 @@ def job_finished(job_id: int, now: datetime | None = None, *, inline_rq_id: str 
     if policy is None:
         return 0
     with transaction.atomic():
-        for message in job.request.messages.filter(policy=policy):
-            if message.is_silent_for(job):  # skipEmpty: no rows, no message
-                continue
-            Delivery.objects.get_or_create(
-                job=job, message=message, defaults={"next_attempt_at": now}
-            )
+        # One INSERT for all; a row the pair already has (a second call) is left as it is.
+        Delivery.objects.bulk_create(
+            [
+                Delivery(job=job, message=message, next_attempt_at=now)
+                for message in job.request.messages.filter(policy=policy)
+                if not message.is_silent_for(job)  # skipEmpty: no rows, no message
+            ],
+            ignore_conflicts=True,
+        )
         ExportJob.objects.filter(pk=job.pk, notified_at__isnull=True).update(notified_at=now)
         due = list(Delivery.objects.due(now).filter(job=job).values_list("pk", flat=True))
         for delivery_id in due:

@@ -14,6 +14,7 @@ from exports.queue import namespace
 from exports.queue.runner import run_job
 from exports.queue.worker import warm_up
 from notifications.models import Delivery, DeliveryStatus
+from tests.test_faults import readings  # noqa: F401 - a fixture
 from tests.test_notifications_fakes import add_message
 
 
@@ -65,3 +66,114 @@ def test_the_worker_builds_the_url_resolver_before_forking():
     assert not get_resolver()._populated
     warm_up()
     assert get_resolver()._populated
+
+
+# A real worker (`manage.py runworker exports --burst`) whose horses write down which process ran
+# which job; the export of the job named on the command line runs away (sleeps) on its first
+# attempt, after telling the test it started, so the test can kill its horse.
+RECORDING_WORKER = """
+import os, sys, time
+import django
+django.setup()
+from django.conf import settings
+settings.MEDIA_ROOT = sys.argv[1]
+import django_rq
+from django.core.management import call_command
+from exports.queue import runner
+from exports.queue.namespace import queue_name
+
+redis = django_rq.get_connection(queue_name("exports"))
+original = runner._produce
+
+def recording(job, progress):
+    redis.rpush("test:scale:ran", f"{job.pk}:{os.getpid()}")
+    if job.pk == int(sys.argv[2]) and job.attempts == 1:
+        redis.set("test:scale:runaway", str(os.getpid()))
+        time.sleep(600)
+    original(job, progress)
+
+runner._produce = recording
+call_command("runworker", "exports", "--burst")
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("readings")
+def test_a_horse_runs_short_jobs_one_after_another_and_killing_it_harms_only_its_job(
+    alice, redis_conn, settings
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from exports.queue.reaper import reap
+    from exports.queue.runner import create_job
+    from tests.test_faults import ROWS, burst, make_request, stop
+    from tests.test_scheduler import ROOT, database_for_subprocesses, subprocess_env, wait_for
+
+    settings.EXPORTS_DISPATCH_BACKLOG = 1  # one job in RQ at a time: the order is A, B, C
+    first, runaway, last = (
+        create_job(make_request(alice, name=name), timezone.now()) for name in ("A", "B", "C")
+    )
+    assert export_dispatch.dispatch() == 1
+    with database_for_subprocesses() as url:
+        worker = subprocess.Popen(
+            [sys.executable, "-c", RECORDING_WORKER, settings.MEDIA_ROOT, str(runaway.pk)],
+            cwd=ROOT,
+            env=subprocess_env(url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: redis_conn.get("test:scale:runaway"), 60, "the runaway export")
+            horse = int(redis_conn.get("test:scale:runaway"))
+            os.kill(horse, signal.SIGKILL)  # what the job timeout or a stop-job command does
+            assert worker.wait(timeout=120) == 0  # the worker goes on with C, then exits
+        finally:
+            stop(worker)
+    ran = [
+        tuple(map(int, entry.split(b":"))) for entry in redis_conn.lrange("test:scale:ran", 0, -1)
+    ]
+    assert [pk for pk, _ in ran] == [first.pk, runaway.pk, last.pk]
+    pids = dict(ran)
+    assert pids[first.pk] == pids[runaway.pk] == horse  # A's horse took B once A had ended
+    assert pids[last.pk] != horse  # C ran in a fresh horse, untouched by the kill
+    for job in (first, last):
+        job.refresh_from_db()
+        assert (job.status, job.attempts, job.row_count) == (JobStatus.DONE, 1, ROWS)
+    runaway.refresh_from_db()
+    assert runaway.status == JobStatus.IN_PROGRESS and not runaway.file  # only B was cut off
+    # The reaper recovers it as any job whose horse died; the next attempt runs it to the end.
+    assert reap(now=timezone.now() + timedelta(seconds=61)).requeued == 1
+    assert export_dispatch.dispatch() == 1
+    burst("exports")
+    runaway.refresh_from_db()
+    assert (runaway.status, runaway.attempts) == (JobStatus.DONE, 2)
+    assert ExportJob.objects.count() == 3 and Delivery.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatch_finding_the_lock_busy_returns_at_once_and_the_holder_hands_over_for_it(
+    alice, redis_conn, monkeypatch, settings
+):
+    from tests.test_scheduler import make_one_time
+
+    settings.EXPORTS_DISPATCH_BACKLOG = 10
+    request = make_one_time(alice)  # its own job is handed over on commit
+    first_pass = export_dispatch._hand_over_room
+    late = []
+
+    def pass_with_a_knock(connection, now):
+        handed = first_pass(connection, now)
+        if not late:  # a job created, and a worker's dispatch, while this one holds the lock
+            late.append(ExportJob.objects.create(request=request, slot=timezone.now(), windows=[]))
+            assert export_dispatch.dispatch_quietly() == 0  # busy: no wait, a mark left
+        return handed
+
+    monkeypatch.setattr(export_dispatch, "_hand_over_room", pass_with_a_knock)
+    assert export_dispatch.dispatch() == 1  # the second pass, made for the knock
+    late[0].refresh_from_db()
+    assert late[0].enqueued_at is not None
+    assert not redis_conn.exists(namespace.redis_key("dispatch:again"))

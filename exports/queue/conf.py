@@ -57,3 +57,21 @@ def retry_delay(attempts: int) -> timedelta:
     after a transient failure of attempt ``attempts``; it doubles each time, at most an hour."""
     base = float(getattr(settings, "EXPORTS_RETRY_BACKOFF", 30))
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600.0))
+
+
+def horse_jobs() -> int:
+    """EXPORTS_HORSE_JOBS (default 100): jobs one work horse may run before it exits; 1 forks
+    a horse for every job (RQ's way). See ``exports.queue.worker._Horse``."""
+    return max(1, int(getattr(settings, "EXPORTS_HORSE_JOBS", 100)))
+
+
+def horse_reuse_seconds() -> float:
+    """EXPORTS_HORSE_REUSE_SECONDS (default 10): a horse whose job ran longer exits after it,
+    so a long export's memory is handed back and only short jobs share a horse."""
+    return float(getattr(settings, "EXPORTS_HORSE_REUSE_SECONDS", 10))
+
+
+def horse_max_growth() -> int:
+    """EXPORTS_HORSE_MAX_GROWTH_MB (default 200): a horse that has grown by this much since
+    it was forked exits after its job. Returned in bytes."""
+    return int(float(getattr(settings, "EXPORTS_HORSE_MAX_GROWTH_MB", 200)) * 1024 * 1024)

@@ -52,6 +52,13 @@ RUN_EXPORT_JOB = "exports.queue.runner.run_export_job"
 _LOCK_KEY = "dispatch:lock"
 _TURN_KEY = "dispatch:turn"
 _SERVED_KEY = "dispatch:served"
+_AGAIN_KEY = "dispatch:again"  # "the lock was busy: make one more pass" (see dispatch)
+_MAX_PASSES = 5  # passes one dispatch() makes for callers that found the lock busy
+# INCR the turn counter and record the user (ARGV[1]) as served at that turn, atomically.
+_SERVE_SCRIPT = (
+    "local turn = redis.call('INCR', KEYS[1]) "
+    "redis.call('ZADD', KEYS[2], turn, ARGV[1]) return turn"
+)
 
 
 def rq_job_id(job_pk: int, attempt: int) -> str:
@@ -71,50 +78,79 @@ def backlog_limit() -> int:
     configured = conf.dispatch_backlog()
     if configured is not None:
         return configured
-    workers = Worker.count(queue=django_rq.get_queue(namespace.queue_name(QUEUE)))
+    connection = namespace.redis_client(QUEUE)
+    queue = django_rq.get_queue(namespace.queue_name(QUEUE), connection=connection)
+    workers = Worker.count(queue=queue)
     return 2 * max(1, workers)
 
 
-def dispatch(now: datetime | None = None) -> int:
+def dispatch(now: datetime | None = None, *, wait: bool = True) -> int:
     """Hand waiting jobs to RQ until the backlog is full, round-robin across users.
 
     Call it outside a transaction (from the scheduler tick, at the end of a worker's job, or
     in ``transaction.on_commit`` after creating jobs). Two dispatchers at once are serialised
-    by a Redis lock; if the lock stays busy the call returns 0 and the holder does the work.
+    by a Redis lock. With ``wait`` the call waits for the lock (at most 10 s, then returns
+    0: the holder does the work); without it, a busy lock leaves a mark ("again") and the call
+    returns at once: the holder makes one more pass once it is done, so what this caller freed
+    or created is handed over all the same, and a worker's horse never waits for the lock.
     Returns the number of jobs handed over. Raises ``redis.exceptions.RedisError`` when
     Redis is unreachable (the jobs simply keep waiting).
     """
-    connection = django_rq.get_connection(namespace.queue_name(QUEUE))
-    lock = connection.lock(namespace.redis_key(_LOCK_KEY), timeout=60, blocking_timeout=10)
-    if not lock.acquire():
-        return 0
-    try:
-        room = backlog_limit() - handed_over_jobs().count()
-        if room <= 0:
-            return 0
-        handed = 0
-        now = now or timezone.now()
-        for job_pk, attempts, owner_pk in _next_jobs(connection, room, now):
-            if _hand_over(job_pk, attempts, now):
-                turn = connection.incr(namespace.redis_key(_TURN_KEY))
-                connection.zadd(namespace.redis_key(_SERVED_KEY), {str(owner_pk): turn})
-                handed += 1
-        return handed
-    finally:
+    connection = namespace.redis_client(QUEUE)
+    # Polled every 10 ms (redis-py's default is 100 ms): a holder needs a few milliseconds.
+    lock = connection.lock(
+        namespace.redis_key(_LOCK_KEY), timeout=60, sleep=0.01, blocking_timeout=10
+    )
+    again = namespace.redis_key(_AGAIN_KEY)
+    handed = 0
+    for _ in range(_MAX_PASSES):
+        if not lock.acquire(blocking=wait):
+            if wait:
+                return handed
+            connection.set(again, "1", ex=60)
+            # Set before this second try: either we get the lock now, or its holder has yet
+            # to look at the mark (it looks after releasing) and makes the pass for us.
+            if not lock.acquire(blocking=False):
+                return handed
         try:
-            lock.release()
-        except LockError:  # expired while we worked: harmless, the next dispatcher takes it
-            log.warning("The dispatch lock expired before it was released.")
+            connection.delete(again)  # this pass sees everything committed before it
+            handed += _hand_over_room(connection, now or timezone.now())
+        finally:
+            try:
+                lock.release()
+            except LockError:  # expired while we worked: harmless, the next one takes it
+                log.warning("The dispatch lock expired before it was released.")
+        if not connection.delete(again):  # nobody knocked while we held the lock
+            return handed
+        wait = False
+    connection.set(again, "1", ex=60)  # still knocking: left to the next dispatcher
+    return handed
+
+
+def _hand_over_room(connection, now: datetime) -> int:
+    """One pass under the lock: fill the backlog's free room; returns how many were handed."""
+    room = backlog_limit() - handed_over_jobs().count()
+    if room <= 0:
+        return 0
+    handed = 0
+    turn_key, served_key = namespace.redis_key(_TURN_KEY), namespace.redis_key(_SERVED_KEY)
+    for job_pk, attempts, owner_pk in _next_jobs(connection, room, now):
+        if _hand_over(job_pk, attempts, now):
+            # One round trip: the next turn, and this user served at it.
+            connection.eval(_SERVE_SCRIPT, 2, turn_key, served_key, str(owner_pk))
+            handed += 1
+    return handed
 
 
 def dispatch_quietly() -> int:
-    """:func:`dispatch` for on-commit callbacks and the end of a worker's job.
+    """:func:`dispatch` for on-commit callbacks and the end of a worker's job: it never waits
+    for the lock (a busy one's holder makes one more pass for it).
 
     Returns the number of jobs handed over; when Redis is unreachable it logs and returns 0
     (the jobs keep waiting and the scheduler's next tick hands them over).
     """
     try:
-        return dispatch()
+        return dispatch(wait=False)
     except RedisError as exc:
         log.warning("Jobs stay waiting until the next scheduler tick: %s", exc)
         return 0
@@ -179,7 +215,9 @@ def _hand_over(job_pk: int, attempts: int, now: datetime) -> bool:
 
 def _enqueue(job_pk: int, rq_id: str, attempt: int) -> None:
     # commit_mode="auto": this already runs after our commit; django-rq must not defer again.
-    queue = django_rq.get_queue(namespace.queue_name(QUEUE), commit_mode="auto")
+    queue = django_rq.get_queue(
+        namespace.queue_name(QUEUE), commit_mode="auto", connection=namespace.redis_client(QUEUE)
+    )
     try:
         queue.enqueue(
             RUN_EXPORT_JOB,

@@ -12,6 +12,7 @@ installation never refuses, takes or overwrites another's work. The instance is
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -94,6 +95,29 @@ def queue_settings(alias: str) -> dict[str, Any]:
     """django-rq's settings of our queue ``alias`` (``URL``, ``DEFAULT_TIMEOUT``), read without
     the instance, so without the database (the health probe)."""
     return settings.RQ_QUEUES.configs[alias]
+
+
+_clients: dict[tuple, Any] = {}
+
+
+def redis_client(alias: str):
+    """A Redis client for our queue ``alias``, made once per process and configuration.
+
+    ``django_rq.get_connection`` builds a new client, with a pool and a TCP connection of its
+    own, at every call: five set-up round trips (HELLO, CLIENT ×3, SELECT) before the first
+    command. A dispatch at the end of every job made three of them (issue 21). The key holds
+    the process id (a forked horse makes its own) and the queue's settings as they are now.
+    """
+    import django_rq
+    from django_rq.settings import QUEUES
+
+    name = queue_name(alias)
+    key = (os.getpid(), name, repr(sorted(QUEUES[name].items())))
+    client = _clients.get(key)
+    if client is None:
+        _clients.clear()
+        client = _clients[key] = django_rq.get_connection(name)
+    return client
 
 
 def is_stranded(rq_job: Job) -> bool:

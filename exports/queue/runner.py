@@ -70,19 +70,20 @@ class _Progress:
         self.last = 0.0
         self.stage = ""
 
-    def set_stage(self, stage: str, rows: int | None = None) -> None:
+    def set_stage(self, stage: str, rows: int | None = None, **more) -> None:
+        """Enter ``stage`` (written at once, with ``rows`` and any ``more`` fields of the row)."""
         self.stage = stage
-        self._write(rows, force=True)
+        self._write(rows, force=True, **more)
 
     def __call__(self, rows: int) -> None:
         self._write(rows)
 
-    def _write(self, rows: int | None, force: bool = False) -> None:
+    def _write(self, rows: int | None, force: bool = False, **more) -> None:
         now = self.clock()
         if not force and now - self.last < PROGRESS_INTERVAL:
             return
         self.last = now
-        fields = {"stage": self.stage}
+        fields = {"stage": self.stage, **more}
         if rows is not None:
             fields["rows_written"] = rows
         if not lifecycle.beat(self.job, **fields):
@@ -130,10 +131,10 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
     windows = pinned_windows(job.windows)
     progress.set_stage("counting", 0)
     estimate = estimate_rows(request, job.slot, windows=windows)
-    ExportJob.objects.filter(pk=job.pk).update(rows_estimated=estimate)
     tables = build_tables(request, job.slot, windows=windows)
     info = build_report_info(request, job.slot, windows=windows)
-    progress.set_stage("writing", 0)
+    # One statement: the estimate rides on the beat that enters "writing".
+    progress.set_stage("writing", 0, rows_estimated=estimate)
     with tempfile.TemporaryFile() as tmp:
         result = writer.write(
             tables, tmp, info, expanded=request.template == "expanded", progress=progress
@@ -233,7 +234,9 @@ def run_export_job(job_id: int) -> str:
     if rq_job is not None and not namespace.is_ours(rq_job.id):
         log.warning("Dropped RQ job %s: it belongs to another installation.", rq_job.id)
         return "not ours"
-    if not ExportJob.objects.filter(pk=job_id).exists():
+    try:
+        # A missing row claims nothing (lifecycle.start), and reading it back then raises.
+        return run_job(job_id).status
+    except ExportJob.DoesNotExist:
         log.warning("Dropped RQ job for export job %s: no such job in the database.", job_id)
         return "missing"
-    return run_job(job_id).status

@@ -3,7 +3,8 @@
 Without ``NATS_STREAM`` the subscriber reads core NATS: at most once, nothing published while
 it is down reaches it. With ``NATS_STREAM`` it reads the stream through the durable pull
 consumer ``SUBSCRIBER_DURABLE`` (created when missing; the stream too, on the layouts'
-subjects), explicit acks sent after the batch commits: whatever was not acknowledged — the
+subjects), explicit acks sent after the batch commits, all of a batch in one burst from the
+event loop (:meth:`NatsSource.ack`): whatever was not acknowledged — the
 subscriber was down, killed, or the broker restarted — is delivered again. The client
 reconnects by itself; a failed first connection or fetch is retried with a doubling delay.
 asyncio runs in a thread of its own; :meth:`NatsSource.stop` ends it.
@@ -37,7 +38,7 @@ class NatsSource:
         url: str,
         *,
         subjects: list[str],
-        deliver: Callable[[Incoming, float], bool],
+        deliver: Callable[[list[Incoming], float], bool],
         stream: str = "",
         durable: str = "exporter",
         batch_size: int = 1000,
@@ -45,7 +46,7 @@ class NatsSource:
     ):
         self.url = url
         self.subjects = subjects
-        self.deliver = deliver
+        self.deliver_many = deliver
         self.stream = stream
         self.durable = durable
         self.batch_size = batch_size
@@ -152,8 +153,7 @@ class NatsSource:
                     messages = await subscription.fetch(self.batch_size, timeout=self.wait)
                 except TimeoutError:
                     continue
-                for message in messages:
-                    await self._hand_over(message, self._acker(message))
+                await self._hand_over(messages, acked=True)
                 backoff = 0.5
             except Exception as exc:  # noqa: BLE001 - a broker away: wait, then fetch again
                 if self._stopping.is_set():
@@ -162,26 +162,33 @@ class NatsSource:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
-    def _acker(self, message) -> Callable[[], None]:
-        loop = self._loop
-
-        def ack() -> None:
-            # A stale ack (the broker restarted) is ignored by the server: acks are by reply
-            # subject, one per delivery.
-            asyncio.run_coroutine_threadsafe(_quiet_ack(message), loop)
-
-        return ack
+    def ack(self, handles: list) -> None:
+        """Acknowledge stored JetStream messages: one call into the event loop for the batch,
+        whose acks then leave in the client's next flush. A stale ack (the broker restarted)
+        is ignored by the server: acks are by reply subject, one per delivery."""
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(_quiet_acks(handles), self._loop)
 
     async def _on_core(self, message) -> None:
-        await self._hand_over(message, None)
+        await self._hand_over([message], acked=False)
 
-    async def _hand_over(self, message, ack) -> None:
-        publisher = (message.headers or {}).get("publisher", "")
-        incoming = Incoming("nats", message.subject, message.data, time.time(), publisher, ack)
-        if self.deliver(incoming, 0):
+    async def _hand_over(self, messages: list, *, acked: bool) -> None:
+        now = time.time()
+        batch = [
+            Incoming(
+                "nats",
+                message.subject,
+                message.data,
+                now,
+                (message.headers or {}).get("publisher", ""),
+                message if acked else None,
+            )
+            for message in messages
+        ]
+        if self.deliver_many(batch, 0):
             return
         # The batch queue is full: wait for room off the event loop.
-        while not await asyncio.to_thread(self.deliver, incoming, 0.5):
+        while not await asyncio.to_thread(self.deliver_many, batch, 0.5):
             if self._stopping.is_set():
                 return
 
@@ -202,8 +209,9 @@ class NatsSource:
         log.debug("NATS: %r", exc)
 
 
-async def _quiet_ack(message) -> None:
-    try:
-        await message.ack()
-    except Exception as exc:  # noqa: BLE001 - the redelivery is then refused as a duplicate
-        log.debug("NATS ack failed: %r", exc)
+async def _quiet_acks(messages: list) -> None:
+    for message in messages:
+        try:
+            await message.ack()
+        except Exception as exc:  # noqa: BLE001 - the redelivery is then refused as a duplicate
+            log.debug("NATS ack failed: %r", exc)

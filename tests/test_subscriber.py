@@ -279,10 +279,22 @@ def nats_delete_consumer(url: str, stream: str, durable: str) -> None:
     import asyncio
 
     import nats
+    from nats.js.errors import NotFoundError, ServerError
 
     async def main():
         nc = await nats.connect(url)
-        await nc.jetstream().delete_consumer(stream, durable)
+        for attempt in range(10):
+            try:
+                await nc.jetstream().delete_consumer(stream, durable)
+                break
+            except NotFoundError:
+                break  # an earlier attempt deleted it after all
+            except ServerError:
+                # The server may fail to remove the consumer's directory while acks are
+                # being written to it ("directory not empty"): try again.
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.2)
         await nc.close()
 
     asyncio.run(main())

@@ -53,6 +53,9 @@ CHANNEL, SUBTOPIC = "bench-channel", "events.data"
 MQTT_TOPIC = f"channels/{CHANNEL}/messages/events/data"
 NATS_SUBJECT = f"channels.{CHANNEL}.events.data"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+# As in production: DEBUG off (with it, Django keeps the text of every query, parameters
+# spelled out, which costs both ingest and the subscriber time and memory).
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "bench-" + "x" * 50}
 TICK = 0.01  # seconds between the paced publisher's bursts
 TARGET_RATIO, TARGET_RSS, TARGET_P99 = 0.5, 200, 2.0
 
@@ -115,7 +118,7 @@ def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         check=True,
-        env=dict(os.environ, **env),
+        env=dict(os.environ, **PRODUCTION, **env),
         capture_output=True,
         text=True,
     )
@@ -253,6 +256,7 @@ def run_case(db: Database, transport: str, size: int, args, broker, workdir: Pat
     heartbeat.delete("exporter:bench:subscriber")
     env = dict(
         os.environ,
+        **PRODUCTION,
         DATABASE_URL=url,
         REDIS_URL=REDIS_URL,
         EXPORTS_INSTANCE="bench",
@@ -266,11 +270,12 @@ def run_case(db: Database, transport: str, size: int, args, broker, workdir: Pat
         env["NATS_URL"] = broker.url
         if transport == "jetstream":
             env["NATS_STREAM"] = f"BENCH{size}"
+    log = open(args.logs / f"{transport}-{size}.log", "wb") if args.logs else None  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "runsubscriber"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
     )
     publisher = None
     try:
@@ -313,6 +318,8 @@ def run_case(db: Database, transport: str, size: int, args, broker, workdir: Pat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if log is not None:
+            log.close()
     return {
         "case": f"{transport} × {size}",
         "rate": sustained,
@@ -332,11 +339,14 @@ def main() -> None:
     parser.add_argument("--transports", default="mqtt,nats,jetstream")
     parser.add_argument("--paced-rate", type=int, default=10_000, help="records/s")
     parser.add_argument("--paced-seconds", type=int, default=10)
+    parser.add_argument("--logs", type=Path, help="keep each subscriber's log in this directory")
     parser.add_argument("--publish-nats", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publish_nats:
         publish_nats_from_stdin(args.publish_nats)
         return
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exporter_site.settings")
     workdir = Path(tempfile.mkdtemp(prefix="exporter-bench-subscriber-"))
     brokers = {"mqtt": Mosquitto().start(), "nats": NatsServer().start()}

@@ -198,11 +198,15 @@ class NatsSource:
         headers = message.headers
         status = headers.get("Status") if headers else None
         if status:
-            if status == "409" and "deleted" in headers.get("Description", "").lower():
-                self.ready.clear()  # the consumer is gone: make it again
-            if status != "100":  # 404/408: the pull request is over; 100: a heartbeat
+            description = headers.get("Description", "").lower()
+            if status == "503" or (status == "409" and "deleted" in description):
+                # No responders (no consumer, or JetStream not up yet), or the consumer was
+                # deleted: bind again — making what is missing, with backoff while that fails.
+                self.ready.clear()
                 self._pull_done.set()
-            return
+            elif status in ("404", "408"):  # the pull request is over: send the next one
+                self._pull_done.set()
+            return  # 100: a heartbeat; another 409 (say, too many requests waiting): on expiry
         self._pulled += 1
         if self._pulled == self.batch_size // 2:
             self._pull_done.set()  # time for the next request

@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections, reset_queries
 
 from exports.data.bus.decoding import Incoming, decode_batch
 from exports.data.bus.storing import BatchResult, prune_keys, store_batch
@@ -227,6 +227,9 @@ class Subscriber:
         self.last_message = max(received)
         self.lag = stored_at - min(received)
         log.debug("bus batch: %s", result)
+        # With DEBUG on, Django keeps each query's text (up to 9,000, a batch's keys spelled
+        # out in each): hundreds of MB in a process that never ends a request.
+        reset_queries()
         self._beat()
 
     def _acknowledge(self, batch: list[Incoming]) -> None:

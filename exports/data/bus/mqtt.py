@@ -57,6 +57,7 @@ class _QuickProperties(Properties):
 
 _TABLES = frozenset(("packetType", "types", "names", "properties"))
 RECV_CHUNK = 256 * 1024  # bytes asked of the socket at a time
+WRITE_EVERY = 256  # packets read between sends of what is queued (acks) during a long read
 
 
 class _Client(paho.Client):
@@ -103,8 +104,10 @@ class _Client(paho.Client):
         return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
-        # Until nothing is left (buffered data would not wake select()); the broker sends at
-        # most Receive Maximum messages before our acks, which go out once this returns.
+        # Until nothing is left (buffered data would not wake select()), sending what waits
+        # to be sent (the acks of stored batches) every WRITE_EVERY packets meanwhile: the
+        # broker stops at Receive Maximum unacknowledged messages.
+        read = 0
         while True:
             if self._sock is None:
                 return paho.MQTTErrorCode.MQTT_ERR_NO_CONN
@@ -113,6 +116,11 @@ class _Client(paho.Client):
                 return self._loop_rc_handle(rc)
             if rc == paho.MQTTErrorCode.MQTT_ERR_AGAIN:
                 return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+            read += 1
+            if read % WRITE_EVERY == 0 and self.want_write():
+                rc = self.loop_write()
+                if rc > 0:
+                    return rc
 
 
 def _quick_publish_properties() -> None:

@@ -62,7 +62,7 @@ class NatsSource:
         self.capacity = max(4 * batch_size, 1000)  # messages buffered before we hold back
         self._buffer: list = []
         self._pulled, self._pulled_at = 0, 0.0  # since the last pull request
-        self.dropped, self._dropped_logged = 0, 0.0  # core messages the client dropped
+        self.dropped, self._dropped_logged = 0, 0.0  # slow-consumer episodes (core NATS)
         self.ready = threading.Event()  # subscribed, or the consumer bound
 
     @property
@@ -277,11 +277,12 @@ class NatsSource:
         if not isinstance(exc, SlowConsumerError):
             log.debug("NATS: %r", exc)
             return
-        # Core NATS dropped a message we could not take in time: one line per 10 s at most.
+        # Core NATS dropped messages we could not take in time (the client tells once per
+        # episode, not per message): one line per 10 s at most.
         self.dropped += 1
         if time.monotonic() - self._dropped_logged > 10:
             self._dropped_logged = time.monotonic()
-            log.warning("NATS slow consumer: %d core messages dropped so far", self.dropped)
+            log.warning("NATS slow consumer: core messages dropped (%d times so far)", self.dropped)
 
 
 async def _quiet_acks(messages: list) -> None:

@@ -1,19 +1,27 @@
-"""Subscriber benchmark (not a test): SenML through mosquitto and NATS JetStream into the
-message table, beside ``manage.py ingest`` of the same records, in one run.
+"""Subscriber benchmark (not a test): SenML through mosquitto, core NATS and NATS JetStream into
+the message table, beside ``manage.py ingest`` of the same records, in one run.
 
-Usage:  .venv/bin/python bench/bench_subscriber.py [--records 200000] [--sizes 1,100]
-                                                   [--transports mqtt,nats]
+Usage:  .venv/bin/python bench/bench_subscriber.py [--records 1000000] [--sizes 1,100]
+            [--transports mqtt,nats,jetstream] [--paced-seconds 10] [--paced-rate 10000]
 
-Starts its own mosquitto and nats-server on free 127.0.0.1 ports and a Redis database for the
-heartbeat (``BENCH_REDIS_URL``, default redis://127.0.0.1:6379/7). The database is a fresh
+Starts its own mosquitto and nats-server on free 127.0.0.1 ports and uses a Redis database for
+the heartbeat (``BENCH_REDIS_URL``, default redis://127.0.0.1:6379/7). The database is a fresh
 SQLite file per case, or, with ``DATABASE_URL=postgres://…/<own database>``, that database
-emptied per case (it is migrated first). Cases:
-  * ``ingest``: ``manage.py ingest`` of all records as JSON lines (one transaction);
-  * ``<transport> × <records per message>``: ``manage.py runsubscriber`` (default batch
-    settings) running, then every message published at QoS 1 (MQTT) or into a JetStream stream
-    (NATS); done when every record is stored.
-Prints stored records/s, publish-to-stored latency p50/p99 (``Message.created``, stamped when
-the batch is stored, minus the publish time) and the subscriber's peak RSS.
+emptied per case (it is migrated first). Per case (transport × records per message), one
+``manage.py runsubscriber`` (default batch settings) runs two phases:
+
+* **sustained**: every record published as fast as the publisher can, the subscriber's
+  stored records/s = records / (last batch stored − first publish);
+* **paced**: then ``--paced-rate`` records/s for ``--paced-seconds``, and per message the
+  publish-to-stored latency (``Message.created`` — stamped as its batch's transaction starts —
+  minus the publish time), p50 and p99.
+
+The publishers are not the subscriber's rival for the CPU: MQTT goes through ``mosquitto_pub
+-l`` (C; its stdin stays open until all is stored, as it drops what is in flight at EOF), NATS
+through a separate Python process publishing on core NATS (``nc.publish``, no ack awaited; a
+JetStream stream stores what is published on its subjects). Core NATS is at most once: what a
+slower subscriber cannot take is dropped, and the table says how much was stored.
+The subscriber's peak RSS is sampled over both phases.
 """
 
 from __future__ import annotations
@@ -29,12 +37,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import deque
+from datetime import UTC, datetime
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import psutil
 import redis
 
@@ -44,11 +50,31 @@ from tests.subscriber_brokers import Mosquitto, NatsServer  # noqa: E402
 
 T0 = 1_767_225_600
 CHANNEL, SUBTOPIC = "bench-channel", "events.data"
+MQTT_TOPIC = f"channels/{CHANNEL}/messages/events/data"
+NATS_SUBJECT = f"channels.{CHANNEL}.events.data"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+# As in production: DEBUG off (with it, Django keeps the text of every query, parameters
+# spelled out, which costs both ingest and the subscriber time and memory).
+PRODUCTION = {"DEBUG": "false", "SECRET_KEY": "bench-" + "x" * 50}
+TICK = 0.01  # seconds between the paced publisher's bursts
+TARGET_RATIO, TARGET_RSS, TARGET_P99 = 0.5, 200, 2.0
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def record(index: int) -> dict:
     return {"n": "temperature", "u": "Cel", "t": T0 + index, "v": 20 + index % 50 / 10}
+
+
+def lines(first: int, count: int, size: int) -> list[bytes]:
+    """Messages (one JSON pack per line) of ``size`` records, record times T0+first …"""
+    end = first + count
+    return [
+        json.dumps([record(i) for i in range(start, min(start + size, end))]).encode() + b"\n"
+        for start in range(first, end, size)
+    ]
 
 
 class Database:
@@ -92,7 +118,7 @@ def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         check=True,
-        env=dict(os.environ, **env),
+        env=dict(os.environ, **PRODUCTION, **env),
         capture_output=True,
         text=True,
     )
@@ -110,58 +136,127 @@ def run_ingest(db: Database, records: int, workdir: Path) -> dict:
         env={"DATABASE_URL": url},
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    return {"case": "manage.py ingest", "rate": records / seconds, "seconds": seconds}
+    path.unlink()
+    return {"case": "manage.py ingest", "rate": records / seconds}
 
 
-def payloads(records: int, size: int) -> list[bytes]:
-    return [
-        json.dumps([record(i) for i in range(start, min(start + size, records))]).encode()
-        for start in range(0, records, size)
-    ]
+class Publisher:
+    """Publishes lines: ``flood`` all at once, ``paced`` ``per_tick`` lines every TICK seconds
+    (returns each message's publish time)."""
+
+    def __init__(self, transport: str, broker, workdir: Path):
+        self.transport = transport
+        if transport == "mqtt":
+            argv = ["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", MQTT_TOPIC, "-l"]
+            argv += ["-i", "bench-publisher"]
+        else:
+            argv = [sys.executable, __file__, "--publish-nats", broker.url]
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+    def flood(self, messages: list[bytes]) -> None:
+        for start in range(0, len(messages), 10000):
+            self.process.stdin.write(b"".join(messages[start : start + 10000]))
+        self.process.stdin.flush()
+
+    def paced(self, messages: list[bytes], per_tick: int) -> list[float]:
+        sent: list[float] = []
+        next_tick = time.perf_counter()
+        for start in range(0, len(messages), per_tick):
+            chunk = messages[start : start + per_tick]
+            sent.extend([time.time()] * len(chunk))
+            self.process.stdin.write(b"".join(chunk))
+            self.process.stdin.flush()
+            next_tick += TICK
+            delay = next_tick - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        return sent
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-def publish_mqtt(port: int, messages: list[bytes], sent: list[float]) -> None:
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    topic = f"channels/{CHANNEL}/messages/events/data"
-    pending: deque = deque()
-    for payload in messages:
-        if len(pending) >= 20000:  # packet ids wrap at 65535: keep fewer unacknowledged
-            pending.popleft().wait_for_publish(120)
-        sent.append(time.time())
-        pending.append(client.publish(topic, payload, qos=1))
-    for info in pending:
-        info.wait_for_publish(120)
-    client.disconnect()
-    client.loop_stop()
+def publish_nats_from_stdin(url: str) -> None:
+    """The NATS publisher process: each stdin line a message on NATS_SUBJECT, on core NATS."""
 
-
-def publish_nats(url: str, messages: list[bytes], sent: list[float]) -> None:
     async def main():
         import nats
 
-        nc = await nats.connect(url)
-        js = nc.jetstream()
-        subject = f"channels.{CHANNEL}.events.data"
-        for start in range(0, len(messages), 500):  # 500 acks awaited at a time
-            chunk = messages[start : start + 500]
-            sent.extend([time.time()] * len(chunk))
-            await asyncio.gather(*(js.publish(subject, payload) for payload in chunk))
+        nc = await nats.connect(url, pending_size=64 * 2**20)
+        loop = asyncio.get_running_loop()
+        read = sys.stdin.buffer.read1
+        rest = b""
+        while chunk := await loop.run_in_executor(None, read, 1 << 20):
+            *complete, rest = (rest + chunk).split(b"\n")
+            for line in complete:
+                await nc.publish(NATS_SUBJECT, line)
+            await nc.flush()
         await nc.close()
 
     asyncio.run(main())
 
 
-def run_subscriber(db: Database, transport: str, size: int, records: int, broker) -> dict:
-    case = f"{transport} × {size}"
+class Watch:
+    """Samples the subscriber's RSS while waiting for stored records."""
+
+    def __init__(self, db: Database, url: str, process: subprocess.Popen):
+        self.db, self.url, self.process = db, url, process
+        self.memory = psutil.Process(process.pid)
+        self.peak = 0
+
+    def sample(self) -> None:
+        self.peak = max(self.peak, self.memory.memory_info().rss)
+        assert self.process.poll() is None, "the subscriber died"
+
+    def count(self) -> int:
+        return self.db.query(self.url, "SELECT COUNT(*) FROM exports_message")[0][0]
+
+    def until(self, records: int, quiet: float = 10.0, limit: float = 3600) -> int:
+        """Wait until ``records`` are stored, or nothing more came for ``quiet`` seconds."""
+        started, last, last_change = time.monotonic(), -1, time.monotonic()
+        while True:
+            for _ in range(5):
+                self.sample()
+                time.sleep(0.1)
+            stored = self.count()
+            if stored >= records:
+                return stored
+            if stored != last:
+                last, last_change = stored, time.monotonic()
+            elif time.monotonic() - last_change > quiet:
+                return stored
+            assert time.monotonic() - started < limit, "too slow"
+
+
+def stored_times(db: Database, url: str, first: int, size: int) -> dict[int, float]:
+    """Per message index (from record ``first`` on): when its batch was stored."""
+    since = datetime.fromtimestamp(T0 + first, UTC)
+    where = f"WHERE time >= '{since.isoformat(' ')[:19]}'"
+    stored: dict[int, float] = {}
+    for when, created in db.query(url, f"SELECT time, created FROM exports_message {where}"):
+        index = (round(_epoch(when)) - T0 - first) // size
+        stored[index] = max(stored.get(index, 0.0), _epoch(created))
+    return stored
+
+
+def _epoch(value) -> float:
+    if isinstance(value, str):  # SQLite keeps datetimes as text, in UTC
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+    return value.timestamp()
+
+
+def run_case(db: Database, transport: str, size: int, args, broker, workdir: Path) -> dict:
     url = db.fresh(f"{transport}-{size}")
     heartbeat = redis.Redis.from_url(REDIS_URL)
     heartbeat.delete("exporter:bench:subscriber")
     env = dict(
         os.environ,
+        **PRODUCTION,
         DATABASE_URL=url,
         REDIS_URL=REDIS_URL,
         EXPORTS_INSTANCE="bench",
@@ -172,100 +267,137 @@ def run_subscriber(db: Database, transport: str, size: int, records: int, broker
     if transport == "mqtt":
         env["MQTT_URL"] = broker.url
     else:
-        env |= {"NATS_URL": broker.url, "NATS_STREAM": f"BENCH{size}"}
+        env["NATS_URL"] = broker.url
+        if transport == "jetstream":
+            env["NATS_STREAM"] = f"BENCH{size}"
+    log = open(args.logs / f"{transport}-{size}.log", "wb") if args.logs else None  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "runsubscriber"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        raw = heartbeat.get("exporter:bench:subscriber")
-        if raw and all(json.loads(raw)["connected"].values()):
-            break
-        assert time.monotonic() < deadline and process.poll() is None, "subscriber not up"
-        time.sleep(0.1)
-    time.sleep(0.5)  # subscribed (MQTT) / consumer bound (NATS)
-    messages = payloads(records, size)
-    sent: list[float] = []
-    publish = publish_mqtt if transport == "mqtt" else publish_nats
-    target = broker.port if transport == "mqtt" else broker.url
-    publisher = threading.Thread(target=publish, args=(target, messages, sent))
-    peak = 0
-    memory = psutil.Process(process.pid)
-    started = time.time()
-    publisher.start()
-    count_sql = "SELECT COUNT(*) FROM exports_message"
-    while db.query(url, count_sql)[0][0] < records:
-        peak = max(peak, memory.memory_info().rss)
-        assert process.poll() is None, "subscriber died"
-        assert time.time() - started < 1800, "too slow"
-        time.sleep(0.2)
-    finished = time.time()
-    publisher.join()
-    peak = max(peak, memory.memory_info().rss)
-    process.send_signal(signal.SIGTERM)
-    process.wait(30)
-    latencies = latency(db, url, sent, size)
+    publisher = None
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            raw = heartbeat.get("exporter:bench:subscriber")
+            if raw and all(json.loads(raw)["connected"].values()):
+                break
+            assert time.monotonic() < deadline and process.poll() is None, "subscriber not up"
+            time.sleep(0.1)
+        time.sleep(0.5)  # subscribed (MQTT) / consumer bound (NATS)
+        watch = Watch(db, url, process)
+        publisher = Publisher(transport, broker, workdir)
+        # Sustained: everything at once.
+        messages = lines(0, args.records, size)
+        started = time.time()
+        publisher.flood(messages)
+        del messages
+        stored = watch.until(args.records)
+        last = db.query(url, "SELECT MAX(created) FROM exports_message")[0][0]
+        sustained = stored / (_epoch(last) - started)
+        # Paced: --paced-rate records/s.
+        paced = args.paced_rate * args.paced_seconds
+        first = args.records
+        messages = lines(first, paced, size)
+        per_tick = max(1, round(args.paced_rate * TICK / size))
+        sent = publisher.paced(messages, per_tick)
+        paced_stored = watch.until(stored + paced, quiet=5) - stored
+        times = stored_times(db, url, first, size)
+        latencies = [times[index] - at for index, at in enumerate(sent) if index in times]
+        p50 = statistics.median(latencies) if latencies else float("nan")
+        p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else float("nan")
+        watch.sample()
+    finally:
+        if publisher is not None:
+            publisher.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log is not None:
+            log.close()
     return {
-        "case": case,
-        "rate": records / (finished - started),
-        "seconds": finished - started,
-        "p50": statistics.median(latencies),
-        "p99": statistics.quantiles(latencies, n=100)[98],
-        "rss": peak / 2**20,
+        "case": f"{transport} × {size}",
+        "rate": sustained,
+        "stored": stored,
+        "paced_stored": paced_stored,
+        "paced": paced,
+        "p50": p50,
+        "p99": p99,
+        "rss": watch.peak / 2**20,
     }
-
-
-def latency(db: Database, url: str, sent: list[float], size: int) -> list[float]:
-    """Per message: when its batch was stored minus when it was published (seconds)."""
-    rows = db.query(url, "SELECT time, created FROM exports_message")
-    stored: dict[int, float] = {}
-    for when, created in rows:
-        when, created = (_epoch(value) for value in (when, created))
-        message = (round(when) - T0) // size
-        stored[message] = max(stored.get(message, 0.0), created)
-    return [stored[index] - sent[index] for index in range(len(sent))]
-
-
-def _epoch(value) -> float:
-    if isinstance(value, str):  # SQLite keeps datetimes as text, in UTC
-        from datetime import UTC, datetime
-
-        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
-    return value.timestamp()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="1,100", help="records per message, comma list")
-    parser.add_argument("--transports", default="mqtt,nats")
+    parser.add_argument("--transports", default="mqtt,nats,jetstream")
+    parser.add_argument("--paced-rate", type=int, default=10_000, help="records/s")
+    parser.add_argument("--paced-seconds", type=int, default=10)
+    parser.add_argument("--logs", type=Path, help="keep each subscriber's log in this directory")
+    parser.add_argument("--publish-nats", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.publish_nats:
+        publish_nats_from_stdin(args.publish_nats)
+        return
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exporter_site.settings")
     workdir = Path(tempfile.mkdtemp(prefix="exporter-bench-subscriber-"))
     brokers = {"mqtt": Mosquitto().start(), "nats": NatsServer().start()}
     try:
         db = Database(workdir)
         database = "PostgreSQL" if db.template is None else "SQLite"
-        print(f"{args.records} records, {database}, {os.cpu_count()} CPUs", flush=True)
-        results = [run_ingest(db, args.records, workdir)]
-        print(f"  {results[0]['case']:<18} {results[0]['rate']:>9,.0f} records/s", flush=True)
+        print(
+            f"{args.records:,} records per case, {database}, {os.cpu_count()} CPUs, load {load()}",
+            flush=True,
+        )
+        baseline = run_ingest(db, args.records, workdir)
+        print(f"  {baseline['case']:<16} {baseline['rate']:>9,.0f} records/s", flush=True)
+        print(
+            f"  {'case':<16} {'records/s':>9} {'× ingest':>8}  {'p50 ms':>7} {'p99 ms':>7}"
+            f"  {'RSS MB':>6}  (paced {args.paced_rate:,} rec/s × {args.paced_seconds} s)",
+            flush=True,
+        )
+        failed = []
         for transport in args.transports.split(","):
             for size in (int(s) for s in args.sizes.split(",")):
-                if transport == "nats":  # a stream per case: their subjects may not overlap
+                if transport != "mqtt":  # a fresh server per case: streams may not overlap
                     brokers["nats"].close()
                     brokers["nats"] = NatsServer().start()
-                result = run_subscriber(db, transport, size, args.records, brokers[transport])
-                ratio = result["rate"] / results[0]["rate"]
-                p50, p99 = result["p50"] * 1000, result["p99"] * 1000
+                broker = brokers["mqtt" if transport == "mqtt" else "nats"]
+                result = run_case(db, transport, size, args, broker, workdir)
+                ratio = result["rate"] / baseline["rate"]
+                met = (
+                    ratio >= TARGET_RATIO
+                    and result["rss"] < TARGET_RSS
+                    and result["p99"] < TARGET_P99
+                )
+                note = ""
+                if result["stored"] < args.records or result["paced_stored"] < result["paced"]:
+                    note = (
+                        f"  stored {result['stored']:,}/{args.records:,}"
+                        f" + {result['paced_stored']:,}/{result['paced']:,} paced"
+                    )
+                if not met:
+                    failed.append(result["case"])
                 print(
-                    f"  {result['case']:<18} {result['rate']:>9,.0f} records/s"
-                    f" ({ratio:.2f}× ingest)  latency p50 {p50:,.0f} ms p99 {p99:,.0f} ms"
-                    f"  peak RSS {result['rss']:.0f} MB",
+                    f"  {result['case']:<16} {result['rate']:>9,.0f} {ratio:>7.2f}×"
+                    f"  {result['p50'] * 1000:>7,.0f} {result['p99'] * 1000:>7,.0f}"
+                    f"  {result['rss']:>6.0f}  {'ok' if met else 'MISSED'}{note}",
                     flush=True,
                 )
+        print(
+            f"targets: ≥ {TARGET_RATIO}× ingest, p99 < {TARGET_P99 * 1000:,.0f} ms at the paced"
+            f" rate, peak RSS < {TARGET_RSS} MB; missed: {', '.join(failed) or 'none'};"
+            f" load {load()}",
+            flush=True,
+        )
     finally:
         for broker in brokers.values():
             broker.close()

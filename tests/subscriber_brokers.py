@@ -91,6 +91,7 @@ class Mosquitto(Broker):
                 # Run as root, mosquitto would switch to its own user, which may not write
                 # its persistence to our directory: keep the user we are.
                 f"user {getpass.getuser()}\n"
+                f"log_dest file {self.directory}/mosquitto.log\n"
             )
         return [MOSQUITTO, "-c", config]
 

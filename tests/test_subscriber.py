@@ -222,6 +222,86 @@ def test_a_nats_server_restarted_mid_stream_with_jetstream_loses_and_doubles_not
     assert len(counts) == 600 and set(counts.values()) == {1}
 
 
+def test_mqtt_qos_0_and_1_with_and_without_a_publisher_property_are_all_stored(mosquitto):
+    # Without properties a PUBLISH takes the subscriber's short path, with them paho's own.
+    import paho.mqtt.client as paho
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    def scenario(sub):
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        client.connect("127.0.0.1", mosquitto.port)
+        client.loop_start()
+        named = Properties(PacketTypes.PUBLISH)
+        named.UserProperty = ("publisher", "thing-9")
+        infos = [
+            client.publish("channels/c1/messages/a", pack("n", T0, 1.0), qos=0),
+            client.publish("channels/c1/messages/b", pack("n", T0, 2.0), qos=1),
+            client.publish("channels/c1/messages/c", pack("n", T0, 3.0), qos=1, properties=named),
+            client.publish("m/d/c/c2/d", pack("n", T0, 4.0), qos=0, properties=named),
+        ]
+        for info in infos:
+            info.wait_for_publish(10)
+        client.disconnect()
+        client.loop_stop()
+        until_stored(sub, 4)
+
+    run(subscriber(mqtt_url=mosquitto.url), scenario)
+    assert sorted(Message.objects.values_list("channel", "subtopic", "publisher", "value")) == [
+        ("c1", "a", "unknown", 1.0),
+        ("c1", "b", "unknown", 2.0),
+        ("c1", "c", "thing-9", 3.0),
+        ("c2", "d", "thing-9", 4.0),
+    ]
+
+
+def test_jetstream_pulls_batch_after_batch_and_makes_a_deleted_consumer_again(nats_server):
+    nats_add_stream(nats_server.url, "MESSAGES", ["channels.>", "m.*.c.>"])
+    first = [(f"channels.c1.s{i % 3}", pack("n", T0 + i, i)) for i in range(200)]
+    second = [(f"channels.c1.s{i % 3}", pack("n", T0 + i, i)) for i in range(200, 260)]
+
+    def scenario(sub):
+        nats_publish(nats_server.url, first, jetstream=True)
+        until_stored(sub, 200)
+        nats_delete_consumer(nats_server.url, "MESSAGES", "exporter")
+        nats_publish(nats_server.url, second, jetstream=True)
+        # The new consumer starts from the stream's first message: the 200 again are
+        # duplicates (and so is whatever the old one had delivered and not seen acked).
+        wait_for(lambda: sub.totals.stored >= 260, 60, f"260 stored: {sub.totals}")
+        wait_for(lambda: sub.totals.duplicates >= 200, 30, f"200 duplicates: {sub.totals}")
+
+    sub = subscriber(nats_url=nats_server.url, nats_stream="MESSAGES", batch_size=7)
+    run(sub, scenario, seconds=90)
+    counts = natural_key_counts()
+    assert len(counts) == 260 and set(counts.values()) == {1}
+    assert sub.totals.stored == 260 and sub.totals.duplicates >= 200
+
+
+def nats_delete_consumer(url: str, stream: str, durable: str) -> None:
+    import asyncio
+
+    import nats
+    from nats.js.errors import NotFoundError, ServerError
+
+    async def main():
+        nc = await nats.connect(url)
+        for attempt in range(10):
+            try:
+                await nc.jetstream().delete_consumer(stream, durable)
+                break
+            except NotFoundError:
+                break  # an earlier attempt deleted it after all
+            except ServerError:
+                # The server may fail to remove the consumer's directory while acks are
+                # being written to it ("directory not empty"): try again.
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.2)
+        await nc.close()
+
+    asyncio.run(main())
+
+
 def test_the_heartbeat_tells_healthz_connected_last_message_and_lag(
     mosquitto, redis_conn, settings
 ):

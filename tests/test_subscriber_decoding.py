@@ -3,6 +3,7 @@ batch exactly once: duplicates, dead letters, the publishing rule. No broker her
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from exports.data.bus.decoding import Incoming, decode
+from exports.data.bus.decoding import Incoming, decode, decode_batch
 from exports.data.bus.envelope import SCHEMAS, encode_envelope
 from exports.data.bus.storing import prune_keys, store_batch
 from exports.data.bus.subscriber import heartbeat_key
@@ -144,6 +145,67 @@ def test_a_redelivery_has_the_same_key_and_another_message_another():
     envelopes = [encode_envelope("channels", payload=PACK, created=n) for n in (1, 2)]
     one, two = (decode(incoming("channels.c1", data, "nats")) for data in envelopes)
     assert one.key != two.key
+
+
+def test_the_key_is_the_documented_digest_and_a_batch_decodes_as_its_messages_do():
+    # The definition in README "Live data": SHA-256 over channel, subtopic, publisher and the
+    # envelope's creation time (0 without), each followed by a NUL byte, then the SenML bytes.
+    digest = hashlib.sha256(b"c1\x00events.data\x00unknown\x000\x00" + PACK).hexdigest()
+    assert decode(incoming("channels/c1/messages/events/data", PACK)).key == digest[:32]
+    envelope = encode_envelope("channels", channel="c9", publisher="p", payload=PACK, created=7)
+    messages = [
+        incoming("channels/c1/messages/events/data", PACK),
+        incoming("channels.c1.events", envelope, "nats"),
+        incoming("channels/c1/messages/events/data", PACK.replace(b"21.5", b"22.5")),
+        incoming("channels/c1/messages", PACK, publisher="thing-7"),
+        incoming("nowhere", PACK),
+        incoming("channels/c1/messages/events/data", b"not json"),
+    ]
+    one_by_one = [decode(message) for message in messages]
+    together = decode_batch(messages)
+    assert [(d.key, d.origin, d.records, d.reason) for d in together] == [
+        (d.key, d.origin, d.records, d.reason) for d in one_by_one
+    ]
+    assert together[1].origin["channel"] == "c9" and together[0].origin["channel"] == "c1"
+    assert len({d.key for d in together}) == 6
+
+
+@pytest.mark.django_db
+def test_a_mixed_batch_stores_exactly_the_new_well_formed_messages():
+    stored_before = [incoming("channels/c1/messages", pack_of(i)) for i in range(3)]
+    store_batch(batch(*stored_before), rule="any")
+    fresh = [incoming("channels/c1/messages/s", pack_of(i)) for i in range(10, 14)]
+    malformed = [incoming("channels/c1/messages", b"[{"), incoming("nowhere/at/all", PACK)]
+    mixed = [
+        *stored_before[:2],  # redelivered: their keys are taken
+        fresh[0],
+        malformed[0],
+        fresh[1],
+        fresh[1],  # twice in this batch
+        stored_before[2],
+        malformed[1],
+        *fresh[2:],
+        malformed[0],  # a malformed message redelivered in the same batch
+    ]
+    result = store_batch(batch(*mixed), rule="any")
+    assert (result.stored, result.records) == (4, 4)
+    assert (result.duplicates, result.malformed, result.refused) == (5, 2, 0)
+    assert Message.objects.count() == 7 and BusMessageKey.objects.count() == 3 + 4 + 2
+    assert sorted(Message.objects.filter(subtopic="s").values_list("value", flat=True)) == [
+        10.0,
+        11.0,
+        12.0,
+        13.0,
+    ]
+    assert BusDeadLetter.objects.count() == 2
+    # The whole batch again: nothing more.
+    again = store_batch(batch(*mixed), rule="any")
+    assert (again.stored, again.duplicates, again.malformed) == (0, len(mixed), 0)
+    assert Message.objects.count() == 7 and BusDeadLetter.objects.count() == 2
+
+
+def pack_of(value: int) -> bytes:
+    return json.dumps([{"n": "temp", "t": T0 + value, "v": float(value)}]).encode()
 
 
 @pytest.mark.parametrize(

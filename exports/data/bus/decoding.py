@@ -24,7 +24,6 @@ import base64
 import functools
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,19 +55,20 @@ _JSON_START = frozenset(b"[{ \t\r\n")
 _decode_json = json.JSONDecoder().decode
 
 
-@dataclass
+@dataclass(slots=True)
 class Incoming:
-    """One message as a broker handed it over, with the way to acknowledge it."""
+    """One message as a broker handed it over; ``handle`` is what the broker needs to
+    acknowledge it (None: nothing to acknowledge), given back to its source after the commit."""
 
     transport: str  # "mqtt" | "nats"
     topic: str
     payload: bytes
     received: float  # Unix seconds
     publisher: str = ""  # MQTT 5 user property / NATS header, when the platform sets one
-    ack: Callable[[], None] | None = field(default=None, repr=False)
+    handle: Any = field(default=None, repr=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class Decoded:
     """A message ready to store (``origin`` and ``records``), or the ``reason`` it is not."""
 
@@ -81,40 +81,85 @@ class Decoded:
 
 def message_key(channel: str, subtopic: str, publisher: str, created: int, body: bytes) -> str:
     """The natural key of a bus message: 32 hex digits (see the module docstring)."""
-    digest = hashlib.sha256()
-    for part in (channel, subtopic, publisher, str(created)):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
+    digest = _key_prefix(channel, subtopic, publisher, created).copy()
     digest.update(body)
     return digest.hexdigest()[:32]
+
+
+def _key_prefix(channel: str, subtopic: str, publisher: str, created: int):
+    """SHA-256 fed with the parts before the body (each followed by a NUL byte)."""
+    head = "\x00".join((channel, subtopic, publisher, str(created))) + "\x00"
+    return hashlib.sha256(head.encode("utf-8", "surrogatepass"))
 
 
 def decode(
     message: Incoming, *, layouts: tuple[str, ...] = LAYOUTS, default_publisher: str = "unknown"
 ) -> Decoded:
     """The origin, key and records of ``message``; never raises for bad input."""
+    return decode_batch([message], layouts=layouts, default_publisher=default_publisher)[0]
+
+
+def decode_batch(
+    messages: list[Incoming],
+    *,
+    layouts: tuple[str, ...] = LAYOUTS,
+    default_publisher: str = "unknown",
+) -> list[Decoded]:
+    """:func:`decode` of each message, what they share worked out once per batch.
+
+    A stream repeats few topics: the route, the origin, its check and the start of the key's
+    digest are computed once per (transport, topic, publisher) of the batch, not per message.
+    """
+    origins: dict[tuple[str, str, str], tuple] = {}
+    decoded = []
+    for message in messages:
+        where = (message.transport, message.topic, message.publisher)
+        known = origins.get(where)
+        if known is None:
+            known = origins[where] = _origin(message, layouts, default_publisher)
+        decoded.append(_decode(message, *known))
+    return decoded
+
+
+def _origin(message: Incoming, layouts: tuple[str, ...], default_publisher: str) -> tuple:
+    """(route error, layout, origin, its problem, the key's digest prefix for bare SenML)."""
     try:
         where = route(message.topic, message.transport, layouts)
     except TopicError as exc:
-        return Decoded(_raw_key(message), reason=str(exc), created=message.received)
+        return str(exc), "", None, "", None
     origin = {
         "channel": where.channel,
         "subtopic": where.subtopic,
         "publisher": message.publisher or default_publisher,
         "protocol": message.transport,
     }
-    body, created_ns = message.payload, 0
+    prefix = _key_prefix(origin["channel"], origin["subtopic"], origin["publisher"], 0)
+    return "", where.layout, origin, _origin_problem(*origin.values()), prefix
+
+
+def _decode(message: Incoming, error: str, layout: str, origin, problem: str, prefix) -> Decoded:
+    if error:
+        return Decoded(_raw_key(message), reason=error, created=message.received)
+    body = message.payload
     try:
-        envelope = _envelope(body, where.layout)
+        envelope = _envelope(body, layout)
     except EnvelopeError as exc:
         return Decoded(_raw_key(message), reason=str(exc), created=message.received)
-    if envelope is not None:
-        for key in ("channel", "subtopic", "publisher", "protocol"):
-            origin[key] = getattr(envelope, key) or origin[key]
+    created = message.received
+    if envelope is None:
+        digest = prefix.copy()
+        digest.update(body)
+        key = digest.hexdigest()[:32]
+    else:
+        origin = dict(origin)
+        for name in ("channel", "subtopic", "publisher", "protocol"):
+            origin[name] = getattr(envelope, name) or origin[name]
         body, created_ns = envelope.payload, envelope.created
-    created = created_ns / 1e9 if created_ns > 0 else message.received
-    key = message_key(origin["channel"], origin["subtopic"], origin["publisher"], created_ns, body)
-    problem = _origin_problem(*origin.values())
+        created = created_ns / 1e9 if created_ns > 0 else message.received
+        key = message_key(
+            origin["channel"], origin["subtopic"], origin["publisher"], created_ns, body
+        )
+        problem = _origin_problem(*origin.values())
     if problem:
         return Decoded(key, origin, reason=problem, created=created)
     try:

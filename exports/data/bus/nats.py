@@ -3,7 +3,8 @@
 Without ``NATS_STREAM`` the subscriber reads core NATS: at most once, nothing published while
 it is down reaches it. With ``NATS_STREAM`` it reads the stream through the durable pull
 consumer ``SUBSCRIBER_DURABLE`` (created when missing; the stream too, on the layouts'
-subjects), explicit acks sent after the batch commits: whatever was not acknowledged — the
+subjects), explicit acks sent after the batch commits, all of a batch in one burst from the
+event loop (:meth:`NatsSource.ack`): whatever was not acknowledged — the
 subscriber was down, killed, or the broker restarted — is delivered again. The client
 reconnects by itself; a failed first connection or fetch is retried with a doubling delay.
 asyncio runs in a thread of its own; :meth:`NatsSource.stop` ends it.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -25,6 +27,8 @@ MAX_BACKOFF = 30.0
 # Seconds a delivered, unacknowledged message waits before JetStream delivers it again (a
 # killed subscriber's open batch comes back after this; a slow commit only makes duplicates).
 ACK_WAIT = 30
+PULL_EXPIRES = 1.0  # seconds a pull request waits at the server (then another is sent)
+CORE_PENDING = 65536  # core NATS messages the client buffers before it drops (slow consumer)
 
 
 class NatsSource:
@@ -37,7 +41,7 @@ class NatsSource:
         url: str,
         *,
         subjects: list[str],
-        deliver: Callable[[Incoming, float], bool],
+        deliver: Callable[[list[Incoming], float], bool],
         stream: str = "",
         durable: str = "exporter",
         batch_size: int = 1000,
@@ -45,7 +49,7 @@ class NatsSource:
     ):
         self.url = url
         self.subjects = subjects
-        self.deliver = deliver
+        self.deliver_many = deliver
         self.stream = stream
         self.durable = durable
         self.batch_size = batch_size
@@ -55,6 +59,10 @@ class NatsSource:
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        self.capacity = max(4 * batch_size, 1000)  # messages buffered before we hold back
+        self._buffer: list = []
+        self._pulled, self._pulled_at = 0, 0.0  # since the last pull request
+        self.dropped, self._dropped_logged = 0, 0.0  # slow-consumer episodes (core NATS)
         self.ready = threading.Event()  # subscribed, or the consumer bound
 
     @property
@@ -82,6 +90,7 @@ class NatsSource:
 
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        self._buffered, self._drained, self._pull_done = (asyncio.Event() for _ in range(3))
         self._started.set()
         backoff = 0.5
         nc = None
@@ -111,10 +120,10 @@ class NatsSource:
                 await self._consume(nc)
             else:
                 for subject in self.subjects:
-                    await nc.subscribe(subject, cb=self._on_core)
+                    await nc.subscribe(subject, cb=self._take, pending_msgs_limit=CORE_PENDING)
                 await nc.flush()
                 self.ready.set()
-                await self._stopping.wait()
+                await self._forward(acked=False)
         finally:
             self._connected = False
             # Closing a broken connection may fail: we are done with it either way.
@@ -122,66 +131,130 @@ class NatsSource:
                 await nc.close()
 
     async def _consume(self, nc) -> None:
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        """Read the stream through the durable pull consumer: pull requests of ``batch_size``
+        messages to our own inbox, a new one when half of the last has come or it expired."""
         from nats.js.errors import NotFoundError
 
         js = nc.jetstream()
         backoff = 0.5
-        subscription = None
-        while not self._stopping.is_set():
-            try:
-                if subscription is None:
-                    try:
-                        await js.stream_info(self.stream)
-                    except NotFoundError:
-                        await js.add_stream(name=self.stream, subjects=self.subjects)
-                    config = ConsumerConfig(
-                        durable_name=self.durable,
-                        ack_policy=AckPolicy.EXPLICIT,
-                        deliver_policy=DeliverPolicy.ALL,
-                        ack_wait=ACK_WAIT,
-                        max_ack_pending=max(4 * self.batch_size, 1000),
-                    )
-                    try:
-                        await js.consumer_info(self.stream, self.durable)
-                    except NotFoundError:
-                        await js.add_consumer(self.stream, config)
-                    subscription = await js.pull_subscribe_bind(self.durable, self.stream)
-                    self.ready.set()
+        inbox = nc.new_inbox()
+        await nc.subscribe(inbox, cb=self._take)
+        forwarding = asyncio.create_task(self._forward(acked=True))
+        try:
+            while not self._stopping.is_set():
                 try:
-                    messages = await subscription.fetch(self.batch_size, timeout=self.wait)
-                except TimeoutError:
-                    continue
-                for message in messages:
-                    await self._hand_over(message, self._acker(message))
-                backoff = 0.5
-            except Exception as exc:  # noqa: BLE001 - a broker away: wait, then fetch again
-                if self._stopping.is_set():
-                    break
-                log.warning("NATS fetch from %s failed (%r); retrying", self.stream, exc)
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                    if not self.ready.is_set():
+                        await self._bind(js, NotFoundError)
+                        self.ready.set()
+                        self._pulled, self._pulled_at = 0, 0.0
+                    await self._pull(nc, inbox)
+                    backoff = 0.5
+                except Exception as exc:  # noqa: BLE001 - a broker away: wait, then pull again
+                    if self._stopping.is_set():
+                        break
+                    log.warning("NATS pull from %s failed (%r); retrying", self.stream, exc)
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+        finally:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
 
-    def _acker(self, message) -> Callable[[], None]:
-        loop = self._loop
+    async def _bind(self, js, not_found) -> None:
+        """The stream (made on the layouts' subjects when missing) and the durable consumer."""
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-        def ack() -> None:
-            # A stale ack (the broker restarted) is ignored by the server: acks are by reply
-            # subject, one per delivery.
-            asyncio.run_coroutine_threadsafe(_quiet_ack(message), loop)
+        try:
+            await js.stream_info(self.stream)
+        except not_found:
+            await js.add_stream(name=self.stream, subjects=self.subjects)
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=ACK_WAIT,
+            max_ack_pending=max(4 * self.batch_size, 1000),
+        )
+        try:
+            await js.consumer_info(self.stream, self.durable)
+        except not_found:
+            await js.add_consumer(self.stream, config)
 
-        return ack
+    async def _pull(self, nc, inbox: str) -> None:
+        """Ask for the next ``batch_size`` messages when due, then wait a little."""
+        now = time.monotonic()
+        due = self._pulled >= self.batch_size // 2 or now - self._pulled_at > PULL_EXPIRES
+        if due or self._pull_done.is_set():  # half has come, it expired, or it is over
+            self._pull_done.clear()
+            self._pulled, self._pulled_at = 0, now
+            request = {"batch": self.batch_size, "expires": int(PULL_EXPIRES * 1e9)}
+            subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
+            await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pull_done.wait(), min(self.wait, PULL_EXPIRES))
 
-    async def _on_core(self, message) -> None:
-        await self._hand_over(message, None)
+    async def _take(self, message) -> None:
+        """Every message of our subscriptions: into the buffer (statuses of pulls aside)."""
+        headers = message.headers
+        status = headers.get("Status") if headers else None
+        if status:
+            description = headers.get("Description", "").lower()
+            if status == "503" or (status == "409" and "deleted" in description):
+                # No responders (no consumer, or JetStream not up yet), or the consumer was
+                # deleted: bind again — making what is missing, with backoff while that fails.
+                self.ready.clear()
+                self._pull_done.set()
+            elif status in ("404", "408"):  # the pull request is over: send the next one
+                self._pull_done.set()
+            return  # 100: a heartbeat; another 409 (say, too many requests waiting): on expiry
+        self._pulled += 1
+        if self._pulled == self.batch_size // 2:
+            self._pull_done.set()  # time for the next request
+        self._buffer.append(message)
+        if len(self._buffer) == 1:
+            self._buffered.set()
+        if len(self._buffer) >= self.capacity:
+            # The subscriber is behind: hold this subscription (core NATS then drops what
+            # exceeds its pending limit; JetStream sends no more than max_ack_pending).
+            await self._drained.wait()
 
-    async def _hand_over(self, message, ack) -> None:
-        publisher = (message.headers or {}).get("publisher", "")
-        incoming = Incoming("nats", message.subject, message.data, time.time(), publisher, ack)
-        if self.deliver(incoming, 0):
+    async def _forward(self, *, acked: bool) -> None:
+        """Hand the buffered messages over in chunks, until stopped."""
+        while not self._stopping.is_set():
+            if not self._buffer:
+                self._buffered.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._buffered.wait(), 0.5)
+                continue
+            messages, self._buffer = self._buffer, []
+            self._drained.set()
+            self._drained = asyncio.Event()
+            await self._hand_over(messages, acked=acked)
+
+    def ack(self, handles: list) -> None:
+        """Acknowledge stored JetStream messages: one call into the event loop for the batch,
+        whose acks then leave in the client's next flush. A stale ack (the broker restarted)
+        is ignored by the server: acks are by reply subject, one per delivery."""
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(_quiet_acks(handles), self._loop)
+
+    async def _hand_over(self, messages: list, *, acked: bool) -> None:
+        now = time.time()
+        batch = [
+            Incoming(
+                "nats",
+                message.subject,
+                message.data,
+                now,
+                (message.headers or {}).get("publisher", ""),
+                message if acked else None,
+            )
+            for message in messages
+        ]
+        if self.deliver_many(batch, 0):
             return
         # The batch queue is full: wait for room off the event loop.
-        while not await asyncio.to_thread(self.deliver, incoming, 0.5):
+        while not await asyncio.to_thread(self.deliver_many, batch, 0.5):
             if self._stopping.is_set():
                 return
 
@@ -199,11 +272,22 @@ class NatsSource:
         log.info("NATS reconnected")
 
     async def _error(self, exc: Exception) -> None:
-        log.debug("NATS: %r", exc)
+        from nats.errors import SlowConsumerError
+
+        if not isinstance(exc, SlowConsumerError):
+            log.debug("NATS: %r", exc)
+            return
+        # Core NATS dropped messages we could not take in time (the client tells once per
+        # episode, not per message): one line per 10 s at most.
+        self.dropped += 1
+        if time.monotonic() - self._dropped_logged > 10:
+            self._dropped_logged = time.monotonic()
+            log.warning("NATS slow consumer: core messages dropped (%d times so far)", self.dropped)
 
 
-async def _quiet_ack(message) -> None:
-    try:
-        await message.ack()
-    except Exception as exc:  # noqa: BLE001 - the redelivery is then refused as a duplicate
-        log.debug("NATS ack failed: %r", exc)
+async def _quiet_acks(messages: list) -> None:
+    for message in messages:
+        try:
+            await message.ack()
+        except Exception as exc:  # noqa: BLE001 - the redelivery is then refused as a duplicate
+            log.debug("NATS ack failed: %r", exc)

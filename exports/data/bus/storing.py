@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from exports.data.access import publishable_anywhere
@@ -35,6 +35,7 @@ log = logging.getLogger("exports.bus")
 DEAD_PAYLOAD_LIMIT = 16 * 1024  # bytes of a dead letter's payload kept
 LOG_PAYLOAD_LIMIT = 120  # bytes of a refused payload shown in its log line
 GRANTS, ANY = "grants", "any"
+CLAIM_CHUNK = 2000  # keys per INSERT on SQLite (2 parameters each; SQLite allows 32,766)
 
 
 @dataclass
@@ -52,31 +53,17 @@ def store_batch(
     batch: list[tuple[Incoming, Decoded]], *, rule: str = GRANTS, dead_letters: int = 10000
 ) -> BatchResult:
     """Store ``batch`` once (see the module docstring). Raises database errors only."""
-    for attempt in (1, 2):
-        try:
-            return _store(batch, rule, dead_letters)
-        except IntegrityError:
-            # Another subscriber committed one of these keys between our read and our insert:
-            # read again, its messages are now duplicates.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _store(batch: list[tuple[Incoming, Decoded]], rule: str, dead_letters: int) -> BatchResult:
     result = BatchResult()
     now = timezone.now()
     with transaction.atomic():
-        keys = {decoded.key for _, decoded in batch}
-        seen = set(BusMessageKey.objects.filter(key__in=keys).values_list("key", flat=True))
+        fresh_keys = _claim({decoded.key for _, decoded in batch}, now)
         fresh: list[tuple[Incoming, Decoded]] = []
         for message, decoded in batch:
-            if decoded.key in seen:
-                result.duplicates += 1
-            else:
-                seen.add(decoded.key)
+            if decoded.key in fresh_keys:
+                fresh_keys.discard(decoded.key)  # a second copy in this batch is a duplicate
                 fresh.append((message, decoded))
-        _claim([decoded.key for _, decoded in fresh], now)
+            else:
+                result.duplicates += 1
         channels = {d.origin["channel"] for _, d in fresh if d.origin and not d.reason}
         publishable = publishable_anywhere(channels) if rule == GRANTS else None
         groups: dict[tuple, list] = defaultdict(list)
@@ -104,18 +91,37 @@ def _store(batch: list[tuple[Incoming, Decoded]], rule: str, dead_letters: int) 
     return result
 
 
-def _claim(keys: list[str], now) -> None:
-    """Insert the keys: one ``executemany`` of plain values (no model instance per key, which
-    costs more than the insert); a key taken meanwhile raises ``IntegrityError``."""
+def _claim(keys: set[str], now) -> set[str]:
+    """Insert the keys not yet taken, in bulk; the set of those this call inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING key``: one statement per chunk of keys, which
+    both claims the new keys and tells them apart from the taken ones. On PostgreSQL the keys
+    go as one array (``unnest``); a key another subscriber is inserting makes this wait for
+    its commit (then it is taken) or its rollback (then it is ours), so two subscribers never
+    both store a message. SQLite has one writer at a time.
+    """
     if not keys:
-        return
+        return set()
     connection = connections[router.db_for_write(BusMessageKey)]
     quote = connection.ops.quote_name
     table = quote(BusMessageKey._meta.db_table)
     stamp = connection.ops.adapt_datetimefield_value(now)
-    sql = f"INSERT INTO {table} ({quote('key')}, {quote('received')}) VALUES (%s, %s)"
+    head = f"INSERT INTO {table} ({quote('key')}, {quote('received')})"
+    tail = f" ON CONFLICT ({quote('key')}) DO NOTHING RETURNING {quote('key')}"
+    fresh: set[str] = set()
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(key, stamp) for key in keys])
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{head} SELECT unnest(%s::varchar[]), %s{tail}", [list(keys), stamp])
+            fresh.update(row[0] for row in cursor.fetchall())
+            return fresh
+        ordered = list(keys)
+        for start in range(0, len(ordered), CLAIM_CHUNK):
+            chunk = ordered[start : start + CLAIM_CHUNK]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            params = [value for key in chunk for value in (key, stamp)]
+            cursor.execute(f"{head} VALUES {values}{tail}", params)
+            fresh.update(row[0] for row in cursor.fetchall())
+    return fresh
 
 
 def _dead_letter(message: Incoming, reason: str, now) -> BusDeadLetter:

@@ -1,9 +1,11 @@
 """The subscriber's loop: collect a batch, store it once, then acknowledge it.
 
-Brokers hand messages to :meth:`Subscriber.deliver` from their own threads; the loop takes up
-to ``SUBSCRIBER_BATCH_SIZE`` messages, or what came within ``SUBSCRIBER_BATCH_MS`` of the
-first, decodes them, stores them in one transaction (:func:`~exports.data.bus.storing.store_batch`)
-and only then acknowledges them. A database that fails is retried with a doubling delay,
+Brokers hand messages to :meth:`Subscriber.deliver` (or a fetched batch to
+:meth:`Subscriber.deliver_many`) from their own threads; the loop takes up to
+``SUBSCRIBER_BATCH_SIZE`` messages, or what came within ``SUBSCRIBER_BATCH_MS`` of the first,
+decodes them (:func:`~exports.data.bus.decoding.decode_batch`), stores them in one transaction
+(:func:`~exports.data.bus.storing.store_batch`) and only then acknowledges them, each source's
+acks in one burst (``source.ack(handles)``). A database that fails is retried with a doubling delay,
 acknowledging nothing meanwhile. :meth:`Subscriber.stop` (SIGTERM) stores the open batch and
 what is already queued, acknowledges it and disconnects; anything later stays with the broker.
 
@@ -16,15 +18,15 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections, reset_queries
 
-from exports.data.bus.decoding import Incoming, decode
+from exports.data.bus.decoding import Incoming, decode_batch
 from exports.data.bus.storing import BatchResult, prune_keys, store_batch
 from exports.data.bus.topics import LAYOUTS, mqtt_filters, nats_subjects
 
@@ -80,7 +82,11 @@ class Subscriber:
     totals: Totals = field(default_factory=Totals)
 
     def __post_init__(self):
-        self.inbox: queue.Queue[Incoming] = queue.Queue(maxsize=4 * self.config.batch_size)
+        # A deque and an event rather than a queue.Queue: brokers append without a lock, and
+        # the loop takes a whole batch at once (a Queue locks twice per message).
+        self.inbox: deque[Incoming] = deque()
+        self.capacity = 4 * self.config.batch_size
+        self._arrived = threading.Event()
         self.stopping = threading.Event()
         self.sources = self._sources()
         self.last_message: float | None = None
@@ -109,7 +115,7 @@ class Subscriber:
                 NatsSource(
                     config.nats_url,
                     subjects=nats_subjects(config.layouts),
-                    deliver=self.deliver,
+                    deliver=self.deliver_many,
                     stream=config.nats_stream,
                     durable=config.durable,
                     batch_size=config.batch_size,
@@ -120,17 +126,25 @@ class Subscriber:
 
     def deliver(self, message: Incoming, timeout: float = 0.5) -> bool:
         """Queue ``message`` for the next batch; False when the queue stayed full."""
-        try:
-            if timeout:
-                self.inbox.put(message, timeout=timeout)
-            else:
-                self.inbox.put_nowait(message)
-        except queue.Full:
-            return False
+        return self.deliver_many((message,), timeout)
+
+    def deliver_many(self, messages, timeout: float = 0.5) -> bool:
+        """Queue ``messages`` (in order) for the next batches; False when the queue stayed
+        full for ``timeout`` seconds (then none was queued)."""
+        if len(self.inbox) >= self.capacity:
+            deadline = time.monotonic() + timeout
+            while len(self.inbox) >= self.capacity:
+                if time.monotonic() >= deadline or self.stopping.is_set():
+                    return False
+                time.sleep(0.002)
+        self.inbox.extend(messages)
+        if not self._arrived.is_set():
+            self._arrived.set()
         return True
 
     def stop(self) -> None:
         self.stopping.set()
+        self._arrived.set()
 
     def run(self) -> None:
         """Run until :meth:`stop`: start the brokers, store batches, beat, prune."""
@@ -146,12 +160,7 @@ class Subscriber:
             self._finish()
 
     def _finish(self) -> None:
-        batch = []
-        while True:
-            try:
-                batch.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
+        batch = self._take(len(self.inbox))
         if batch:
             self._flush(batch)
         for source in self.sources:
@@ -159,34 +168,47 @@ class Subscriber:
         self._beat(force=True)
         close_old_connections()
 
+    def _take(self, count: int) -> list[Incoming]:
+        inbox, batch = self.inbox, []
+        take = inbox.popleft
+        for _ in range(min(count, len(inbox))):
+            batch.append(take())
+        return batch
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for a message; whether one is queued."""
+        if self.inbox:
+            return True
+        self._arrived.clear()
+        if self.inbox:  # came between the check and the clear
+            return True
+        self._arrived.wait(seconds)
+        return bool(self.inbox)
+
     def _collect(self) -> list[Incoming]:
-        try:
-            batch = [self.inbox.get(timeout=0.5)]
-        except queue.Empty:
+        if not self._wait(0.5):
             return []
+        size = self.config.batch_size
         deadline = time.monotonic() + self.config.batch_ms / 1000
-        while len(batch) < self.config.batch_size and not self.stopping.is_set():
+        batch = self._take(size)
+        while len(batch) < size and not self.stopping.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            try:
-                # In short waits, so a stop (SIGTERM) closes the batch at once.
-                batch.append(self.inbox.get(timeout=min(remaining, 0.1)))
-            except queue.Empty:
-                continue
+            # In short waits, so a stop (SIGTERM) closes the batch at once.
+            if self._wait(min(remaining, 0.1)):
+                batch.extend(self._take(size - len(batch)))
         return batch
 
     def _flush(self, batch: list[Incoming]) -> None:
         config = self.config
-        decoded = [
-            (message, decode(message, layouts=config.layouts, default_publisher=config.publisher))
-            for message in batch
-        ]
+        decoded = decode_batch(batch, layouts=config.layouts, default_publisher=config.publisher)
+        pairs = list(zip(batch, decoded, strict=True))
         backoff = 0.5
         while True:
             try:
                 result = store_batch(
-                    decoded, rule=config.publish_rule, dead_letters=config.dead_letters
+                    pairs, rule=config.publish_rule, dead_letters=config.dead_letters
                 )
                 break
             except DatabaseError as exc:
@@ -198,15 +220,27 @@ class Subscriber:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, MAX_DB_BACKOFF)
         stored_at = time.time()
-        for message in batch:
-            if message.ack is not None:
-                message.ack()
+        self._acknowledge(batch)
         self.totals.received += len(batch)
         self.totals.add(result)
-        self.last_message = max(message.received for message in batch)
-        self.lag = stored_at - min(message.received for message in batch)
+        received = [message.received for message in batch]
+        self.last_message = max(received)
+        self.lag = stored_at - min(received)
         log.debug("bus batch: %s", result)
+        # With DEBUG on, Django keeps each query's text (up to 9,000, a batch's keys spelled
+        # out in each): hundreds of MB in a process that never ends a request.
+        reset_queries()
         self._beat()
+
+    def _acknowledge(self, batch: list[Incoming]) -> None:
+        """Give each source the handles of its messages in this batch, in one call."""
+        handles: dict[str, list] = {}
+        for message in batch:
+            if message.handle is not None:
+                handles.setdefault(message.transport, []).append(message.handle)
+        for source in self.sources:
+            if handles.get(source.name):
+                source.ack(handles[source.name])
 
     def _housekeeping(self) -> None:
         self._beat()

@@ -45,7 +45,13 @@ _DIGITS = "replace(split_part(ltrim({0}::text, '-'), 'e', 1), '.', '')"
 # A whole float from 1e16 on: PostgreSQL's shortest form is sometimes a digit longer than
 # Python's (3.0925352787701443e+18 for 3.092535278770144e+18); find the fewest significant
 # digits of the exact integer that read back as the same float, as repr does.
-_EXACT = "CASE WHEN abs({0}) < 9e18 THEN abs({0})::bigint::numeric ELSE (abs({0}) / 2048)::bigint::numeric * 2048 END"  # noqa: E501
+# The exact integer: float8 to numeric keeps 15 digits only, bigint all of them; floats from
+# 2^63 on are multiples of 1024 (2^20 from 2^73 on), which keeps the quotient a bigint.
+_EXACT = (
+    "CASE WHEN abs({0}) < 9.2e18 THEN abs({0})::bigint::numeric"
+    " WHEN abs({0}) < 9.2e21 THEN (abs({0}) / 1024)::bigint::numeric * 1024"
+    " ELSE (abs({0}) / 1048576)::bigint::numeric * 1048576 END"
+)
 _SQL_BIG_WHOLE = (
     "(SELECT CASE WHEN {0} < 0 THEN '-' ELSE '' END || left(d, 1)"
     " || CASE WHEN length(d) > 1 THEN '.' || substr(d, 2) ELSE '' END || 'e+' || e"

@@ -33,8 +33,6 @@ from exports.engine.reading import ordered_messages
 from exports.models import Message
 from exports.writers.sqlcells import Style, cell_sql
 
-# Rows joined into one write (and one progress report).
-BLOCK_ROWS = 5000
 # Zones had offsets with seconds (local mean time) until 1972 at the latest (Monrovia);
 # windows starting later skip the per-row check for them.
 _WHOLE_MINUTE_OFFSETS_SINCE = 1980
@@ -141,9 +139,8 @@ def copy_table(plan, writer, sink: BinaryIO, counter, *, keys=None) -> None:
             else:
                 statement = f"COPY ({sql}) TO STDOUT"
             pending = 0
-            for count, block in _copy_out(
-                cursor.connection.pgconn, cursor.mogrify(statement, params)
-            ):
+            statement = cursor.mogrify(statement, params)
+            for count, block in _copy_out(cursor.connection.pgconn, statement, writer.chunk_rows):
                 if keys is None:
                     sink.write(_csv_block(block))
                 else:
@@ -190,12 +187,13 @@ def _copy_session(zone: str) -> Iterator[tuple[Any, bool]]:
             cursor.execute(_SET_SESSION, list(saved))
 
 
-def _copy_out(pgconn, statement: str) -> Iterator[tuple[int, bytes]]:
-    """Run ``COPY … TO STDOUT`` and yield its rows ``BLOCK_ROWS`` at a time, joined.
+def _copy_out(pgconn, statement: str, size: int) -> Iterator[tuple[int, bytes]]:
+    """Run ``COPY … TO STDOUT`` and yield its rows ``size`` at a time, joined (one write and
+    one progress report each, as the writer's ``chunk_rows`` on today's path).
 
     Straight from libpq: psycopg's ``Copy`` runs several Python generators per row, which
-    cost more than the database's formatting; here a block is one C-level ``islice`` of
-    ``PQgetCopyData`` calls (one message per row)."""
+    cost more than the database's formatting; here a row is one ``PQgetCopyData`` call
+    (one message per row)."""
     nonblocking = pgconn.nonblocking
     pgconn.nonblocking = 0  # blocking libpq calls: no wait loop of ours
     copying = finished = False
@@ -213,12 +211,12 @@ def _copy_out(pgconn, statement: str) -> Iterator[tuple[int, bytes]]:
         block = bytearray()
         rows = 0
         while True:
-            size, data = get(0)
-            if size < 0:
+            length, data = get(0)
+            if length < 0:
                 break
             block += data
             rows += 1
-            if rows == BLOCK_ROWS:
+            if rows == size:
                 yield rows, bytes(block)
                 block.clear()
                 rows = 0

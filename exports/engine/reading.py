@@ -145,23 +145,14 @@ def read_columns(
     """
     names = item.metric_names
     target_of = {name: index for index, name in enumerate(names)}
-    ordering: list = ["time"]
-    if len(names) > 1:
-        ordering.append(
-            Case(
-                *(When(name=name, then=Value(index)) for index, name in enumerate(names)),
-                output_field=models.IntegerField(),
-            )
-        )
-    ordering += ["publisher", "id"]
     # Columns not read are not selected at all: even a NULL literal costs SQLite a value per row.
     optional = [field for field in ("publisher", "unit", "created") if field in fields]
     selected = ["time_us", "name", "value", "string_value", "bool_value", "data_value"]
     selected += ["created_us" if field == "created" else field for field in optional]
-    messages = item_messages(item, window).annotate(time_us=EpochMicros("time"))
+    messages = ordered_messages(item, window).annotate(time_us=EpochMicros("time"))
     if "created" in optional:
         messages = messages.annotate(created_us=EpochMicros("created"))
-    rows = messages.order_by(*ordering).values_list(*selected)
+    rows = messages.values_list(*selected)
     position = {field: 6 + index for index, field in enumerate(optional)}
     target = target_of.__getitem__
 
@@ -186,6 +177,23 @@ def read_columns(
         return [column(0), list(map(target, column(1))), publishers, values, units, created]
 
     return map(columns_of, raw_chunks(rows))
+
+
+def ordered_messages(item, window: TimeWindow) -> models.QuerySet:
+    """``item_messages`` in output order: time, then the target's position in the item (its
+    first one, for a name listed twice), then publisher, then id, so a rerun gives the same
+    file."""
+    names = item.metric_names
+    ordering: list = ["time"]
+    if len(names) > 1:
+        ordering.append(
+            Case(
+                *(When(name=name, then=Value(index)) for index, name in enumerate(names)),
+                output_field=models.IntegerField(),
+            )
+        )
+    ordering += ["publisher", "id"]
+    return item_messages(item, window).order_by(*ordering)
 
 
 def _other_value(string: str | None, boolean: bool | int | None, data: str | None):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 
@@ -316,6 +317,27 @@ def _offset_changes(plans, tz) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class LongPlan:
+    """What a long table is made of: its items with their windows, the columns, the zone.
+
+    Kept on the table's rows (``PlannedChunks``) so a writer may have the database format
+    the same rows in bulk instead (``exports.writers.copying``)."""
+
+    plans: tuple  # ((item, window), ...), in output order
+    columns: tuple[Column, ...]
+    tz: zoneinfo.ZoneInfo
+
+
+class PlannedChunks(ColumnChunks):
+    """``ColumnChunks`` of a long table that also carry its ``LongPlan``; no query runs
+    until the chunks are read."""
+
+    def __init__(self, chunks: Iterable, plan: LongPlan) -> None:
+        super().__init__(chunks)
+        self.plan = plan
+
+
 def _long_rows_of(plans, columns: Sequence[Column], tz) -> ColumnChunks:
     fields = {str(column.id) for column in columns} & OPTIONAL_FIELDS
     if ColumnId.PUBLISHER_NAME in {column.id for column in columns}:
@@ -328,7 +350,8 @@ def _long_rows_of(plans, columns: Sequence[Column], tz) -> ColumnChunks:
         )
         for item, window in plans
     )
-    return ColumnChunks(chain.from_iterable(chunks))
+    plan = LongPlan(tuple(plans), tuple(columns), tz)
+    return PlannedChunks(chain.from_iterable(chunks), plan)
 
 
 def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:

@@ -16,7 +16,10 @@ from exports.rows.times import TIMESPEC
 FORMULA_PREFIXES = "=+-@\t\r"
 
 # Only plain decimal numbers are left alone ("-5", "+1.5e3"); "-2+3" or "-nan" are not.
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# ASCII digits only (a spreadsheet reads no other digits as a number), so the same pattern
+# works in PostgreSQL's regular expressions (``writers.copying``): anchor it there with ^ $.
+PLAIN_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER + r"\Z")
 
 
 def neutralise(text: str) -> str:

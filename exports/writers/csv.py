@@ -18,6 +18,7 @@ from exports.writers.base import Progress, column_chunks
 from exports.writers.bundle import TextWriter
 from exports.writers.cells import FORMULA_PREFIXES, iso_timestamp, neutralise, plain
 from exports.writers.columns import number_cells, whole
+from exports.writers.copying import copy_table, fast_path
 
 BOM = "\ufeff"
 
@@ -62,6 +63,11 @@ class CsvWriter(TextWriter):
         buffer.seek(0, io.SEEK_END)
         writer = csv.writer(buffer, delimiter=self.delimiter, lineterminator="\r\n")
         writer.writerow([neutralise(str(label)) for label in table.headers])
+        if fast_path(table, self):  # the database formats the rows (``writers.copying``)
+            text.write(buffer.getvalue())
+            text.flush()
+            copy_table(table.rows.plan, self, text.buffer, counter)
+            return
         writerows = writer.writerows
         cell, column = number_cells(csv_cell, self.decimals, self.decimal_separator)
         for count, columns in column_chunks(table.rows, self.chunk_rows, len(table.headers)):

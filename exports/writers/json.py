@@ -11,6 +11,7 @@ from exports.writers.base import Progress, column_chunks
 from exports.writers.bundle import TextWriter
 from exports.writers.cells import iso_timestamp, plain
 from exports.writers.columns import each, fixed_decimals, json_column, shortest
+from exports.writers.copying import copy_table, fast_path
 
 
 def json_value(value: Any) -> str:
@@ -65,6 +66,10 @@ class JsonWriter(TextWriter):
     def write_table(self, table: Table, text: TextIO, counter: Progress) -> None:
         """Write ``table`` as ``[`` + one object per line + ``]`` (``[]`` when it has no rows)."""
         keys = object_keys(table.headers)
+        if fast_path(table, self):  # the database formats the rows (``writers.copying``)
+            text.flush()
+            copy_table(table.rows.plan, self, text.buffer, counter, keys=keys)
+            return
         if self.decimals is None:
             value, column = json_value, json_column
         else:  # every number becomes fixed-decimal text: the per-cell path

@@ -25,9 +25,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from exports.rows.tables import ReportInfo, Table
 from exports.rows.times import LocalTimes, to_micros
 from exports.writers.base import (
@@ -41,7 +38,13 @@ from exports.writers.base import (
 from exports.writers.bundle import ZIP_CONTENT_TYPE
 from exports.writers.cells import plain
 from exports.writers.columns import are_finite
+from exports.writers.lazy import LazyModule
 from exports.writers.names import FILE_STEM_LIMIT, UniqueNames, file_stem
+
+# Imported on first use: pyarrow and numpy take about a second to import, which every
+# CSV or JSON export (``manage.py exportnow``, a worker's first job) would pay otherwise.
+pa = LazyModule("pyarrow")
+pq = LazyModule("pyarrow.parquet")
 
 TIME, VALUE, TEXT, INTEGER = "time", "value", "text", "integer"
 _NONE = type(None)

@@ -42,14 +42,22 @@ run: migrate
 # and nats-server on free ports. Installed when missing and we are root (as in CI);
 # otherwise the exact command is printed.
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ] || [ ! -x /usr/bin/pdftotext ] || [ ! -x /usr/sbin/mosquitto ] || [ ! -x /usr/sbin/nats-server ] || ! command -v npm >/dev/null 2>&1; then \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || missing="$$missing fonts-dejavu-core"; \
+	[ -x /usr/bin/pdftotext ] || missing="$$missing poppler-utils"; \
+	[ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
+	[ -x /usr/sbin/nats-server ] || missing="$$missing nats-server"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "--- installing chromium (browser tests), DejaVu fonts (PDF text beyond Latin-1), poppler-utils (PDF text checks), mosquitto and nats-server (subscriber tests), nodejs and npm (axe-core for the accessibility checks)"; \
+	    echo "--- installing$$missing (browser tests, PDF fonts and text checks, subscriber brokers, axe-core's npm)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server nodejs npm >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "make test needs /usr/bin/chromium, the DejaVu fonts, pdftotext, mosquitto, nats-server and npm. Install them with:"; \
-	    echo "  sudo apt-get install -y chromium fonts-dejavu-core poppler-utils mosquitto mosquitto-clients nats-server nodejs npm"; \
+	    echo "make test needs:$$missing. Install them with:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
 	    exit 1; \
 	  fi; \
 	fi

@@ -265,3 +265,46 @@ def test_a_transient_failure_on_the_last_attempt_fails_the_job(
     monkeypatch.setattr(CsvWriter, "write", broken_write)
     job = run_job(create_job(make_request(alice), SLOT).pk)
     assert job.status == JobStatus.FAILED and job.error == "OSError: disk gone"
+
+
+def test_a_local_file_is_moved_into_place_and_nothing_partial_stays(
+    alice, readings, monkeypatch, settings
+):
+    """On the local disk the export is written beside the storage's files and renamed into
+    place (not copied); a failed attempt leaves no partial file behind."""
+    import os
+
+    from django.core.files import move
+
+    from exports.files.storage import PARTIAL_DIR
+    from exports.writers.csv import CsvWriter
+
+    moved = []
+    real_move = move.file_move_safe
+
+    def spy(old, new, *args, **kwargs):
+        moved.append((os.stat(old).st_ino, old))
+        return real_move(old, new, *args, **kwargs)
+
+    monkeypatch.setattr(move, "file_move_safe", spy)
+    monkeypatch.setattr("django.core.files.storage.filesystem.file_move_safe", spy)
+    job = run_job(create_job(make_request(alice), SLOT).pk)
+    assert job.status == JobStatus.DONE, job.error
+    ((inode, old),) = moved
+    assert os.path.dirname(old) == job.file.storage.path(PARTIAL_DIR)
+    assert os.stat(job.file.path).st_ino == inode  # the same file, renamed
+    assert os.listdir(job.file.storage.path(PARTIAL_DIR)) == []
+    with job.file.open("rb") as handle:
+        assert handle.read().startswith(b"\xef\xbb\xbf")  # whole, as written
+
+    settings.EXPORTS_MAX_ATTEMPTS = 1
+
+    def failing_write(self, tables, sink, *args, **kwargs):
+        sink.write(b"half a file")
+        raise ValueError("writer broke")
+
+    monkeypatch.setattr(CsvWriter, "write", failing_write)
+    job = run_job(create_job(make_request(alice), SLOT + timedelta(hours=1)).pk)
+    assert job.status == JobStatus.FAILED and "writer broke" in job.error
+    assert not job.file
+    assert os.listdir(job.file.storage.path(PARTIAL_DIR)) == []

@@ -16,10 +16,18 @@ retries, and a download answers 503 instead of pretending the file is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from typing import IO
 
+from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
+
+# Where an export being written lies on the local disk: under the storage's exports/ folder,
+# whose orphan sweep (files/retention.py) removes what a killed worker leaves here.
+PARTIAL_DIR = "exports/.partial"
 
 
 class StorageUnavailable(OSError):
@@ -57,3 +65,40 @@ class ExportFileSystemStorage(FileSystemStorage):
 def export_storage() -> Storage:
     """The storage holding export files (the default storage, as ``ExportJob.file`` uses)."""
     return default_storage
+
+
+@contextlib.contextmanager
+def spool_file(storage: Storage) -> Iterator[IO[bytes]]:
+    """A temporary file to write an export into, deleted on leaving unless it was stored.
+
+    On the local disk it is made in the storage's own directory, so storing it
+    (:func:`stored_content`) is a rename, not a second write of the whole file; for another
+    store it is an anonymous temporary file that the store's ``save`` reads."""
+    if not isinstance(storage, FileSystemStorage):
+        with tempfile.TemporaryFile() as handle:
+            yield handle
+        return
+    folder = storage.path(PARTIAL_DIR)
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix="export-", delete=False) as handle:
+        try:
+            yield handle
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(handle.name)  # gone when it was moved into place
+
+
+class _MovableFile(File):
+    """A named temporary file: Django's file-system storage moves it (``file_move_safe``)
+    into place instead of copying it, as it does with large uploads."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+
+def stored_content(handle: IO[bytes]) -> File:
+    """``handle`` (from :func:`spool_file`, written) as the content for ``Storage.save``."""
+    handle.flush()
+    if isinstance(getattr(handle, "name", None), str):
+        return _MovableFile(handle)
+    return File(handle)

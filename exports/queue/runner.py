@@ -9,12 +9,10 @@ temporary file first and stored only when complete, so a partial file is never s
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
 
-from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 from rq import get_current_job
@@ -28,6 +26,7 @@ from exports.engine.tables import (
     pinned_windows,
 )
 from exports.files.naming import export_filename
+from exports.files.storage import spool_file, stored_content
 from exports.models import ExportJob, ExportRequest
 from exports.queue import conf, lifecycle, namespace
 from exports.queue.dispatch import dispatch_quietly
@@ -135,7 +134,7 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
     info = build_report_info(request, job.slot, windows=windows)
     # One statement: the estimate rides on the beat that enters "writing".
     progress.set_stage("writing", 0, rows_estimated=estimate)
-    with tempfile.TemporaryFile() as tmp:
+    with spool_file(job.file.storage) as tmp:
         result = writer.write(
             tables, tmp, info, expanded=request.template == "expanded", progress=progress
         )
@@ -146,7 +145,7 @@ def _produce(job: ExportJob, progress: _Progress) -> None:
             request.filename or request.name, job.slot, request.timezone, result.extension
         )
         # Only now does the job get a file: a half-written export is never visible.
-        job.file.save(f"{request.pk}/{job.pk}/{name}", File(tmp), save=False)
+        job.file.save(f"{request.pk}/{job.pk}/{name}", stored_content(tmp), save=False)
     finished = lifecycle.finish(
         job,
         empty_reason=empty_reason(request) if result.rows == 0 else "",

@@ -59,6 +59,13 @@ def run_slot(request: ExportRequest, slot: datetime, out: Path) -> Path:
     target = out / export_filename(
         request.filename or request.name, job.slot, request.timezone, extension
     )
-    with job.file.open("rb") as source, target.open("wb") as sink:
-        shutil.copyfileobj(source, sink, 1024 * 1024)
+    try:
+        stored = job.file.path  # local storage: the kernel copies (copy_file_range/sendfile)
+    except NotImplementedError:
+        stored = None
+    if stored:
+        shutil.copyfile(stored, target)
+    else:
+        with job.file.open("rb") as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink, 1024 * 1024)
     return target

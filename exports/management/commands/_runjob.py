@@ -1,10 +1,11 @@
 """Shared by exportnow and runexport: run one slot of a request and copy out the file."""
 
+import gc
 import shutil
 from datetime import datetime
 from pathlib import Path
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
@@ -69,3 +70,23 @@ def run_slot(request: ExportRequest, slot: datetime, out: Path) -> Path:
         with job.file.open("rb") as source, target.open("wb") as sink:
             shutil.copyfileobj(source, sink, 1024 * 1024)
     return target
+
+
+class OneShotCommand(BaseCommand):
+    """A command that runs one export in its own process (``exportnow``, ``runexport``).
+
+    What Django and the models made at start-up lives until the process ends, so the
+    collector need not walk it during the export, nor once more at exit (together 0.1–0.15 s
+    of a command-line export's wall time). Only from the command line: ``call_command`` in a
+    long-lived process (tests, a shell) leaves the collector alone."""
+
+    # A batch command: the system checks import every URL module (views, API schema),
+    # a second of start-up for nothing it uses.
+    requires_system_checks: list[str] = []
+
+    def run_from_argv(self, argv):
+        gc.freeze()
+        try:
+            super().run_from_argv(argv)
+        finally:
+            gc.freeze()

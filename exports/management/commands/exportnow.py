@@ -1,16 +1,15 @@
-from django.core.management.base import BaseCommand
-
 from exports.iam import acting_as
 from exports.management.commands._requestfile import load_spec
-from exports.management.commands._runjob import check_out_dir, parse_slot, run_slot
+from exports.management.commands._runjob import (
+    OneShotCommand,
+    check_out_dir,
+    parse_slot,
+    run_slot,
+)
 from exports.requests.spec import save_spec
 
 
-class Command(BaseCommand):
-    # A batch command: the system checks import every URL module (views, API schema),
-    # a second of start-up for nothing it uses.
-    requires_system_checks: list[str] = []
-
+class Command(OneShotCommand):
     help = (
         "Create an export request from a JSON file, run its job synchronously (the same code "
         "the worker runs), copy the file into DIR and print its path. Usage: manage.py "

@@ -1,10 +1,15 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from exports.management.commands._runjob import check_out_dir, parse_slot, run_slot
+from exports.management.commands._runjob import (
+    OneShotCommand,
+    check_out_dir,
+    parse_slot,
+    run_slot,
+)
 from exports.models import ExportRequest
 
 
-class Command(BaseCommand):
+class Command(OneShotCommand):
     help = (
         "Run the job of an existing export request for a slot synchronously and copy the file "
         "into DIR. Usage: manage.py runexport REQUEST_ID [--slot ISO_DATETIME] [--out DIR]"

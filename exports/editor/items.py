@@ -94,6 +94,10 @@ class ItemForm(WindowPickers, forms.ModelForm):
         self._cache = {} if options_cache is None else options_cache
         # Picked metrics may be the only ones: "at least one" is checked in clean().
         self.fields["target_value"].required = False
+        # The blank choice in words, like the decimation's "None (every point)", not "---------".
+        self.fields["transform"].choices = [("", "None (the values as stored)")] + [
+            choice for choice in self.fields["transform"].choices if choice[0]
+        ]
         chosen = {key: self._current(name) for name, key in PICKED.items()}
         # A name typed for a channel or publisher narrows (and saves) as the id it names.
         for key in ("channel", "publisher"):

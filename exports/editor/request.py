@@ -40,7 +40,7 @@ class ExportRequestForm(forms.ModelForm):
     )
     every = forms.TypedChoiceField(
         label="Every",
-        choices=[(step, f"{step} minutes") for step in MINUTE_STEPS],
+        choices=[(step, f"{step} minute{'s' * (step != 1)}") for step in MINUTE_STEPS],
         coerce=int,
         required=False,
         help_text="On the clock's multiples: every 15 minutes runs at :00, :15, :30, :45.",

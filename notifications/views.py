@@ -57,9 +57,9 @@ LINK_PROBLEMS = {
     "revoked": (
         410,
         "This download link has been revoked.",
-        "The export's owner switched this link off. Ask whoever sent it for a new link. "
-        "If the export is yours, sign in to download the file from its page while it is "
-        "kept, or run the export again.",
+        "Someone who manages the export (its owner or an editor it is shared with) switched "
+        "this link off. Ask whoever sent it for a new link. If you can see the export, sign "
+        "in to download the file from its page while it is kept, or run the export again.",
         True,
     ),
     "expired": (

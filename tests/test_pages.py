@@ -378,7 +378,9 @@ def test_a_revoked_link_offers_sign_in_to_its_owner_and_reveals_nothing(
     response = client.get(f"/d/{token}")
     assert response.status_code == 410
     assert (
-        "has been revoked" in response.text and "If the export is yours, sign in" in response.text
+        "has been revoked" in response.text
+        and "its owner or an editor it is shared with" in response.text
+        and "If you can see the export, sign in" in response.text
     )
     assert f'href="{reverse("login")}"' in response.text
     assert "Secret plant" not in response.text

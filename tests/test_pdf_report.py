@@ -245,6 +245,7 @@ def test_units_head_the_long_value_column_and_numbers_align_right(alice):
     rights = {round(word[3], 1) for word in column}
     lefts = {round(word[1], 1) for word in column}
     assert max(rights) - min(rights) < 0.5 and len(lefts) > 1
+    assert abs(unit[3] - max(rights)) < 0.5  # the header too, over its numbers
     # Text cells align left.
     devices = [word for word in first if word[0] == "Greenhouse" and unit[4] < word[2] < 780]
     assert max(w[1] for w in devices) - min(w[1] for w in devices) > 50  # two text columns

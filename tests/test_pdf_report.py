@@ -220,8 +220,10 @@ def test_wide_columns_are_series_with_their_unit_in_the_header(alice):
     header = [word for word in units if word[2] == max(unit[2] for unit in units)]
     assert len(header) == 2
     for unit in header:
-        above = [w for w in first if w[0] == "temperature" and abs(w[1] - unit[1]) < 1]
-        assert any(unit[2] - 20 < w[2] < unit[2] for w in above)
+        # Right-aligned (a numeric column): the line above ends where "[Cel]" does.
+        [end] = [w for w in first if unit[2] - 20 < w[2] < unit[2] and abs(w[3] - unit[3]) < 1]
+        line = [w[0] for w in first if w[2] == end[2] and unit[3] - 130 < w[1] < unit[3]]
+        assert line[0] == "temperature"
 
 
 def test_units_head_the_long_value_column_and_numbers_align_right(alice):

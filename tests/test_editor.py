@@ -369,10 +369,11 @@ def test_preview_shows_the_first_rows_and_saves_nothing(alice_client, readings):
     assert item.headers == ["time", "value"]
     assert len(item.rows) == 20 and item.estimated_rows == 30
     assert item.rows[0] == ["2026-01-10T00:00:00.000+00:00", "20"]  # whole: no .0
-    # The column of times is the one kept in view; a time may break after its date.
+    # The column of times is the one kept in view; a time may break after its date, a
+    # number never (app.css).
     cells = (
         '<td class="time-kind time-column"><span>2026-01-10</span><span>T00:00:00.000+00:00</span>'
-        "</td><td>20</td>"
+        '</td><td class="number">20</td>'
     )
     assert cells in response.text
     assert not ExportRequest.objects.exists()

@@ -49,6 +49,10 @@ def test_creating_an_export_with_the_javascript_column_editor(
     # A new request starts with the names people read (issue 18), not the ids.
     assert shown() == ["publisherName", "channelName", "name", "time", "value", "created"]
     assert not editor.locator('[name$="-position"]').first.is_visible()  # numbered for us
+    # The help speaks of the buttons this editor shows, not of ticks and position numbers.
+    help_text = page.locator("#columns-help").inner_text()
+    assert "↑ and ↓" in help_text and "“Add a column”" in help_text
+    assert "position numbers" not in help_text and "Tick" not in help_text
     page.get_by_role("button", name="Remove publisherName").click()
     page.get_by_role("button", name="Move time up").click()
     page.get_by_role("button", name="Move time up").click()

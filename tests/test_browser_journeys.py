@@ -84,6 +84,17 @@ def cut_cells(page) -> list[str]:
     return page.evaluate(CUT_CELLS)
 
 
+# The preview's cells holding a number, each with the number of lines it takes.
+NUMBER_LINES = """() => Array.from(document.querySelectorAll("#preview tbody td"))
+  .filter((cell) => /^-?[0-9]+(\\.[0-9]+)?$/.test(cell.textContent.trim()))
+  .map((cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const tops = new Set(Array.from(range.getClientRects(), (rect) => Math.round(rect.top)));
+    return [cell.textContent.trim(), tops.size];
+  })"""
+
+
 def shoot(page, name: str) -> None:
     folder = os.environ.get("JOURNEY_SHOTS")
     if folder:
@@ -422,6 +433,22 @@ def test_every_page_fits_a_phone_with_no_cut_cell(live_server, chromium_page, re
         period="P1DT6H",
         ds="15m",
     )
+    # Half-hourly readings with long decimals, as averages have (19.2833333333333).
+    half = timezone.now().replace(minute=30, second=0, microsecond=0) - timedelta(days=2)
+    store_messages(
+        [
+            Message(
+                channel=NORTH,
+                subtopic="events.data",
+                publisher=DEVICE,
+                name="temperature",
+                unit="Cel",
+                time=half + timedelta(hours=hour),
+                value=hour + 0.2833333333333,
+            )
+            for hour in range(48)
+        ]
+    )
     run_now(export)
     run_jobs()
     for index in range(2):
@@ -467,6 +494,10 @@ def test_every_page_fits_a_phone_with_no_cut_cell(live_server, chromium_page, re
     page.locator("#preview tbody tr").first.wait_for()
     preview_scrolls_with_the_time_in_view(page)
     check("editor with preview")
+    # A number is never broken across lines in a narrow cell: the box scrolls instead.
+    numbers = page.evaluate(NUMBER_LINES)
+    assert any(text.endswith(".2833333333333") for text, _ in numbers)
+    assert [text for text, lines in numbers if lines > 1] == []
     # The default columns (ids, not names) are wider than a laptop's box: they scroll too.
     page.set_viewport_size({"width": 1280, "height": 900})
     preview_scrolls_with_the_time_in_view(page, "preview-ids-scrolled-1280")

@@ -1,6 +1,7 @@
 """Calendar ranges ("yesterday", "previous month", ...): hand-checked windows in their zone,
 DST days, month ends, leap days, ISO weeks; pinned windows that tile; the JSON field."""
 
+import re
 import zoneinfo
 from datetime import UTC, datetime
 
@@ -204,10 +205,22 @@ def test_run_now_exports_the_most_recent_scheduled_period_or_up_to_now(daily):
 
 @pytest.mark.django_db
 def test_the_detail_page_states_run_nows_window(client, alice, daily):
+    daily.items.update(calendar_range="")  # the scheduled period: up to now differs
     client.force_login(alice)
     page = client.get(daily.get_absolute_url()).text
     assert "Run now exports the most recent scheduled period" in page
-    assert "Run up to now" in page
+    assert "“Run up to now” exports <strong>" in page
+
+
+@pytest.mark.django_db
+def test_the_detail_page_says_once_a_window_both_buttons_share(client, alice, daily):
+    """The item's window is "Yesterday": Run now and "Run up to now" export the same day."""
+    client.force_login(alice)
+    page = client.get(daily.get_absolute_url()).text
+    [sentence] = re.findall(r'id="run-now-window">(.*?)</p>', page)
+    assert sentence.startswith("Run now and “Run up to now” both export <strong>")
+    assert sentence.count("<strong>") == 1 and "most recent scheduled period" not in sentence
+    assert "Run up to now</button>" in page
 
 
 @pytest.mark.django_db

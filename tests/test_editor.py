@@ -13,6 +13,7 @@ from exports.data.ingestion import store_messages
 from exports.editor.request import ExportRequestForm
 from exports.models import Channel, ExportItem, ExportJob, ExportRequest, IamEvent, Message
 from exports.models import Publisher as PublisherName
+from exports.requests.validation import validate_timezone
 from exports.requests.vocabulary import ColumnId
 from exports.scheduling.presets import Preset
 
@@ -368,10 +369,11 @@ def test_preview_shows_the_first_rows_and_saves_nothing(alice_client, readings):
     assert item.headers == ["time", "value"]
     assert len(item.rows) == 20 and item.estimated_rows == 30
     assert item.rows[0] == ["2026-01-10T00:00:00.000+00:00", "20"]  # whole: no .0
-    # The column of times is the one kept in view; a time may break after its date.
+    # The column of times is the one kept in view; a time may break after its date, a
+    # number never (app.css).
     cells = (
         '<td class="time-kind time-column"><span>2026-01-10</span><span>T00:00:00.000+00:00</span>'
-        "</td><td>20</td>"
+        '</td><td class="number">20</td>'
     )
     assert cells in response.text
     assert not ExportRequest.objects.exists()
@@ -443,6 +445,32 @@ def test_the_time_zone_is_a_timezone_field_that_keeps_the_iana_name(alice_client
     assert export.timezone == "America/New_York"
     bad = create(alice_client, timezone="Mars/Olympus")
     assert bad.status_code == 422 and "Select a valid choice" in bad.text
+
+
+def test_the_time_zone_list_leaves_out_names_that_are_no_place(alice_client, alice):
+    names = [name for name, _ in ExportRequestForm().fields["timezone"].choices]
+    assert names[:2] == ["UTC", "Africa/Abidjan"] and "Europe/Rome" in names
+    assert "Factory" not in names and "localtime" not in names
+    page = alice_client.get(reverse("exports:create")).text
+    assert '<option value="Factory"' not in page and '<option value="Europe/Rome"' in page
+    # The JSON still takes them, and a request saved with one keeps it in the editor.
+    validate_timezone("Factory")
+    export = ExportRequest.objects.create(owner=alice, name="Factory time", timezone="Factory")
+    edit = alice_client.get(reverse("exports:edit", args=[export.pk])).text
+    assert '<option value="Factory" selected>' in edit
+
+
+def test_the_decimal_separator_offers_no_blank_choice(alice_client, readings):
+    field = ExportRequestForm().fields["decimal_separator"]
+    assert [value for value, _ in field.choices] == [".", ","]
+    page = alice_client.get(reverse("exports:create")).text
+    select = page[page.index('name="decimal_separator"') :]
+    assert "---------" not in select[: select.index("</select>")]
+    # A post without it (older pages, scripts) still means the point.
+    data = post_data()
+    data.pop("decimal_separator", None)
+    assert alice_client.post(reverse("exports:create"), data).status_code == 302
+    assert ExportRequest.objects.get().decimal_separator == "."
 
 
 def test_a_removed_rows_errors_are_not_in_the_summary(alice_client, readings):

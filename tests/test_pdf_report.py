@@ -220,8 +220,10 @@ def test_wide_columns_are_series_with_their_unit_in_the_header(alice):
     header = [word for word in units if word[2] == max(unit[2] for unit in units)]
     assert len(header) == 2
     for unit in header:
-        above = [w for w in first if w[0] == "temperature" and abs(w[1] - unit[1]) < 1]
-        assert any(unit[2] - 20 < w[2] < unit[2] for w in above)
+        # Right-aligned (a numeric column): the line above ends where "[Cel]" does.
+        [end] = [w for w in first if unit[2] - 20 < w[2] < unit[2] and abs(w[3] - unit[3]) < 1]
+        line = [w[0] for w in first if w[2] == end[2] and unit[3] - 130 < w[1] < unit[3]]
+        assert line[0] == "temperature"
 
 
 def test_units_head_the_long_value_column_and_numbers_align_right(alice):
@@ -245,6 +247,7 @@ def test_units_head_the_long_value_column_and_numbers_align_right(alice):
     rights = {round(word[3], 1) for word in column}
     lefts = {round(word[1], 1) for word in column}
     assert max(rights) - min(rights) < 0.5 and len(lefts) > 1
+    assert abs(unit[3] - max(rights)) < 0.5  # the header too, over its numbers
     # Text cells align left.
     devices = [word for word in first if word[0] == "Greenhouse" and unit[4] < word[2] < 780]
     assert max(w[1] for w in devices) - min(w[1] for w in devices) > 50  # two text columns

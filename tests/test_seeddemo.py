@@ -177,9 +177,10 @@ def test_it_creates_demo_export_requests_for_alice_with_one_event_each(
     assert daily.timezone == "Europe/Rome"
     # Rome's midnight two days back: the last two midnights are past slots the seed ran.
     assert daily.period_start == datetime(2025, 3, 27, 23, 0, tzinfo=UTC)
-    assert [(c.column_id, c.label) for c in daily.columns.all()][:2] == [
+    assert [(c.column_id, c.label) for c in daily.columns.all()][:3] == [
         ("time", "Time (Europe/Rome)"),
-        ("publisher", "Device"),
+        ("publisherName", "Device"),
+        ("channelName", "Channel"),
     ]
     energy = requests["Energy use, last week"]
     assert (energy.type, energy.extension, energy.owner.username) == ("oneTime", "xlsx", "alice")
@@ -222,7 +223,9 @@ def test_it_leaves_each_demo_request_with_files_made_by_the_real_engine(redis_co
     assert {job.row_count for job in daily.jobs.all()} == {2 * 2 * 96}
     with daily.jobs.first().file.open("rb") as file:
         header = file.readline().decode("utf-8-sig")  # CSV starts with a BOM
-    assert header.startswith("Time (Europe/Rome);Device;Metric;Reading;Unit")
+        first = file.readline().decode()
+    assert header.startswith("Time (Europe/Rome);Device;Channel;Metric;Reading;Unit")
+    assert first.split(";")[1:3] == ["Greenhouse north", "Greenhouse"]  # names, not ids
     assert energy.jobs.get().file.name.endswith(".xlsx")
     assert "Ran “Greenhouse climate, daily” for 2025-03-30 00:00 CET: Done, 384 rows" in output
     assert "Ran “Energy use, last week” for 2025-03-30 12:00 UTC: Done" in output

@@ -541,6 +541,14 @@ def test_the_editor_relabels_and_reorders_existing_columns(alice_client, alices_
     ]
 
 
+def test_the_column_help_without_javascript_speaks_of_ticks_and_positions(alice_client):
+    page = alice_client.get(reverse("exports:create")).text
+    help_start = page.index('id="columns-help"')
+    plain = " ".join(page[page.index(">", help_start) : page.index("</p>", help_start)].split())
+    assert "Tick" in plain and "position numbers" in plain  # what the page shows without JS
+    assert "↑ and ↓" in page[help_start : page.index(">", help_start)]  # what the script shows
+
+
 def test_choosing_no_columns_stores_none(alice_client):
     assert alice_client.post(reverse("exports:create"), form_data(columns=[])).status_code == 302
     assert not ExportRequest.objects.get().columns.exists()

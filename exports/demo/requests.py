@@ -26,7 +26,9 @@ def demo_requests(until: datetime) -> list[tuple[str, dict]]:
                 "csvDelimiter": ";",
                 "columns": [
                     {"id": "time", "label": "Time (Europe/Rome)"},
-                    {"id": "publisher", "label": "Device"},
+                    # Names people read, as a new request in the editor starts with.
+                    {"id": "publisherName", "label": "Device"},
+                    {"id": "channelName", "label": "Channel"},
                     {"id": "name", "label": "Metric"},
                     {"id": "value", "label": "Reading"},
                     {"id": "unit", "label": "Unit"},

@@ -17,10 +17,16 @@ LOCAL_TIME_HELP = (
 )
 
 
+# Names the tz database holds that no one means as a place's time: "Factory" (a zone of
+# no place, abbreviated "-00") and "localtime" (this server's own clock). The JSON API still
+# accepts them (``validation.validate_timezone``); the editor does not offer them.
+NOT_PLACES = frozenset({"Factory", "localtime"})
+
+
 @functools.cache
 def timezone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone this system knows, sorted, with UTC first."""
-    names = sorted(name for name in zoneinfo.available_timezones() if name != "UTC")
+    """Every IANA zone this system knows that a user may mean, sorted, with UTC first."""
+    names = sorted(zoneinfo.available_timezones() - NOT_PLACES - {"UTC"})
     return [(name, name) for name in ["UTC", *names]]
 
 

@@ -48,6 +48,8 @@ class ItemPreview:
     unknown_place: str = ""  # "No such channel: “Greenhouse” has no data. Did you mean …?"
     # The columns of times, and the first of them (kept in view as the rows scroll).
     time_columns: list[int] = field(default_factory=list)
+    # The columns of numbers (values, ``epoch``): a phone must not break one inside a number.
+    number_columns: list[int] = field(default_factory=list)
 
     @property
     def time_column(self) -> int | None:
@@ -161,7 +163,8 @@ def preview_spec(
                     item.channel_id, item.subtopic, item.metric_names, item.publisher, scope=scope
                 ),
                 unknown_place=place.message if place else "",
-                time_columns=[i for i, kind in enumerate(table.kinds or []) if kind == "time"],
+                time_columns=_columns_of(table, {"time"}),
+                number_columns=_columns_of(table, {"value", "integer"}),
             )
         )
     return Preview(
@@ -170,6 +173,11 @@ def preview_spec(
         is_next_run=request.is_recurring,
         items=items,
     )
+
+
+def _columns_of(table, kinds: set[str]) -> list[int]:
+    """The indexes of the table's columns of one of ``kinds`` (``Table.kinds``)."""
+    return [index for index, kind in enumerate(table.kinds or []) if kind in kinds]
 
 
 def _next_slot(request, now: datetime) -> tuple[Schedule | None, int | None, datetime]:

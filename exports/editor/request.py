@@ -110,6 +110,9 @@ class ExportRequestForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # A tab or a space is a legitimate delimiter: do not strip it away.
         self.fields["csv_delimiter"].strip = False
+        # The model's blank (a post without the field: the point) is no choice to offer.
+        separator = self.fields["decimal_separator"]
+        separator.choices = [choice for choice in separator.choices if choice[0]]
         current = self.instance.timezone
         if current and (current, current) not in timezone_choices():
             # A zone stored before this system's tz database dropped its name stays selectable.

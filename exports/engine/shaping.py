@@ -59,15 +59,12 @@ def long_columns(
     channel, subtopic = item.channel_id, item.subtopic
     names = names or CatalogNames(lookup=False)
     ids = [column.id for column in columns]
-    utc = UTC_CLOCK
 
     def shaped(chunk: list[Sequence]) -> list[Sequence]:
         times, targets, publishers, values, units, created = chunk
         result = []
         for column_id in ids:
-            if column_id == ColumnId.TIME:
-                result.append(clock.column(times))
-            elif column_id == ColumnId.CREATED:
+            if column_id == ColumnId.CREATED:
                 result.append(clock.column(created))
             elif column_id == ColumnId.NAME:
                 result.append(list(map(labels.__getitem__, targets)))
@@ -83,10 +80,8 @@ def long_columns(
                 result.append([channel] * len(times))
             elif column_id == ColumnId.CHANNEL_NAME:
                 result.append([names.channel(channel)] * len(times))
-            elif column_id == ColumnId.TIME_UTC:
-                result.append(utc.iso_texts(times))
-            elif column_id == ColumnId.EPOCH:
-                result.append(epoch_millis(times))
+            elif column_id in TIME_COLUMNS:
+                result.append(time_column(column_id, times, clock))
             else:
                 result.append([subtopic] * len(times))
         return result
@@ -101,12 +96,29 @@ def point_columns(points: Iterable[Point], size: int = CHUNK_SIZE) -> Iterator[l
     return (list(zip(*chunk, strict=True)) for chunk in chunks)
 
 
-def time_label(columns: Sequence[Column]) -> str:
-    """The header of the time column: its label when selected, else ``time``."""
-    for column in columns:
-        if column.id == ColumnId.TIME:
-            return column.label
-    return ColumnId.TIME.value
+# The columns that show a message's time: one home for their cells, long rows and wide.
+TIME_COLUMNS = (ColumnId.TIME, ColumnId.TIME_UTC, ColumnId.EPOCH)
+
+
+def time_column(column_id: str, micros: Sequence[int], clock: LocalClock) -> Sequence:
+    """The cells of one of the ``TIME_COLUMNS`` for the instants ``micros``: local times
+    (``LocalTimes``), ``timeUtc`` texts (ISO 8601 with ``Z``) or ``epoch`` milliseconds."""
+    if column_id == ColumnId.TIME:
+        return clock.column(micros)
+    if column_id == ColumnId.TIME_UTC:
+        return UTC_CLOCK.iso_texts(micros)
+    return epoch_millis(micros)
+
+
+def wide_time_columns(columns: Sequence[Column]) -> list[Column]:
+    """The columns a wide row starts with: the selected ``TIME_COLUMNS`` in the request's
+    order, the local time first (headed ``time``) when it is not selected. The other columns
+    describe one message (its device, unit, creation time) and do not apply to a row that
+    holds several."""
+    chosen = [column for column in columns if column.id in TIME_COLUMNS]
+    if not any(column.id == ColumnId.TIME for column in chosen):
+        chosen.insert(0, Column(ColumnId.TIME.value, ColumnId.TIME.value))
+    return chosen
 
 
 @dataclass
@@ -208,11 +220,19 @@ def _tag(stream: Iterable[WideCells], position: int) -> Iterator[tuple[int, int,
         yield time, position, cells
 
 
-def wide_rows(cells: Iterable[WideCells], clock: LocalClock) -> Iterator[list]:
-    """Wide rows: the local time, then the cells."""
-    local_time = clock.aware
-    for time, values in cells:
-        yield [local_time(time), *values]
+def wide_rows(
+    cells: Iterable[WideCells], clock: LocalClock, times: Sequence[Column], size: int = CHUNK_SIZE
+) -> Iterator[list]:
+    """Wide rows: the ``times`` columns (``wide_time_columns``), then the cells.
+
+    The time cells are made ``size`` rows at a time, by ``time_column`` as in long rows."""
+    ids = [column.id for column in times]
+    iterator = iter(cells)
+    while chunk := list(islice(iterator, size)):
+        micros = [time for time, _ in chunk]
+        shown = [time_column(column_id, micros, clock) for column_id in ids]
+        for row_times, (_, values) in zip(zip(*shown, strict=True), chunk, strict=True):
+            yield [*row_times, *values]
 
 
 def short_ids(ids: Sequence[str], shortest: int = 8) -> dict[str, str]:

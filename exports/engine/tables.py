@@ -4,8 +4,8 @@ Templates:
 - ``expanded``: one table per item, named after the item's filename or its target labels;
 - ``tabular``: one table for all items. Long items share the request's columns, so their rows
   follow each other, item by item. Wide items are merged by timestamp into one wide table
-  (the time, then every item's value columns in item order). A request mixing long and wide
-  items gets the long table, then the wide one (named ``<name> (wide)``).
+  (the time columns, then every item's value columns in item order). A request mixing long
+  and wide items gets the long table, then the wide one (named ``<name> (wide)``).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from exports.engine.shaping import (
     merge_wide,
     point_columns,
     selected_columns,
-    time_label,
     unique,
     wide_cells,
     wide_rows,
+    wide_time_columns,
 )
 from exports.engine.transform import apply_transform
 from exports.models import Series
@@ -244,10 +244,10 @@ _KINDS = {
 }
 
 
-def _typing(plans, columns: Sequence[Column] | None, tz) -> dict:
+def _typing(plans, columns: Sequence[Column], tz) -> dict:
     """``Table.kinds``, ``Table.value_types`` and ``Table.offset_changes`` of a table of
-    ``plans`` (long: the request's ``columns``; wide: None, the time then values)."""
-    kinds = None if columns is None else [_KINDS.get(column.id, "text") for column in columns]
+    ``plans`` (long: the request's ``columns``; wide: its time columns, before the values)."""
+    kinds = [_KINDS.get(column.id, "text") for column in columns]
 
     def types() -> frozenset[str]:
         return frozenset().union(*(value_types(item, window) for item, window in plans))
@@ -255,7 +255,7 @@ def _typing(plans, columns: Sequence[Column] | None, tz) -> dict:
     def units() -> list[str | None]:
         found = {unit for item, _ in plans for unit in _catalog_units(item).values()}
         one = found.pop() if len(found) == 1 else None
-        return [one if kind == "value" else None for kind in kinds or []]
+        return [one if kind == "value" else None for kind in kinds]
 
     return {
         "kinds": kinds,
@@ -281,8 +281,8 @@ def _catalog_units(item) -> dict[tuple[str, str], str]:
 
 
 def _wide_units(plans, layouts: Sequence[WideLayout]) -> list[str | None]:
-    """The unit of each wide column (the time first: None), where its series agree on one."""
-    result: list[str | None] = [None]
+    """The unit of each wide value column, where its series agree on one."""
+    result: list[str | None] = []
     for (item, _), layout in zip(plans, layouts, strict=True):
         units = _catalog_units(item)
         columns: list[set[str]] = [set() for _ in layout.headers]
@@ -355,13 +355,16 @@ def _long_rows_of(plans, columns: Sequence[Column], tz) -> ColumnChunks:
 
 
 def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
-    """A wide table of one or more items; other columns than time do not apply to it."""
+    """A wide table of one or more items: its time columns (``wide_time_columns``), then
+    every item's value columns."""
     stats = [series_stats(item, window, numeric_only=bool(item.ds)) for item, window in plans]
     names = publisher_names({row.publisher for rows in stats for row in rows})
     layouts = [
         WideLayout.for_item(item, rows, names) for (item, _), rows in zip(plans, stats, strict=True)
     ]
-    headers = unique([time_label(columns), *(h for layout in layouts for h in layout.headers)])
+    times = wide_time_columns(columns)
+    values = [header for layout in layouts for header in layout.headers]
+    headers = unique([*(column.label for column in times), *values])
     # The layouts tell series apart by publisher: the one optional field wide rows need.
     points = [item_points(item, window, tz, fields={"publisher"}) for item, window in plans]
     streams = [
@@ -369,8 +372,8 @@ def _wide_table(plans, name: str, columns: Sequence[Column], tz) -> Table:
         for stream, layout in zip(points, layouts, strict=True)
     ]
     cells = streams[0][0] if len(streams) == 1 else merge_wide(streams)
-    typing = _typing(plans, None, tz)
-    typing["kinds"] = ["time"] + ["value"] * (len(headers) - 1)
-    typing["units"] = lambda: _wide_units(plans, layouts)
-    rows = wide_rows(cells, LocalClock(tz))
+    typing = _typing(plans, times, tz)
+    typing["kinds"] += ["value"] * len(values)
+    typing["units"] = lambda: [None] * len(times) + _wide_units(plans, layouts)
+    rows = wide_rows(cells, LocalClock(tz), times)
     return Table(name, headers, rows, **typing)

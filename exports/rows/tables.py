@@ -51,8 +51,8 @@ class Table:
     # Shorter headers for reports (PDF), e.g. a device's name instead of its full id;
     # None: the headers.
     display_headers: list[str] | None = None
-    # What each column holds, for typed formats (Parquet): "time", "value" or "text".
-    # None: the writer guesses from the headers.
+    # What each column holds, for typed formats (Parquet, XLSX): "time", "value", "integer"
+    # (``epoch``) or "text". None: the writer guesses from the headers.
     kinds: list[str] | None = None
     # Which kinds of non-numeric value the value columns may hold ({"text", "bool"}), asked
     # only by typed formats (it may cost a query per item). None: any kind.

@@ -51,6 +51,8 @@ EXCEL_MAX_DATA_ROWS = 1_048_575
 # are shown to the millisecond.
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
 DATETIME_WIDTH = 24
+# Whole numbers (``epoch`` milliseconds): Excel's General format shows 13 digits as 1.79288E+12.
+WHOLE_FORMAT = "0"
 MIN_WIDTH, MAX_WIDTH = 10, 60
 
 
@@ -200,6 +202,7 @@ class _SheetSeries:
         self.header_font = Font(bold=True)
         self.number_format: str | None = None  # fixed decimals (format.decimals)
         self.offset_after: set[int] = set()  # time columns followed by their UTC offset
+        self.whole = {index for index, kind in enumerate(table.kinds or ()) if kind == "integer"}
 
     def write(self, counter: Progress) -> None:
         """Write the table's rows, opening a new sheet whenever one is full."""
@@ -244,7 +247,7 @@ class _SheetSeries:
         time column in ``offset_after`` is followed by its offsets."""
         converted = []
         for index, values in enumerate(columns):
-            converted.append(self._column(values))
+            converted.append(self._whole(values) if index in self.whole else self._column(values))
             if index in self.offset_after:
                 converted.append(_offsets(values))
         return zip(*converted, strict=True)
@@ -312,6 +315,18 @@ class _SheetSeries:
         if not any(map(attrgetter("microsecond"), walls)):
             return walls
         return by_distinct(walls, self._wall_cell)
+
+    def _whole(self, values: Sequence[Any]) -> list:
+        """A column of whole numbers (``Table.kinds`` "integer": ``epoch``) as cells showing
+        every digit, whatever ``format.decimals`` says of the values."""
+        return by_distinct(values, self._whole_cell)
+
+    def _whole_cell(self, value: Any) -> Any:
+        if type(value) is not int:
+            return self._cell(value)
+        cell = WriteOnlyCell(self.sheet, value=value)
+        cell.number_format = WHOLE_FORMAT
+        return cell
 
     def _cell(self, value: Any) -> Any:
         """``value`` as openpyxl stores it with the right cell type: safe text, a finite

@@ -64,6 +64,10 @@
     table.after(empty, picker, status);
     table.classList.add("is-enhanced");
 
+    // The help of the plain form speaks of ticks and position numbers: say what this one offers.
+    const help = document.getElementById(table.getAttribute("aria-describedby"));
+    if (help && help.dataset.enhancedHelp) help.textContent = help.dataset.enhancedHelp;
+
     function move(row, step) {
       const list = included();
       const target = list[list.indexOf(row) + step];

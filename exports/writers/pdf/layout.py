@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -82,12 +83,19 @@ class Styles:
         self.header = ParagraphStyle(
             "header", fontName=font.bold, fontSize=FONT_SIZE, leading=FONT_SIZE + 1.5
         )
+        # The header of a right-aligned (numeric) column sits over its numbers.
+        self.header_right = ParagraphStyle("header_right", parent=self.header, alignment=TA_RIGHT)
         self.body = ParagraphStyle("body", fontName=font.regular, fontSize=9, leading=11)
         self.note = ParagraphStyle("note", parent=self.body, textColor=GREY)
         self.series = ParagraphStyle(
             "series", fontName=font.bold, fontSize=9, leading=11, spaceBefore=3, spaceAfter=1
         )
         self.fact = ParagraphStyle("fact", fontName=font.regular, fontSize=8, leading=9.5)
+
+    def headers(self, numeric: list[bool]) -> list[ParagraphStyle]:
+        """The style of each header cell: right-aligned over ``numeric`` columns, as ``table``
+        aligns their cells (a paragraph aligns itself; the table's ALIGN does not move it)."""
+        return [self.header_right if right else self.header for right in numeric]
 
     def table(self, numeric: list[bool]) -> TableStyle:
         """The style of a data table; ``numeric`` columns are aligned right."""

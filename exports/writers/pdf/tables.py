@@ -113,11 +113,15 @@ class Section:
         widths = _share(self.natural_widths(), room, growable)
         fit = Fitter(widths, self.font, self.decimals, self.separator)
         style = styles.table(numeric)
+        header_styles = styles.headers(numeric)
         header_height = self._header_height(fit.widths, styles)
 
         def header() -> list[Paragraph]:
             # Wrapped, never cut; fresh paragraphs per chunk table (flowables keep state).
-            return [Paragraph(escape(text), styles.header) for text in self.headers]
+            return [
+                Paragraph(escape(text), head)
+                for text, head in zip(self.headers, header_styles, strict=True)
+            ]
 
         if not self._first:
             yield _chunk_table(header(), [], fit.widths, style, header_height)

@@ -473,6 +473,17 @@ def test_the_decimal_separator_offers_no_blank_choice(alice_client, readings):
     assert ExportRequest.objects.get().decimal_separator == "."
 
 
+def test_no_select_of_the_editor_offers_a_dashed_blank(alice_client, readings):
+    """Every choice is in words: an item's transform says "None (the values as stored)",
+    the schedule's step "1 minute", and no select shows Django's "---------"."""
+    page = alice_client.get(reverse("exports:create")).text
+    assert "---------" not in page
+    transform = page[page.index('name="items-0-transform"') :]
+    transform = transform[: transform.index("</select>")]
+    assert '<option value="" selected>None (the values as stored)</option>' in transform
+    assert ">1 minute<" in page and ">1 minutes<" not in page
+
+
 def test_a_removed_rows_errors_are_not_in_the_summary(alice_client, readings):
     data = post_data(name="", **{"items-TOTAL_FORMS": "2", "items-1-DELETE": "on"})
     data["items-1-output_format"] = "long"

@@ -211,16 +211,16 @@ def test_wide_columns_are_series_with_their_unit_in_the_header(alice):
     data = pdf(export(alice, wide=True, columns=[{"id": "time", "label": "time"}]))
     text = "\n".join(pages(data))
     for publisher, name in zip(DEVICES, NAMES, strict=True):
-        title = f"temperature ({name}) [Cel]"
+        title = f"temperature ({name}) [°C]"
         assert summary_of(text, title) == expected_summary(publisher, ".")
-    # The header cells (they wrap) carry the unit too: "[Cel]" on the last line of each
+    # The header cells (they wrap) carry the unit too: "[°C]" on the last line of each
     # device's header cell (the lowest two: the summary titles above carry it too).
     first = words(data)[0]
-    units = [word for word in first if word[0] == "[Cel]"]
+    units = [word for word in first if word[0] == "[°C]"]
     header = [word for word in units if word[2] == max(unit[2] for unit in units)]
     assert len(header) == 2
     for unit in header:
-        # Right-aligned (a numeric column): the line above ends where "[Cel]" does.
+        # Right-aligned (a numeric column): the line above ends where "[°C]" does.
         [end] = [w for w in first if unit[2] - 20 < w[2] < unit[2] and abs(w[3] - unit[3]) < 1]
         line = [w[0] for w in first if w[2] == end[2] and unit[3] - 130 < w[1] < unit[3]]
         assert line[0] == "temperature"
@@ -230,7 +230,7 @@ def test_units_head_the_long_value_column_and_numbers_align_right(alice):
     store()
     data = pdf(export(alice, decimalSeparator=","))
     first = words(data)[0]
-    unit = max((word for word in first if word[0] == "[Cel]"), key=lambda word: word[2])
+    unit = max((word for word in first if word[0] == "[°C]"), key=lambda word: word[2])
     value_header = next(
         word for word in first if word[0] == "value" and abs(word[1] - unit[1]) < 30
     )
@@ -408,3 +408,12 @@ def test_too_many_series_are_summarised_per_column():
         "First": "2026-10-25 00:00",
         "Last": "2026-10-25 00:29",
     }
+
+
+def test_unit_symbols_are_latin1_and_only_change_codes_printed_otherwise():
+    from exports.rows.units import SYMBOLS, unit_symbol
+
+    assert unit_symbol("Cel") == "°C" and unit_symbol("ug/m3") == "µg/m³"
+    assert unit_symbol("%RH") == "%RH" and unit_symbol("") == ""
+    for symbol in SYMBOLS.values():
+        symbol.encode("latin-1")  # printable with the PDF's fallback font

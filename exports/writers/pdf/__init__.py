@@ -18,7 +18,8 @@ The report: a header (title, request, window, zone, generation time or slot) abo
 first table; then for each table the summary of each of its series (count, min, max, mean,
 first and last time; count, first and last for text; "No data" for an empty one) beside a
 line chart of the series (``summary``, ``chart``), then the table, units in the value
-columns' headers (``value [Cel]``, when ``Table.units`` knows them) and numbers right-aligned.
+columns' headers (``value [°C]``, when ``Table.units`` knows them; ``rows.units``) and
+numbers right-aligned.
 
 The summary precedes the table but the rows are read once: ``Section.read`` counts the
 series and keeps the rows as they came (a few dozen bytes a cell); the platypus tables (a

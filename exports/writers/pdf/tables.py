@@ -13,6 +13,7 @@ from reportlab.platypus import Flowable, Paragraph, TableStyle
 from reportlab.platypus import Table as PdfTable
 
 from exports.rows.tables import Table
+from exports.rows.units import unit_symbol
 from exports.writers.base import Progress, chunked
 from exports.writers.pdf.cells import Fitter, pdf_text
 from exports.writers.pdf.layout import CELL_PADDING, ROW_HEIGHT, Fonts, Styles, text_width
@@ -44,7 +45,9 @@ class Section:
         columns = range(len(self.labels))
         values = self.tallies.roles.values
         known = table.units() if table.units is not None else None
-        self.units = [(known[i] or None) if known and i in values else None for i in columns]
+        self.units = [
+            unit_symbol(known[i]) if known and i in values and known[i] else None for i in columns
+        ]
         self.headers = [
             f"{label} [{pdf_text(unit)}]" if unit else label
             for label, unit in zip(self.labels, self.units, strict=True)

@@ -376,6 +376,7 @@ def test_preview_shows_the_first_rows_and_saves_nothing(alice_client, readings):
         '</td><td class="number">20</td>'
     )
     assert cells in response.text
+    assert '<th scope="col" class="number">value</th>' in response.text  # aligned as its cells
     assert not ExportRequest.objects.exists()
     assert not IamEvent.objects.exists() and not ExportJob.objects.exists()
 

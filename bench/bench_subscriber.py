@@ -21,7 +21,8 @@ The publishers are not the subscriber's rival for the CPU: MQTT goes through ``m
 through a separate Python process publishing on core NATS (``nc.publish``, no ack awaited; a
 JetStream stream stores what is published on its subjects). Core NATS is at most once: what a
 slower subscriber cannot take is dropped, and the table says how much was stored.
-The subscriber's peak RSS is sampled over both phases.
+The subscriber's peak RSS is sampled over both phases, and the CPU time it used in the
+sustained phase is given per 100,000 messages (user + system, all its threads).
 """
 
 from __future__ import annotations
@@ -288,6 +289,7 @@ def run_case(db: Database, transport: str, size: int, args, broker, workdir: Pat
             time.sleep(0.1)
         time.sleep(0.5)  # subscribed (MQTT) / consumer bound (NATS)
         watch = Watch(db, url, process)
+        cpu_before = sum(watch.memory.cpu_times()[:2])
         publisher = Publisher(transport, broker, workdir)
         # Sustained: everything at once.
         messages = lines(0, args.records, size)
@@ -297,6 +299,7 @@ def run_case(db: Database, transport: str, size: int, args, broker, workdir: Pat
         stored = watch.until(args.records)
         last = db.query(url, "SELECT MAX(created) FROM exports_message")[0][0]
         sustained = stored / (_epoch(last) - started)
+        cpu = sum(watch.memory.cpu_times()[:2]) - cpu_before
         # Paced: --paced-rate records/s.
         paced = args.paced_rate * args.paced_seconds
         first = args.records
@@ -329,6 +332,7 @@ def run_case(db: Database, transport: str, size: int, args, broker, workdir: Pat
         "p50": p50,
         "p99": p99,
         "rss": watch.peak / 2**20,
+        "cpu": cpu / (stored / size) * 100_000 if stored else float("nan"),
     }
 
 
@@ -361,7 +365,8 @@ def main() -> None:
         print(f"  {baseline['case']:<16} {baseline['rate']:>9,.0f} records/s", flush=True)
         print(
             f"  {'case':<16} {'records/s':>9} {'× ingest':>8}  {'p50 ms':>7} {'p99 ms':>7}"
-            f"  {'RSS MB':>6}  (paced {args.paced_rate:,} rec/s × {args.paced_seconds} s)",
+            f"  {'RSS MB':>6} {'CPU s':>6}  (paced {args.paced_rate:,} rec/s ×"
+            f" {args.paced_seconds} s; CPU s per 100k messages, sustained)",
             flush=True,
         )
         failed = []
@@ -389,7 +394,8 @@ def main() -> None:
                 print(
                     f"  {result['case']:<16} {result['rate']:>9,.0f} {ratio:>7.2f}×"
                     f"  {result['p50'] * 1000:>7,.0f} {result['p99'] * 1000:>7,.0f}"
-                    f"  {result['rss']:>6.0f}  {'ok' if met else 'MISSED'}{note}",
+                    f"  {result['rss']:>6.0f} {result['cpu']:>6.1f}"
+                    f"  {'ok' if met else 'MISSED'}{note}",
                     flush=True,
                 )
         print(

@@ -6,13 +6,16 @@ used here only); publishing and broker restarts happen in a scenario thread."""
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 from django.core.management import call_command
 
+from exports.data.bus.decoding import Incoming
 from exports.data.bus.envelope import encode_envelope
 from exports.data.bus.subscriber import Subscriber, SubscriberConfig
 from exports.models import BusDeadLetter, Message
@@ -319,3 +322,50 @@ def test_the_heartbeat_tells_healthz_connected_last_message_and_lag(
     assert seen["last_message"].endswith("Z") and 0 <= seen["lag_seconds"] < 5
     with pytest.raises(Exception, match="stopped or disconnected"):
         check_subscriber()  # the subscriber said it stopped
+
+
+def test_a_batch_closes_at_its_payload_bytes_and_the_queue_holds_four_batches():
+    sub = subscriber(batch_size=100, batch_bytes=1000, batch_ms=1)
+    payload = pack("n", T0, 1.0).ljust(300)
+    messages = [Incoming("mqtt", "channels/c1/messages", payload, T0) for _ in range(14)]
+    assert sub.deliver_many(messages, 0)
+    # Four batches' bytes are queued: no more until the loop takes some.
+    assert not sub.deliver_many(messages[:1], 0)
+    sizes = [len(sub._collect()) for _ in range(4)]
+    assert sizes == [4, 4, 4, 2]  # each closes with the message that reaches 1000 bytes
+    assert sub._queued_bytes == 0 and sub.deliver_many(messages[:1], 0)
+
+
+class SmallPayloadNats(NatsServer):
+    """A nats-server taking messages of at most 2 KiB (so pulls end at their max_bytes)."""
+
+    def argv(self) -> list[str]:
+        config = os.path.join(self.directory, "nats.conf")
+        with open(config, "w") as out:
+            out.write("max_payload: 2048\n")
+        return [*super().argv(), "-c", config]
+
+
+def test_jetstream_pulls_ended_by_their_bytes_are_followed_at_once():
+    # max_bytes of a pull = max(batch_bytes, 2 x the server's max payload) = 4 KiB here: each
+    # pull brings ~4 messages of ~1 KB and ends with a 409 "Message Size Exceeds MaxBytes",
+    # which must start the next pull (not the 1 s expiry: 150 messages would take ~40 s).
+    server = SmallPayloadNats().start()
+    try:
+        messages = [(f"channels.c1.s{i % 2}", pack("n", T0 + 100 * i, i, 30)) for i in range(150)]
+        assert all(1000 < len(payload) < 2048 for _, payload in messages)
+
+        def scenario(sub):
+            nats_publish(server.url, messages, jetstream=True)
+            started = time.monotonic()
+            until_stored(sub, 150, seconds=60)
+            assert time.monotonic() - started < 15, "pulls waited for their expiry"
+
+        sub = subscriber(nats_url=server.url, nats_stream="MESSAGES", batch_size=50)
+        sub.config.batch_bytes = 3000
+        sub.sources[0].batch_bytes = 3000
+        run(sub, scenario, seconds=90)
+    finally:
+        server.close()
+    counts = natural_key_counts()
+    assert len(counts) == 150 * 30 and set(counts.values()) == {1}

@@ -170,6 +170,62 @@ def test_the_key_is_the_documented_digest_and_a_batch_decodes_as_its_messages_do
     assert len({d.key for d in together}) == 6
 
 
+TRICKY_PAYLOADS = [
+    PACK,
+    b'[{"n": "temp", "v": 1}]',  # relative time: resolved against each message's own "now"
+    b'[{"bn": "dev:", "bt": 1767225600, "bu": "Cel", "bv": 10, "n": "a", "v": 1}]',
+    b'[{"n": "a", "v": 2}]',  # after a pack with base fields: none of them applies here
+    b'[{"bs": 5, "n": "a", "v": 1, "t": 1767225600}]',
+    b'[{"n": "a", "v": 1, "t": 1767225600}]',  # after a base sum: no sum here
+    b'[{"bver": 10, "n": "a", "v": 1}, {"n": "b", "vs": "x"}]',
+    b'[{"bver": 11, "n": "a", "v": 1}]',
+    b'  [{"n": "a", "v": 3}]',  # white space around the value
+    b'[{"n": "a", "v": 4}]\n',
+    b'[{"n": "a", "v": 5}] x',  # extra data
+    b"[1],[2]",
+    b'[{"n": "a", "v": 6}',  # unclosed
+    b'{"n": "a", "v": 7}',  # a lone record
+    b"[]",
+    b'[{"n": "a", "v": NaN}]',
+    b'[{"n": "a", "v": 1e400}]',
+    b'[{"n": "a", "v": 1' + b"0" * 5000 + b"}]",  # more digits than Python reads
+    b"[" * 100_000 + b"]" * 100_000,  # nested too deeply
+    b'[{"n": "a", "v": 1, "t": 1e300}]',
+    '[{"n": "a", "u": "°C", "v": 8}]'.encode(),
+    b'[{"n": "a", "u": "\\ud800", "v": 9}]',  # a lone surrogate: not storable
+    b'[{"n": "a", "u": "\xff", "v": 9}]',  # not UTF-8
+    json.dumps([{"n": "a" * 300, "v": 1}]).encode(),  # longer than the column
+    json.dumps([{"n": "bad name!", "v": 1}]).encode(),
+    json.dumps([{"n": "a", "v": True}]).encode(),
+    cbor2.dumps([{0: "a", 2: 1.5}]),
+]
+
+
+def test_a_batch_decodes_tricky_payloads_as_one_by_one_on_the_full_path(monkeypatch):
+    # The batch path (a quick JSON read, one resolver restarted per pack) must give exactly
+    # what each message alone gives through the full read and a resolver of its own.
+    payloads = [*TRICKY_PAYLOADS, *(pack_of(i) for i in range(5))]
+    messages = [
+        Incoming("mqtt", "channels/c1/messages/s", payload, received=T0 + 100.0 + index % 3)
+        for index, payload in enumerate(payloads * 2)
+    ]
+    together = decode_batch(messages)
+    from exports.data.bus import decoding
+
+    def no_quick_read(text, at):
+        raise StopIteration(at)
+
+    monkeypatch.setattr(decoding, "_scan_json", no_quick_read)
+    one_by_one = [decode(message) for message in messages]
+    assert [(d.key, d.origin, d.records, d.reason, d.created) for d in together] == [
+        (d.key, d.origin, d.records, d.reason, d.created) for d in one_by_one
+    ]
+    reasons = [d.reason for d in one_by_one]
+    assert sum(not reason for reason in reasons) >= 2 * 13 and reasons.count("") < len(reasons)
+    assert one_by_one[3].records[0].name == "a" and one_by_one[4].records[0].unit == ""
+    assert one_by_one[5].records[0].sum is None
+
+
 @pytest.mark.django_db
 def test_a_mixed_batch_stores_exactly_the_new_well_formed_messages():
     stored_before = [incoming("channels/c1/messages", pack_of(i)) for i in range(3)]

@@ -98,6 +98,14 @@ class Resolver:
     """Resolve the records of one pack (or stream) in order, carrying the base fields."""
 
     def __init__(self, *, now: float):
+        # Names and units that passed their checks (pure checks: kept across restarts).
+        self._names: set[str] = set()
+        self._units: set[str] = set()
+        self.restart(now=now)
+
+    def restart(self, *, now: float) -> None:
+        """Start a new pack (or stream) resolved against ``now``: every base field, the
+        version, the index and the last time forgotten, as a new resolver would have them."""
         self.now = now
         self.base_name = ""
         self.base_time = 0.0
@@ -106,9 +114,7 @@ class Resolver:
         self.base_sum: float | None = None
         self.version: int | None = None
         self.index = 0
-        # Names and units that passed their checks, and the last time resolved.
-        self._names: set[str] = set()
-        self._units: set[str] = set()
+        # The last time resolved (against this ``now``).
         self._last_seconds: float | None = None
         self._last_time = EPOCH
 
@@ -270,17 +276,25 @@ class Resolver:
         return time
 
 
-def parse_pack(records: Any, *, now: float) -> list[NormalisedRecord]:
+def parse_pack(
+    records: Any, *, now: float, resolver: Resolver | None = None
+) -> list[NormalisedRecord]:
     """Resolve a whole pack (a JSON array of records) against ``now`` (Unix seconds).
 
     Returns the records in pack order. Raises ``SenMLError`` at the first bad record.
+    ``resolver``: one to :meth:`~Resolver.restart` for this pack instead of making a new one
+    (the same result; many small packs in a row then share its checked names and units).
     """
     if isinstance(records, dict):
         records = [records]  # a lone record object is a pack of one
     if not isinstance(records, list):
         raise SenMLError(0, f"a SenML pack is a JSON array of records, not {_json_type(records)}.")
-    resolver = Resolver(now=now)
-    return [resolver.resolve(record) for record in records]
+    if resolver is None:
+        resolver = Resolver(now=now)
+    else:
+        resolver.restart(now=now)
+    resolve = resolver.resolve
+    return [resolve(record) for record in records]
 
 
 def iter_json_lines(stream: IO[str] | Iterable[str], *, now: float) -> Iterator[NormalisedRecord]:

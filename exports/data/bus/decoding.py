@@ -30,7 +30,7 @@ from typing import Any
 from exports.data.bus.envelope import Envelope, EnvelopeError, decode_envelope
 from exports.data.bus.topics import LAYOUTS, TopicError, route
 from exports.data.ingestion import checked_records, origin_problems
-from exports.data.senml import NormalisedRecord, SenMLError, parse_pack
+from exports.data.senml import NormalisedRecord, Resolver, SenMLError, parse_pack
 
 # RFC 8428 §6, Table 6: the CBOR labels of the SenML fields.
 CBOR_LABELS = {
@@ -53,6 +53,10 @@ CBOR_LABELS = {
 _JSON_START = frozenset(b"[{ \t\r\n")
 # json.loads without its per-call checks: the same decoder, the same errors.
 _decode_json = json.JSONDecoder().decode
+# Its scanner: one JSON value at an offset, (value, end). For a text that does not start with
+# white space and whose value ends at its end, that value is what _decode_json returns (which
+# skips white space both sides, then scans): the quick read of _senml, falling back to it.
+_scan_json = json.JSONDecoder().scan_once
 
 
 @dataclass(slots=True)
@@ -112,12 +116,15 @@ def decode_batch(
     """
     origins: dict[tuple[str, str, str], tuple] = {}
     decoded = []
+    # One resolver restarted per pack (parse_pack): a batch of 1-record packs makes one, not
+    # one per message, and checks each name and unit once.
+    resolver = Resolver(now=0.0)
     for message in messages:
         where = (message.transport, message.topic, message.publisher)
         known = origins.get(where)
         if known is None:
             known = origins[where] = _origin(message, layouts, default_publisher)
-        decoded.append(_decode(message, *known))
+        decoded.append(_decode(message, *known, resolver))
     return decoded
 
 
@@ -137,7 +144,15 @@ def _origin(message: Incoming, layouts: tuple[str, ...], default_publisher: str)
     return "", where.layout, origin, _origin_problem(*origin.values()), prefix
 
 
-def _decode(message: Incoming, error: str, layout: str, origin, problem: str, prefix) -> Decoded:
+def _decode(
+    message: Incoming,
+    error: str,
+    layout: str,
+    origin,
+    problem: str,
+    prefix,
+    resolver: Resolver | None = None,
+) -> Decoded:
     if error:
         return Decoded(_raw_key(message), reason=error, created=message.received)
     body = message.payload
@@ -163,7 +178,7 @@ def _decode(message: Incoming, error: str, layout: str, origin, problem: str, pr
     if problem:
         return Decoded(key, origin, reason=problem, created=created)
     try:
-        records = list(checked_records(parse_pack(_senml(body), now=created)))
+        records = list(checked_records(parse_pack(_senml(body), now=created, resolver=resolver)))
     except SenMLError as exc:
         return Decoded(key, origin, reason=f"malformed SenML: {exc}", created=created)
     except _Unreadable as exc:
@@ -206,6 +221,13 @@ def _senml(body: bytes) -> Any:
         raise _Unreadable("the payload is empty.")
     if 0x80 <= body[0] <= 0xBF:
         return _from_cbor(body)
+    try:
+        text = body.decode("utf-8")
+        value, end = _scan_json(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError, RecursionError):
+        pass  # the full read below says what is wrong
     try:
         return _decode_json(body.decode("utf-8"))
     except json.JSONDecodeError as exc:

@@ -46,6 +46,7 @@ class NatsSource:
         durable: str = "exporter",
         batch_size: int = 1000,
         batch_ms: int = 200,
+        batch_bytes: int = 4 * 2**20,
     ):
         self.url = url
         self.subjects = subjects
@@ -53,14 +54,18 @@ class NatsSource:
         self.stream = stream
         self.durable = durable
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.wait = max(batch_ms / 1000, 0.05)
         self._connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
-        self.capacity = max(4 * batch_size, 1000)  # messages buffered before we hold back
+        # Buffered before we hold back: messages, and payload bytes.
+        self.capacity = max(4 * batch_size, 1000)
+        self.capacity_bytes = 4 * batch_bytes
         self._buffer: list = []
+        self._buffer_bytes = 0
         self._pulled, self._pulled_at = 0, 0.0  # since the last pull request
         self.dropped, self._dropped_logged = 0, 0.0  # slow-consumer episodes (core NATS)
         self.ready = threading.Event()  # subscribed, or the consumer bound
@@ -181,13 +186,23 @@ class NatsSource:
             await js.add_consumer(self.stream, config)
 
     async def _pull(self, nc, inbox: str) -> None:
-        """Ask for the next ``batch_size`` messages when due, then wait a little."""
+        """Ask for the next ``batch_size`` messages (at most ``batch_bytes``, or two of the
+        largest messages the server takes) when due, then wait a little. None while the
+        buffer is full: what the subscriber has not taken stays at the server."""
+        if self._full():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), PULL_EXPIRES)
+            return
         now = time.monotonic()
         due = self._pulled >= self.batch_size // 2 or now - self._pulled_at > PULL_EXPIRES
         if due or self._pull_done.is_set():  # half has come, it expired, or it is over
             self._pull_done.clear()
             self._pulled, self._pulled_at = 0, now
-            request = {"batch": self.batch_size, "expires": int(PULL_EXPIRES * 1e9)}
+            request = {
+                "batch": self.batch_size,
+                "max_bytes": max(self.batch_bytes, 2 * nc.max_payload),
+                "expires": int(PULL_EXPIRES * 1e9),
+            }
             subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
             await nc.publish(subject, json.dumps(request).encode(), reply=inbox)
         with contextlib.suppress(TimeoutError):
@@ -204,19 +219,23 @@ class NatsSource:
                 # deleted: bind again — making what is missing, with backoff while that fails.
                 self.ready.clear()
                 self._pull_done.set()
-            elif status in ("404", "408"):  # the pull request is over: send the next one
-                self._pull_done.set()
+            elif status in ("404", "408") or "maxbytes" in description:
+                self._pull_done.set()  # the pull request is over: send the next one
             return  # 100: a heartbeat; another 409 (say, too many requests waiting): on expiry
         self._pulled += 1
         if self._pulled == self.batch_size // 2:
             self._pull_done.set()  # time for the next request
         self._buffer.append(message)
+        self._buffer_bytes += len(message.data)
         if len(self._buffer) == 1:
             self._buffered.set()
-        if len(self._buffer) >= self.capacity:
+        if self._full():
             # The subscriber is behind: hold this subscription (core NATS then drops what
             # exceeds its pending limit; JetStream sends no more than max_ack_pending).
             await self._drained.wait()
+
+    def _full(self) -> bool:
+        return len(self._buffer) >= self.capacity or self._buffer_bytes >= self.capacity_bytes
 
     async def _forward(self, *, acked: bool) -> None:
         """Hand the buffered messages over in chunks, until stopped."""
@@ -226,7 +245,7 @@ class NatsSource:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._buffered.wait(), 0.5)
                 continue
-            messages, self._buffer = self._buffer, []
+            messages, self._buffer, self._buffer_bytes = self._buffer, [], 0
             self._drained.set()
             self._drained = asyncio.Event()
             await self._hand_over(messages, acked=acked)

@@ -2,7 +2,8 @@
 
 Brokers hand messages to :meth:`Subscriber.deliver` (or a fetched batch to
 :meth:`Subscriber.deliver_many`) from their own threads; the loop takes up to
-``SUBSCRIBER_BATCH_SIZE`` messages, or what came within ``SUBSCRIBER_BATCH_MS`` of the first,
+``SUBSCRIBER_BATCH_SIZE`` messages (fewer when their payloads reach ``SUBSCRIBER_BATCH_BYTES``),
+or what came within ``SUBSCRIBER_BATCH_MS`` of the first,
 decodes them (:func:`~exports.data.bus.decoding.decode_batch`), stores them in one transaction
 (:func:`~exports.data.bus.storing.store_batch`) and only then acknowledges them, each source's
 acks in one burst (``source.ack(handles)``). A database that fails is retried with a doubling delay,
@@ -50,8 +51,9 @@ class SubscriberConfig:
     nats_url: str = ""
     nats_stream: str = ""
     layouts: tuple[str, ...] = LAYOUTS
-    batch_size: int = 1000
+    batch_size: int = 5000
     batch_ms: int = 200
+    batch_bytes: int = 4 * 2**20  # payload bytes: a batch of large packs closes sooner
     publish_rule: str = "grants"
     publisher: str = "unknown"
     dedup_window: timedelta = timedelta(days=7)
@@ -85,7 +87,12 @@ class Subscriber:
         # A deque and an event rather than a queue.Queue: brokers append without a lock, and
         # the loop takes a whole batch at once (a Queue locks twice per message).
         self.inbox: deque[Incoming] = deque()
+        # At most four batches queued, counted in messages and in payload bytes (the bytes
+        # under a lock: brokers add them, the loop takes them away).
         self.capacity = 4 * self.config.batch_size
+        self.capacity_bytes = 4 * self.config.batch_bytes
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
         self._arrived = threading.Event()
         self.stopping = threading.Event()
         self.sources = self._sources()
@@ -120,6 +127,7 @@ class Subscriber:
                     durable=config.durable,
                     batch_size=config.batch_size,
                     batch_ms=config.batch_ms,
+                    batch_bytes=config.batch_bytes,
                 )
             )
         return sources
@@ -131,12 +139,15 @@ class Subscriber:
     def deliver_many(self, messages, timeout: float = 0.5) -> bool:
         """Queue ``messages`` (in order) for the next batches; False when the queue stayed
         full for ``timeout`` seconds (then none was queued)."""
-        if len(self.inbox) >= self.capacity:
+        if len(self.inbox) >= self.capacity or self._queued_bytes >= self.capacity_bytes:
             deadline = time.monotonic() + timeout
-            while len(self.inbox) >= self.capacity:
+            while len(self.inbox) >= self.capacity or self._queued_bytes >= self.capacity_bytes:
                 if time.monotonic() >= deadline or self.stopping.is_set():
                     return False
                 time.sleep(0.002)
+        size = sum([len(message.payload) for message in messages])
+        with self._bytes_lock:
+            self._queued_bytes += size
         self.inbox.extend(messages)
         if not self._arrived.is_set():
             self._arrived.set()
@@ -160,7 +171,7 @@ class Subscriber:
             self._finish()
 
     def _finish(self) -> None:
-        batch = self._take(len(self.inbox))
+        batch, _ = self._take(len(self.inbox), budget=float("inf"))
         if batch:
             self._flush(batch)
         for source in self.sources:
@@ -168,12 +179,20 @@ class Subscriber:
         self._beat(force=True)
         close_old_connections()
 
-    def _take(self, count: int) -> list[Incoming]:
-        inbox, batch = self.inbox, []
-        take = inbox.popleft
+    def _take(self, count: int, budget: float) -> tuple[list[Incoming], int]:
+        """Up to ``count`` queued messages, stopping after the one that reaches ``budget``
+        payload bytes; and their bytes."""
+        inbox, batch, taken = self.inbox, [], 0
+        take, add = inbox.popleft, batch.append
         for _ in range(min(count, len(inbox))):
-            batch.append(take())
-        return batch
+            message = take()
+            add(message)
+            taken += len(message.payload)
+            if taken >= budget:
+                break
+        with self._bytes_lock:
+            self._queued_bytes -= taken
+        return batch, taken
 
     def _wait(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for a message; whether one is queued."""
@@ -188,16 +207,18 @@ class Subscriber:
     def _collect(self) -> list[Incoming]:
         if not self._wait(0.5):
             return []
-        size = self.config.batch_size
+        size, budget = self.config.batch_size, self.config.batch_bytes
         deadline = time.monotonic() + self.config.batch_ms / 1000
-        batch = self._take(size)
-        while len(batch) < size and not self.stopping.is_set():
+        batch, taken = self._take(size, budget)
+        while len(batch) < size and taken < budget and not self.stopping.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             # In short waits, so a stop (SIGTERM) closes the batch at once.
             if self._wait(min(remaining, 0.1)):
-                batch.extend(self._take(size - len(batch)))
+                more, more_bytes = self._take(size - len(batch), budget - taken)
+                batch.extend(more)
+                taken += more_bytes
         return batch
 
     def _flush(self, batch: list[Incoming]) -> None:

@@ -30,6 +30,7 @@ def subscriber_config() -> SubscriberConfig:
         layouts=tuple(settings.SUBSCRIBER_LAYOUTS),
         batch_size=settings.SUBSCRIBER_BATCH_SIZE,
         batch_ms=settings.SUBSCRIBER_BATCH_MS,
+        batch_bytes=settings.SUBSCRIBER_BATCH_BYTES,
         publish_rule=settings.SUBSCRIBER_PUBLISH_RULE,
         publisher=settings.SUBSCRIBER_PUBLISHER,
         dedup_window=isodate.parse_duration(settings.SUBSCRIBER_DEDUP_WINDOW),
@@ -46,9 +47,10 @@ class Command(BaseCommand):
     help = (
         "Subscribe to the platform's message bus and store every SenML message once: MQTT "
         "(MQTT_URL, QoS 1, persistent session) and/or NATS (NATS_URL; a JetStream durable "
-        "consumer when NATS_STREAM is set). Batches of SUBSCRIBER_BATCH_SIZE messages or "
-        "SUBSCRIBER_BATCH_MS ms are stored in one transaction, then acknowledged. SIGTERM or "
-        "Ctrl-C stores the open batch and exits. Usage: manage.py runsubscriber"
+        "consumer when NATS_STREAM is set). Batches of SUBSCRIBER_BATCH_SIZE messages (fewer "
+        "past SUBSCRIBER_BATCH_BYTES of payload) or SUBSCRIBER_BATCH_MS ms are stored in one "
+        "transaction, then acknowledged. SIGTERM or Ctrl-C stores the open batch and exits. "
+        "Usage: manage.py runsubscriber"
     )
 
     def handle(self, *args, **options):

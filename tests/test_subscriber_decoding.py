@@ -387,3 +387,62 @@ def test_make_run_starts_the_subscriber_when_a_broker_is_configured(settings):
     assert "subscriber" not in dict(stack_processes("127.0.0.1:8000"))
     settings.NATS_URL = "nats://127.0.0.1:4222"
     assert dict(stack_processes("127.0.0.1:8000"))["subscriber"][-1] == "runsubscriber"
+
+
+def _mqtt_publish(topic: str, payload: bytes, mid: int, qos: int, props: bytes = b"\x00"):
+    body = len(topic.encode()).to_bytes(2, "big") + topic.encode()
+    body += (mid.to_bytes(2, "big") if qos else b"") + props + payload
+    length, size = b"", len(body)
+    while True:
+        size, digit = divmod(size, 128)
+        length += bytes([digit | (0x80 if size else 0)])
+        if not size:
+            return bytes([0x30 | qos << 1]) + length + body
+
+
+def test_the_mqtt_reader_takes_plain_publishes_in_bulk_and_leaves_the_rest_to_paho():
+    """What the chunk reader parses itself (QoS 0/1 without properties) and what it leaves to
+    paho (properties, other packets, a packet cut by the end of what has arrived) come out
+    in the order they were sent, each once, with topic, payload, packet id and QoS."""
+    import socket
+
+    from exports.data.bus.mqtt import _Client, paho
+
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _Client(
+        paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
+    )
+    client._sock = ours
+    got, bulks = [], []
+    client.on_plain_publishes = lambda items: (bulks.append(len(items)), got.extend(items))
+    client.on_plain_publish = lambda *item: got.append(item)
+    client.on_message = lambda _c, _u, m: got.append((m.topic, m.payload, m.mid, m.qos))
+    user_property = b"\x26" + b"\x00\x09publisher" + b"\x00\x05dev-9"
+    expected = [
+        ("channels/a/messages/x", b'[{"n":"t","v":1}]', 1, 1),
+        ("channels/a/messages/x", b'[{"n":"t","v":2}]', 0, 0),
+        ("channels/b/messages", b'[{"n":"t","v":3}]', 3, 1),  # with a property
+        ("channels/a/messages/x", b"[" + b" " * 300 + b"]", 4, 1),  # two-byte length
+        ("channels/é/messages", b'[{"n":"t","v":5}]', 5, 1),
+    ]
+    packets = [
+        _mqtt_publish(*expected[0]),
+        _mqtt_publish(*expected[1]),
+        _mqtt_publish(*expected[2], props=bytes([len(user_property)]) + user_property),
+        _mqtt_publish(*expected[3]),
+        b"\xd0\x00",  # PINGRESP
+        _mqtt_publish(*expected[4]),
+    ]
+    stream = b"".join(packets)
+    cut = len(b"".join(packets[:3])) + 100  # inside the fourth packet
+    try:
+        theirs.sendall(stream[:cut])
+        assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+        theirs.sendall(stream[cut:])
+        assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    finally:
+        ours.close()
+        theirs.close()
+    assert got == expected
+    assert bulks[0] == 2  # the first two in one hand-over

@@ -10,7 +10,9 @@ stored batch go out in one burst (:meth:`MqttSource.ack`).
 
 Two costs of paho 2.x per received message are cut (measured: they were most of paho's time):
 its network thread reads one packet per ``select()`` — and, as the GIL is busy with our batch,
-waits for it after each — so :class:`_Client` reads every packet already there at once; and it
+waits for it after each — so :class:`_Client` reads every packet already there at once, the
+plain PUBLISHes (QoS 0/1, no properties: what devices send) parsed by itself from its buffer and
+handed over as one list per buffer (:meth:`_Client._read_publishes`); and it
 builds a ``Properties`` object per MQTT 5 PUBLISH, tables and all, so
 :func:`_quick_publish_properties` makes that a copy of a cleared prototype (the same class).
 """
@@ -22,7 +24,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt as paho_mqtt
@@ -79,8 +81,68 @@ class _Client(paho.Client):
         self._at += len(part)
         return part
 
-    # Set by MqttSource: called with (topic, payload, mid, qos) for a plain PUBLISH.
+    # Set by MqttSource: called with (topic, payload, mid, qos) for a plain PUBLISH, and with
+    # a list of those for the plain PUBLISHes read at once from the buffer.
     on_plain_publish: Callable[[str, bytes, int, int], None] | None = None
+    on_plain_publishes: Callable[[list[tuple[str, bytes, int, int]]], None] | None = None
+
+    def _read_publishes(self) -> int | None:
+        """Hand over, in one list, every whole plain PUBLISH at the head of the buffer (the
+        socket is read when the buffer is empty): the usual packet, parsed here in a few
+        steps instead of paho's per-packet state machine (three reads, a dict and two locks
+        a packet). Returns how many, or None when the socket has nothing now. Anything else
+        — another packet type, QoS 2, properties, a packet cut at the buffer's end, a socket
+        error — is left where it is for paho's own reading, which handles and reports it."""
+        if self._chunk_of is not self._sock:
+            self._chunk, self._at, self._chunk_of = b"", 0, self._sock
+        if self._at >= len(self._chunk):
+            try:
+                data = paho.Client._sock_recv(self, RECV_CHUNK)
+            except BlockingIOError:
+                return None
+            except OSError:
+                return 0  # paho reads again, gets the error and reports it
+            if not data:
+                return 0  # the connection closed: paho finds out the same way
+            self._chunk, self._at = data, 0
+        chunk, at, end = self._chunk, self._at, len(self._chunk)
+        found: list[tuple[str, bytes, int, int]] = []
+        while at + 2 <= end:
+            header = chunk[at]
+            if header >> 4 != 3 or header & 0x06 > 0x02:  # not a PUBLISH of QoS 0 or 1
+                break
+            length, shift, pos = 0, 0, at + 1
+            while pos < end and pos - at <= 4:
+                byte = chunk[pos]
+                pos += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+            else:
+                break  # remaining length cut at the end, or malformed: paho's turn
+            packet_end = pos + length
+            if packet_end > end or length < 3:
+                break
+            qos = (header & 0x06) >> 1
+            topic_stop = pos + 2 + int.from_bytes(chunk[pos : pos + 2], "big")
+            cursor, mid = topic_stop, 0
+            if qos:
+                mid, cursor = int.from_bytes(chunk[cursor : cursor + 2], "big"), cursor + 2
+            if cursor >= packet_end or chunk[cursor] != 0:
+                break  # properties (or malformed): paho reads it
+            try:
+                topic = chunk[pos + 2 : topic_stop].decode("utf-8")
+            except UnicodeDecodeError:
+                break
+            found.append((topic, chunk[cursor + 1 : packet_end], mid, qos))
+            at = packet_end
+        self._at = at
+        if found:
+            with self._msgtime_mutex:
+                self._last_bytes_received = paho.time_func()
+            self.on_plain_publishes(found)
+        return len(found)
 
     def _handle_publish(self) -> paho.MQTTErrorCode:
         """A QoS 0/1 PUBLISH without properties (the usual one) straight to
@@ -111,6 +173,18 @@ class _Client(paho.Client):
         while True:
             if self._sock is None:
                 return paho.MQTTErrorCode.MQTT_ERR_NO_CONN
+            if self._in_packet["command"] == 0 and self.on_plain_publishes is not None:
+                # Between packets: the plain PUBLISHes there go over in bulk.
+                count = self._read_publishes()
+                if count is None:
+                    return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+                if count:
+                    if read // WRITE_EVERY != (read + count) // WRITE_EVERY and self.want_write():
+                        rc = self.loop_write()
+                        if rc > 0:
+                            return rc
+                    read += count
+                    continue
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
@@ -150,7 +224,7 @@ class MqttSource:
         *,
         filters: list[str],
         client_id: str,
-        deliver: Callable[[Incoming, float], bool],
+        deliver: Callable[[Sequence[Incoming], float], bool],
         session_expiry: int,
         receive_maximum: int = 65535,
     ):
@@ -182,6 +256,7 @@ class MqttSource:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_plain_publish = self._on_plain_publish
+        client.on_plain_publishes = self._on_plain_publishes
         client.on_subscribe = lambda *args: self.ready.set()
         self._properties = Properties(PacketTypes.CONNECT)
         self._properties.SessionExpiryInterval = session_expiry
@@ -249,11 +324,22 @@ class MqttSource:
     def _on_plain_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         self._hand_over(topic, payload, mid, qos, "")
 
+    def _on_plain_publishes(self, publishes: list[tuple[str, bytes, int, int]]) -> None:
+        generation, now = self._generation, time.time()
+        self._deliver(
+            [
+                Incoming("mqtt", topic, payload, now, "", (generation, mid, qos) if qos else None)
+                for topic, payload, mid, qos in publishes
+            ]
+        )
+
     def _hand_over(self, topic: str, payload: bytes, mid: int, qos: int, publisher: str) -> None:
         handle = (self._generation, mid, qos) if qos > 0 else None
-        incoming = Incoming("mqtt", topic, payload, time.time(), publisher, handle)
-        # Waits while the batch queue is full (TCP then holds the broker back); a message
-        # dropped on stopping was not acknowledged, so the session keeps it.
-        while not self.deliver(incoming, 0.5):
+        self._deliver([Incoming("mqtt", topic, payload, time.time(), publisher, handle)])
+
+    def _deliver(self, messages: list[Incoming]) -> None:
+        # Waits while the batch queue is full (TCP then holds the broker back); messages
+        # dropped on stopping were not acknowledged, so the session keeps them.
+        while not self.deliver(messages, 0.5):
             if self._stopped:
                 return

@@ -111,7 +111,7 @@ class Subscriber:
                     config.mqtt_url,
                     filters=mqtt_filters(config.layouts),
                     client_id=config.client_id,
-                    deliver=self.deliver,
+                    deliver=self.deliver_many,
                     session_expiry=int(config.dedup_window.total_seconds()),
                 )
             )

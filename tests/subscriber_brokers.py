@@ -160,3 +160,18 @@ def nats_add_stream(url: str, name: str, subjects: list[str]) -> None:
         await nc.close()
 
     asyncio.run(main())
+
+
+def nats_consumer_info(url: str, stream: str, durable: str):
+    """The JetStream consumer's state (``num_ack_pending``, ``num_redelivered``, ``ack_floor``)."""
+
+    async def main():
+        import nats
+
+        nc = await nats.connect(url)
+        try:
+            return await nc.jetstream().consumer_info(stream, durable)
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())

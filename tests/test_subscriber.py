@@ -25,6 +25,7 @@ from tests.subscriber_brokers import (
     NatsServer,
     mqtt_publish,
     nats_add_stream,
+    nats_consumer_info,
     nats_publish,
     pack,
 )
@@ -278,6 +279,28 @@ def test_jetstream_pulls_batch_after_batch_and_makes_a_deleted_consumer_again(na
     counts = natural_key_counts()
     assert len(counts) == 260 and set(counts.values()) == {1}
     assert sub.totals.stored == 260 and sub.totals.duplicates >= 200
+
+
+def test_jetstream_acks_reach_the_server_once_stored(nats_server):
+    """The acks of a stored batch (one write for the batch) arrive: nothing stays pending at
+    the server, nothing is delivered again, and the ack floor is the last message."""
+    nats_add_stream(nats_server.url, "MESSAGES", ["channels.>"])
+    messages = [(f"channels.c1.s{i % 2}", pack("n", T0 + i, i)) for i in range(150)]
+
+    def acked() -> bool:
+        info = nats_consumer_info(nats_server.url, "MESSAGES", "exporter")
+        return info.num_ack_pending == 0 and info.ack_floor.stream_seq == 150
+
+    def scenario(sub):
+        nats_publish(nats_server.url, messages, jetstream=True)
+        until_stored(sub, 150)
+        wait_for(acked, 10, "every delivery acknowledged")
+
+    sub = subscriber(nats_url=nats_server.url, nats_stream="MESSAGES", batch_size=40)
+    run(sub, scenario)
+    info = nats_consumer_info(nats_server.url, "MESSAGES", "exporter")
+    assert info.num_redelivered == 0 and info.delivered.stream_seq == 150
+    assert sub.totals.stored == 150 and sub.totals.duplicates == 0
 
 
 def nats_delete_consumer(url: str, stream: str, durable: str) -> None:

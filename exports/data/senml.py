@@ -293,8 +293,7 @@ def parse_pack(
         resolver = Resolver(now=now)
     else:
         resolver.restart(now=now)
-    resolve = resolver.resolve
-    return [resolve(record) for record in records]
+    return [resolver.resolve(record) for record in records]
 
 
 def iter_json_lines(stream: IO[str] | Iterable[str], *, now: float) -> Iterator[NormalisedRecord]:

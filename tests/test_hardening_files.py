@@ -89,6 +89,21 @@ def test_prune_deletes_old_orphans_only(alice, media):
     assert prune().orphans_deleted == 0
 
 
+def test_a_partial_export_a_killed_worker_left_is_swept_once_old(media):
+    """A worker killed while writing leaves its spool file in exports/.partial/ (the local
+    disk's files are written there and renamed into place): the orphan sweep takes it."""
+    from exports.files.storage import PARTIAL_DIR
+
+    left = media / PARTIAL_DIR / "export-abc123"
+    writing = media / PARTIAL_DIR / "export-def456"
+    for path in (left, writing):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a file")
+    make_old(left)
+    assert sweep_orphans() == 1
+    assert not left.exists() and writing.exists()
+
+
 def test_the_sweep_finds_no_storage_folder_as_nothing_to_do(media):
     assert sweep_orphans() == 0
 

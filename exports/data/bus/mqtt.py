@@ -109,8 +109,6 @@ class _Client(paho.Client):
         found: list[tuple[str, bytes, int, int]] = []
         while at + 2 <= end:
             header = chunk[at]
-            if header >> 4 != 3 or header & 0x06 > 0x02:  # not a PUBLISH of QoS 0 or 1
-                break
             length, shift, pos = 0, 0, at + 1
             while pos < end and pos - at <= 4:
                 byte = chunk[pos]
@@ -122,20 +120,10 @@ class _Client(paho.Client):
             else:
                 break  # remaining length cut at the end, or malformed: paho's turn
             packet_end = pos + length
-            if packet_end > end or length < 3:
-                break
-            qos = (header & 0x06) >> 1
-            topic_stop = pos + 2 + int.from_bytes(chunk[pos : pos + 2], "big")
-            cursor, mid = topic_stop, 0
-            if qos:
-                mid, cursor = int.from_bytes(chunk[cursor : cursor + 2], "big"), cursor + 2
-            if cursor >= packet_end or chunk[cursor] != 0:
-                break  # properties (or malformed): paho reads it
-            try:
-                topic = chunk[pos + 2 : topic_stop].decode("utf-8")
-            except UnicodeDecodeError:
-                break
-            found.append((topic, chunk[cursor + 1 : packet_end], mid, qos))
+            publish = _plain_publish(header, chunk, pos, packet_end) if packet_end <= end else None
+            if publish is None:
+                break  # cut at the buffer's end, properties, or malformed: paho reads it
+            found.append(publish)
             at = packet_end
         self._at = at
         if found:
@@ -148,21 +136,13 @@ class _Client(paho.Client):
         """A QoS 0/1 PUBLISH without properties (the usual one) straight to
         :attr:`on_plain_publish`; any other (properties, QoS 2, a bad topic) as paho does."""
         header, packet = self._in_packet["command"], self._in_packet["packet"]
-        qos = (header & 0x06) >> 1
         handler = self.on_plain_publish
-        if handler is None or qos > 1 or self._protocol != paho.MQTTv5 or len(packet) < 3:
+        publish = None
+        if handler is not None and self._protocol == paho.MQTTv5:
+            publish = _plain_publish(header, packet, 0, len(packet))
+        if publish is None:
             return super()._handle_publish()
-        at = 2 + int.from_bytes(packet[:2], "big")
-        mid = 0
-        if qos:
-            mid, at = int.from_bytes(packet[at : at + 2], "big"), at + 2
-        if at >= len(packet) or packet[at] != 0:  # it has properties (or is malformed)
-            return super()._handle_publish()
-        try:
-            topic = packet[2 : 2 + int.from_bytes(packet[:2], "big")].decode("utf-8")
-        except UnicodeDecodeError:
-            return super()._handle_publish()
-        handler(topic, bytes(packet[at + 1 :]), mid, qos)
+        handler(*publish)
         return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
@@ -173,7 +153,11 @@ class _Client(paho.Client):
         while True:
             if self._sock is None:
                 return paho.MQTTErrorCode.MQTT_ERR_NO_CONN
-            if self._in_packet["command"] == 0 and self.on_plain_publishes is not None:
+            if (
+                self._in_packet["command"] == 0
+                and self.on_plain_publishes is not None
+                and self._protocol == paho.MQTTv5
+            ):
                 # Between packets: the plain PUBLISHes there go over in bulk.
                 count = self._read_publishes()
                 if count is None:
@@ -195,6 +179,28 @@ class _Client(paho.Client):
                 rc = self.loop_write()
                 if rc > 0:
                     return rc
+
+
+def _plain_publish(
+    header: int, data: bytes | bytearray, start: int, end: int
+) -> tuple[str, bytes, int, int] | None:
+    """``(topic, payload, packet id, QoS)`` of the MQTT 5 PUBLISH whose fixed header byte is
+    ``header`` and whose body is ``data[start:end]``, when it is a plain one (QoS 0 or 1, no
+    properties, a UTF-8 topic); None for any other, which paho then reads."""
+    qos = (header & 0x06) >> 1
+    if header >> 4 != 3 or qos > 1 or end - start < 3:
+        return None
+    topic_stop = start + 2 + int.from_bytes(data[start : start + 2], "big")
+    cursor, mid = topic_stop, 0
+    if qos:
+        mid, cursor = int.from_bytes(data[cursor : cursor + 2], "big"), cursor + 2
+    if cursor >= end or data[cursor] != 0:  # properties (or malformed)
+        return None
+    try:
+        topic = data[start + 2 : topic_stop].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return topic, bytes(data[cursor + 1 : end]), mid, qos
 
 
 def _quick_publish_properties() -> None:

@@ -1,7 +1,7 @@
 """The subscriber's loop: collect a batch, store it once, then acknowledge it.
 
-Brokers hand messages to :meth:`Subscriber.deliver` (or a fetched batch to
-:meth:`Subscriber.deliver_many`) from their own threads; the loop takes up to
+Brokers hand messages over in lists to :meth:`Subscriber.deliver_many` from their own
+threads; the loop takes up to
 ``SUBSCRIBER_BATCH_SIZE`` messages (fewer when their payloads reach ``SUBSCRIBER_BATCH_BYTES``),
 or what came within ``SUBSCRIBER_BATCH_MS`` of the first,
 decodes them (:func:`~exports.data.bus.decoding.decode_batch`), stores them in one transaction
@@ -131,10 +131,6 @@ class Subscriber:
                 )
             )
         return sources
-
-    def deliver(self, message: Incoming, timeout: float = 0.5) -> bool:
-        """Queue ``message`` for the next batch; False when the queue stayed full."""
-        return self.deliver_many((message,), timeout)
 
     def deliver_many(self, messages, timeout: float = 0.5) -> bool:
         """Queue ``messages`` (in order) for the next batches; False when the queue stayed

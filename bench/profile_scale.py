@@ -124,7 +124,7 @@ patch(lifecycle, "finish", "finish (lifecycle.finish)")
 patch(lifecycle, "_announce", "deliveries recorded (job_finished)")
 patch(notification_jobs, "deliver", "message: claim, link, render, store")
 patch(SlackTransport, "notify", "message: HTTP POST to the chat stand-in")
-patch(runner, "dispatch_quietly", "dispatch the next job (in the horse)")
+patch(runner, "refill_quietly", "dispatch the next job (in the horse)")
 patch(runner.ExportJob, "refresh_from_db", "refresh rows")
 
 

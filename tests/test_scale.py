@@ -1,6 +1,8 @@
 """Many small exports (issue 21 §1): the messages of an export are sent by the RQ job that
 made its file, still once each; the worker builds what every job needs before forking."""
 
+from datetime import timedelta
+
 import django_rq
 import pytest
 from django.core import mail
@@ -177,3 +179,72 @@ def test_a_dispatch_finding_the_lock_busy_returns_at_once_and_the_holder_hands_o
     late[0].refresh_from_db()
     assert late[0].enqueued_at is not None
     assert not redis_conn.exists(namespace.redis_key("dispatch:again"))
+
+
+def take(queue) -> None:
+    """What a worker does with the first job RQ holds: takes it and claims its row."""
+    from exports.queue import lifecycle
+
+    rq_id = queue.job_ids[0]
+    queue.remove(rq_id)
+    assert lifecycle.start(ExportJob.objects.get(rq_job_id=rq_id).pk, rq_id) is not None
+
+
+def waiting_jobs(request, count: int) -> list:
+    slot = timezone.now()
+    return [
+        ExportJob.objects.create(request=request, slot=slot + timedelta(minutes=n), windows=[])
+        for n in range(count)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_job_refills_the_backlog_only_once_it_has_drained_to_half(
+    alice, redis_conn, settings
+):
+    from tests.test_scheduler import make_one_time
+
+    settings.EXPORTS_DISPATCH_BACKLOG = 4
+    waiting_jobs(make_one_time(alice), 7)
+    assert export_dispatch.dispatch() == 4  # four in RQ, three waiting
+    queue = django_rq.get_queue(namespace.queue_name("exports"))
+    take(queue)
+    take(queue)  # two taken by workers: two left, half of four: each worker still finds one
+    assert export_dispatch.refill_quietly() == 0
+    assert ExportJob.objects.filter(enqueued_at__isnull=True).count() == 3
+    take(queue)  # one left: below half, refilled up to the backlog in one pass
+    assert export_dispatch.refill_quietly() == 3
+    assert queue.count == 4 and not ExportJob.objects.filter(enqueued_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_default_backlog_of_two_jobs_per_worker_is_refilled_below_one_per_worker(
+    alice, redis_conn, settings
+):
+    from tests.test_scheduler import make_one_time
+
+    settings.EXPORTS_DISPATCH_BACKLOG = None
+    waiting_jobs(make_one_time(alice), 3)
+    assert export_dispatch.dispatch() == 2  # no worker registered: a backlog of two
+    queue = django_rq.get_queue(namespace.queue_name("exports"))
+    take(queue)
+    assert not export_dispatch.backlog_low()  # one queued: not fewer than half
+    take(queue)
+    assert export_dispatch.backlog_low() and export_dispatch.refill_quietly() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tick_that_only_dispatched_lets_the_scheduler_sleep(alice, redis_conn, settings):
+    # Looping at once after a dispatch only raced the workers' horses for the lock: room in
+    # the backlog appears when a worker ends a job, and that worker refills it.
+    import io
+
+    from exports.management.commands import runscheduler
+    from tests.test_scheduler import make_one_time
+
+    settings.EXPORTS_DISPATCH_BACKLOG = 2
+    waiting_jobs(make_one_time(alice), 3)
+    scheduler = runscheduler.Command(stdout=io.StringIO())
+    assert scheduler.handle_one_dispatch(verbose=False) is False
+    assert ExportJob.objects.filter(enqueued_at__isnull=False).count() == 2
+    assert "Dispatched: 2 job(s)" in scheduler.stdout.getvalue()

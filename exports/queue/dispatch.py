@@ -38,6 +38,7 @@ from django.utils import timezone
 from redis.exceptions import LockError, RedisError
 from rq import Worker
 from rq.exceptions import DuplicateJobError
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from exports.models import ExportJob, JobStatus
 from exports.queue import conf, lifecycle, namespace
@@ -73,14 +74,16 @@ def rq_job_id(job_pk: int, attempt: int) -> str:
     return namespace.rq_job_id("export-job", job_pk, "attempt", attempt)
 
 
-def backlog_limit() -> int:
-    """How many handed-over, not started jobs RQ may hold (see ``conf.dispatch_backlog``)."""
+def backlog_limit(workers: int | None = None) -> int:
+    """How many handed-over, not started jobs RQ may hold (see ``conf.dispatch_backlog``);
+    ``workers``: the registered ``exports`` workers, if the caller has counted them."""
     configured = conf.dispatch_backlog()
     if configured is not None:
         return configured
-    connection = namespace.redis_client(QUEUE)
-    queue = django_rq.get_queue(namespace.queue_name(QUEUE), connection=connection)
-    workers = Worker.count(queue=queue)
+    if workers is None:
+        connection = namespace.redis_client(QUEUE)
+        queue = django_rq.get_queue(namespace.queue_name(QUEUE), connection=connection)
+        workers = Worker.count(queue=queue)
     return 2 * max(1, workers)
 
 
@@ -154,6 +157,41 @@ def dispatch_quietly() -> int:
     except RedisError as exc:
         log.warning("Jobs stay waiting until the next scheduler tick: %s", exc)
         return 0
+
+
+def refill_quietly() -> int:
+    """:func:`dispatch_quietly` for a worker that has just ended a job, once the backlog has
+    drained to half its size (:func:`backlog_low`); until then it does nothing.
+
+    Each job a worker ends frees one place in the backlog; refilling it at once made every
+    job pay a whole dispatch pass (the lock, three queries, the Redis turn). Refilled at half,
+    one pass hands over about half a backlog. No worker waits for it: while RQ still holds
+    at least one job per worker, each worker finds one when it asks. Returns the number of
+    jobs handed over; when Redis is unreachable it logs and returns 0, as dispatch_quietly.
+    """
+    try:
+        if not backlog_low():
+            return 0
+    except RedisError as exc:
+        log.warning("Jobs stay waiting until the next scheduler tick: %s", exc)
+        return 0
+    return dispatch_quietly()
+
+
+def backlog_low() -> bool:
+    """Whether RQ's ``exports`` queue holds fewer than half the backlog (one round trip).
+
+    The queue's length stands for the handed-over jobs no worker has taken: it is never more
+    than those plus RQ jobs of rows that moved on (which workers drop at once).
+    """
+    connection = namespace.redis_client(QUEUE)
+    name = namespace.queue_name(QUEUE)
+    queue = django_rq.get_queue(name, connection=connection)
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.llen(queue.key)
+        pipe.scard(WORKERS_BY_QUEUE_KEY % name)
+        queued, workers = pipe.execute()
+    return queued < max(1, backlog_limit(workers) // 2)
 
 
 def _next_jobs(connection, room: int, now: datetime) -> list[tuple[int, int, int]]:

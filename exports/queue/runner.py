@@ -29,7 +29,7 @@ from exports.files.naming import export_filename
 from exports.files.storage import spool_file, stored_content
 from exports.models import ExportJob, ExportRequest
 from exports.queue import conf, lifecycle, namespace
-from exports.queue.dispatch import dispatch_quietly
+from exports.queue.dispatch import refill_quietly
 from exports.requests.vocabulary import EmptyReason
 from exports.scheduling.windows import job_windows
 from exports.writers import writer_for
@@ -103,6 +103,7 @@ def run_job(job_id: int) -> ExportJob:
     """
     job = lifecycle.start(job_id)
     if job is None:  # not ours to run: already running, finished, or re-dispatched
+        refill_quietly()  # this worker is free again all the same
         return ExportJob.objects.get(pk=job_id)
     progress = _Progress(job)
     try:
@@ -112,7 +113,7 @@ def run_job(job_id: int) -> ExportJob:
     except Exception as exc:
         _record_failure(job, exc)
     job.refresh_from_db()
-    dispatch_quietly()  # this worker is free: hand out the next waiting job
+    refill_quietly()  # this worker is free: hand out waiting jobs when the backlog is low
     return job
 
 

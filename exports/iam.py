@@ -189,10 +189,11 @@ def enqueue_publish() -> None:
     """Ask a worker to publish the outbox; if Redis is down the rows wait for a retry."""
     import django_rq
 
-    from exports.queue.namespace import queue_name
+    from exports.queue.namespace import queue_name, redis_client
 
     try:
-        django_rq.get_queue(queue_name("default")).enqueue(publish_pending_events)
+        queue = django_rq.get_queue(queue_name("default"), connection=redis_client("default"))
+        queue.enqueue(publish_pending_events)
     except Exception as exc:  # noqa: BLE001 - the outbox keeps the events; log and go on
         log.warning("IAM events stay in the outbox: could not enqueue publisher: %s", exc)
 

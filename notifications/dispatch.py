@@ -160,7 +160,9 @@ def hand_over(delivery_id: int, now: datetime | None = None) -> bool:
 
 def _enqueue(delivery_id: int, rq_id: str) -> None:
     # commit_mode="auto": this already runs after our commit; django-rq must not defer again.
-    queue = django_rq.get_queue(namespace.queue_name(QUEUE), commit_mode="auto")
+    queue = django_rq.get_queue(
+        namespace.queue_name(QUEUE), commit_mode="auto", connection=namespace.redis_client(QUEUE)
+    )
     try:
         queue.enqueue(
             DELIVER, delivery_id, job_id=rq_id, unique=True, description=f"delivery {delivery_id}"

@@ -14,6 +14,7 @@ import io
 import math
 import random
 import struct
+import time
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring
 
@@ -279,6 +280,65 @@ def test_named_publishers_and_channels(alice, settings):
     for extension in ("csv", "json"):
         request = make_request(alice, extension=extension, items=[{"target_value": "temp"}])
         assert b"Cold" in same_both_ways(request, settings)
+
+
+@pytest.fixture
+def keeping(monkeypatch):
+    """This process keeps its COPY connection between exports, as a worker's horse does."""
+    from exports.writers import copying
+
+    monkeypatch.setattr(copying, "_keeping", False)
+    monkeypatch.setattr(copying, "_kept", {})
+    copying.keep_connections()
+    yield copying._kept
+    for raw in copying._kept.values():
+        raw.close()  # else the test database could not be dropped
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_horse_reuses_its_copy_connection_and_replaces_one_that_died(settings, keeping):
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.create_user("copier")
+    plain_data()
+    request = make_request(owner, items=[{"target_value": "temp", "channel_id": "ch"}])
+    first = export(request, settings, fast=True)
+    [raw] = keeping.values()
+    assert raw.info.transaction_status.name == "IDLE"  # no transaction held between exports
+    assert export(request, settings, fast=True) == first
+    assert list(keeping.values()) == [raw]  # the same connection, kept again
+    backend = raw.info.backend_pid
+    with connection.cursor() as cursor:  # the server restarts, or an admin ends it
+        cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+    assert export(request, settings, fast=True) == first
+    [fresh] = keeping.values()
+    assert fresh is not raw and fresh.info.backend_pid != backend and raw.closed
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_horse_the_copy_connection_is_closed_after_each_export(settings):
+    from django.contrib.auth import get_user_model
+
+    from exports.writers import copying
+
+    owner = get_user_model().objects.create_user("copier")
+    plain_data()
+    request = make_request(owner, items=[{"target_value": "temp", "channel_id": "ch"}])
+    before = backends()
+    export(request, settings, fast=True)
+    assert not copying._kept
+    deadline = time.monotonic() + 5  # a backend leaves pg_stat_activity once it has exited
+    while backends() != before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert backends() == before
+
+
+def backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
 
 
 @postgres_only

@@ -45,7 +45,10 @@ def queue_depths():
         "exporter_queue_depth", "RQ jobs waiting in each of our queues.", labels=["queue"]
     )
     for alias in namespace.QUEUES:
-        family.add_metric([alias], django_rq.get_queue(namespace.queue_name(alias)).count)
+        queue = django_rq.get_queue(
+            namespace.queue_name(alias), connection=namespace.redis_client(alias)
+        )
+        family.add_metric([alias], queue.count)
     yield family
 
 

@@ -19,6 +19,7 @@ from rq.executions import Execution
 from rq.worker.base import logger as horse_logger
 
 from exports.queue import conf
+from exports.writers import copying
 from exports.queue.namespace import stopping_worker_key
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class PreloadingWorker(Worker):
         """The horse: run ``job``, then, while it may (``_Horse.may_run_another``), tell the
         worker it is free and run the job the worker hands it next. Never returns."""
         random.seed()
+        copying.keep_connections()  # its next export reuses this one's COPY connection
         self.setup_work_horse_signals()
         self._is_horse = True
         self.log = horse_logger

@@ -18,6 +18,7 @@ hashes (``tests/test_fastpath.py``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +27,8 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.models.expressions import RawSQL
-from psycopg import ClientCursor
-from psycopg.pq import ExecStatus
+from psycopg import ClientCursor, OperationalError
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from exports.engine.reading import ordered_messages
 from exports.models import Message
@@ -168,13 +169,14 @@ def _copy_session(zone: str) -> Iterator[tuple[Any, bool]]:
     """
     connection = connections[Message.objects.all().db]
     if not connection.in_atomic_block:
-        raw = connection.get_new_connection(connection.get_connection_params())
+        raw, cursor = _own_connection(connection, zone)
         try:
-            with ClientCursor(raw) as cursor:
-                cursor.execute(_SET_SESSION, [zone, "1", "off"])
-                yield cursor, True
-        finally:
+            yield cursor, True
+        except BaseException:
             raw.close()
+            raise
+        cursor.close()
+        _put_back(connection, raw)
         return
     connection.ensure_connection()
     with ClientCursor(connection.connection) as cursor:
@@ -185,6 +187,53 @@ def _copy_session(zone: str) -> Iterator[tuple[Any, bool]]:
             yield cursor, False
         finally:
             cursor.execute(_SET_SESSION, list(saved))
+
+
+# The COPY connection a work horse keeps for its next job, by process and database alias.
+_kept: dict[tuple[int, str], Any] = {}
+_keeping = False
+
+
+def keep_connections() -> None:
+    """Keep this process's COPY connection open for its next export (a worker's horse, which
+    runs short jobs one after another). Opening one cost a PostgreSQL backend's start-up per
+    export, about as much as a small export's queries (issue 21). The connection is tied to
+    this process (a forked child opens its own) and dies with it."""
+    global _keeping
+    _keeping = True
+
+
+def _own_connection(connection, zone: str) -> tuple[Any, ClientCursor]:
+    """A connection of the export's own for ``COPY`` and its cursor, the session set: the one
+    kept from the previous export when it still answers, else a new one (autocommit: no
+    transaction stays open between two exports)."""
+    raw = _kept.pop((os.getpid(), connection.alias), None)
+    if raw is not None:
+        try:
+            cursor = ClientCursor(raw)
+            cursor.execute(_SET_SESSION, [zone, "1", "off"])
+            return raw, cursor
+        except OperationalError:  # the server went away meanwhile: a new one
+            raw.close()
+    raw = connection.get_new_connection(connection.get_connection_params())
+    try:
+        raw.autocommit = True
+        cursor = ClientCursor(raw)
+        cursor.execute(_SET_SESSION, [zone, "1", "off"])
+    except BaseException:
+        raw.close()
+        raise
+    return raw, cursor
+
+
+def _put_back(connection, raw) -> None:
+    """Keep ``raw`` for the next export when this process keeps them and it is idle; else
+    close it."""
+    idle = not raw.closed and raw.info.transaction_status == TransactionStatus.IDLE
+    if _keeping and idle:
+        _kept[(os.getpid(), connection.alias)] = raw
+    else:
+        raw.close()
 
 
 def _copy_out(pgconn, statement: str, size: int) -> Iterator[tuple[int, bytes]]:

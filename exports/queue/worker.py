@@ -19,8 +19,8 @@ from rq.executions import Execution
 from rq.worker.base import logger as horse_logger
 
 from exports.queue import conf
-from exports.writers import copying
 from exports.queue.namespace import stopping_worker_key
+from exports.writers import copying
 
 log = logging.getLogger(__name__)
 # How long the "told to stop" mark outlives the request: longer than any stop timeout.

@@ -21,9 +21,9 @@ second, CPU seconds of the schedulers and of the workers (with their work horses
 received, a done job whose file is not in the bucket), the ratio to the baseline, per worker,
 against the target of issue 21 (≥ 0.6× per worker). The raw baseline in the same run: the same
 exports run one after the other in this process with ``exports.queue.runner.run_job``, each
-followed by its message sent here (``notifications.jobs.deliver``), same storage, no workers;
-run twice, and the second (warm) run is the baseline, since the workers warm up before they
-take jobs too.
+followed by its message sent here (``notifications.jobs.deliver``), same storage, no workers,
+the COPY connection kept from one export to the next as a worker's horse keeps it; run twice,
+and the second (warm) run is the baseline, since the workers warm up before they take jobs too.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ from exports.models import (  # noqa: E402
 )
 from exports.queue.namespace import queue_name  # noqa: E402
 from exports.queue.runner import create_job, run_job  # noqa: E402
+from exports.writers import copying  # noqa: E402
 from notifications.jobs import deliver  # noqa: E402
 from notifications.models import Delivery, DeliveryStatus, DownloadLink  # noqa: E402
 
@@ -376,6 +377,9 @@ def main() -> None:
     chat = ChatCounter()
     try:
         request_ids = make_data(options.exports, options.users, chat.url)
+        # The baseline keeps its COPY connection between exports, as a worker's horse does:
+        # the same work on both sides, not a connection per export on one of them.
+        copying.keep_connections()
         # The first run warms this process up (imports, URL resolver, templates, caches), as a
         # worker's start-up does before it takes jobs. Then, before each queued run, a warm
         # baseline of its own: on a shared machine the load drifts within minutes, and a ratio
@@ -423,6 +427,7 @@ def main() -> None:
             )
     finally:
         chat.server.shutdown()
+        copying.close_kept_connections()
         if keepdb:
             call_command("flush", interactive=False, verbosity=0)
         connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=keepdb)

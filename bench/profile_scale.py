@@ -218,6 +218,7 @@ def main() -> None:
         connection.execute_wrappers.append(count_sql)
     try:
         ids = bs.make_data(options.exports, 50, chat.url)
+        bs.copying.keep_connections()  # as bench_scale's baseline and a worker's horse
         for _ in range(2):  # the first run warms this process up (as the worker's warm_up)
             slot = bs.reset(ids)
             STATS.clear()
@@ -259,6 +260,7 @@ def main() -> None:
         table(in_process, queued, options.exports, len(horses))
     finally:
         chat.server.shutdown()
+        bs.copying.close_kept_connections()
         connection.creation.destroy_test_db(old_name, verbosity=0)
         if server is not None:
             server.terminate()

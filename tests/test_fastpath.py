@@ -291,8 +291,7 @@ def keeping(monkeypatch):
     monkeypatch.setattr(copying, "_kept", {})
     copying.keep_connections()
     yield copying._kept
-    for raw in copying._kept.values():
-        raw.close()  # else the test database could not be dropped
+    copying.close_kept_connections()  # else the test database could not be dropped
 
 
 @postgres_only

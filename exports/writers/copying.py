@@ -203,6 +203,12 @@ def keep_connections() -> None:
     _keeping = True
 
 
+def close_kept_connections() -> None:
+    """Close the COPY connections this process keeps (before its database is dropped)."""
+    for key in [key for key in _kept if key[0] == os.getpid()]:
+        _kept.pop(key).close()
+
+
 def _own_connection(connection, zone: str) -> tuple[Any, ClientCursor]:
     """A connection of the export's own for ``COPY`` and its cursor, the session set: the one
     kept from the previous export when it still answers, else a new one (autocommit: no

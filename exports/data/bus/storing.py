@@ -17,8 +17,8 @@ dead letters. ``any`` trusts the broker's own authentication and stores every ch
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,7 +35,6 @@ log = logging.getLogger("exports.bus")
 DEAD_PAYLOAD_LIMIT = 16 * 1024  # bytes of a dead letter's payload kept
 LOG_PAYLOAD_LIMIT = 120  # bytes of a refused payload shown in its log line
 GRANTS, ANY = "grants", "any"
-CLAIM_CHUNK = 2000  # keys per INSERT on SQLite (2 parameters each; SQLite allows 32,766)
 
 
 @dataclass
@@ -57,31 +56,40 @@ def store_batch(
     now = timezone.now()
     with transaction.atomic():
         fresh_keys = _claim({decoded.key for _, decoded in batch}, now)
-        fresh: list[tuple[Incoming, Decoded]] = []
-        for message, decoded in batch:
-            if decoded.key in fresh_keys:
-                fresh_keys.discard(decoded.key)  # a second copy in this batch is a duplicate
-                fresh.append((message, decoded))
-            else:
-                result.duplicates += 1
-        channels = {d.origin["channel"] for _, d in fresh if d.origin and not d.reason}
-        publishable = publishable_anywhere(channels) if rule == GRANTS else None
-        groups: dict[tuple, list] = defaultdict(list)
+        if rule == GRANTS:
+            # The channels of the whole batch (duplicates too: one query either way).
+            channels = {d.origin["channel"] for _, d in batch if d.origin and not d.reason}
+            publishable = publishable_anywhere(channels)
+        else:
+            publishable = None
+        # Records per origin (by value); a stream's messages share their topic's origin
+        # dict, so it is looked up by identity first.
+        groups: dict[tuple, list] = {}
+        by_identity: dict[int, list] = {}
         dead = []
-        for message, decoded in fresh:
+        for message, decoded in batch:
+            if decoded.key not in fresh_keys:
+                result.duplicates += 1
+                continue
+            fresh_keys.discard(decoded.key)  # a second copy in this batch is a duplicate
             reason = decoded.reason
-            if not reason and publishable is not None:
+            if reason:
+                result.malformed += 1
+            elif publishable is not None:
                 channel, subtopic = decoded.origin["channel"], decoded.origin["subtopic"]
                 if not publishable(channel, subtopic):
                     reason = f"refused: nobody may publish to channel {channel!r}"
                     reason += f" subtopic {subtopic!r}." if subtopic else "."
                     result.refused += 1
-            elif reason:
-                result.malformed += 1
             if reason:
                 dead.append(_dead_letter(message, reason, now))
                 continue
-            groups[tuple(decoded.origin.items())].extend(decoded.records)
+            origin = decoded.origin
+            records = by_identity.get(id(origin))
+            if records is None:
+                records = groups.setdefault(tuple(origin.items()), [])
+                by_identity[id(origin)] = records
+            records.extend(decoded.records)
             result.stored += 1
         for origin, records in groups.items():
             result.records += store_records(records, dict(origin), created=now)
@@ -94,11 +102,14 @@ def store_batch(
 def _claim(keys: set[str], now) -> set[str]:
     """Insert the keys not yet taken, in bulk; the set of those this call inserted.
 
-    ``INSERT … ON CONFLICT DO NOTHING RETURNING key``: one statement per chunk of keys, which
-    both claims the new keys and tells them apart from the taken ones. On PostgreSQL the keys
-    go as one array (``unnest``); a key another subscriber is inserting makes this wait for
-    its commit (then it is taken) or its rollback (then it is ours), so two subscribers never
-    both store a message. SQLite has one writer at a time.
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING key``: one statement for the batch,
+    which both claims the new keys and tells them apart from the taken ones. The keys go as
+    one parameter, in sorted order: a PostgreSQL array (``unnest``), a JSON array on SQLite
+    (``json_each``; no statement of thousands of placeholders to build and bind). Sorted, the
+    index is walked once in order, and two subscribers claiming overlapping batches take
+    their row locks in the same order. On PostgreSQL a key another subscriber is inserting
+    makes this wait for its commit (then it is taken) or its rollback (then it is ours), so
+    two subscribers never both store a message. SQLite has one writer at a time.
     """
     if not keys:
         return set()
@@ -108,20 +119,15 @@ def _claim(keys: set[str], now) -> set[str]:
     stamp = connection.ops.adapt_datetimefield_value(now)
     head = f"INSERT INTO {table} ({quote('key')}, {quote('received')})"
     tail = f" ON CONFLICT ({quote('key')}) DO NOTHING RETURNING {quote('key')}"
-    fresh: set[str] = set()
+    ordered = sorted(keys)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"{head} SELECT unnest(%s::varchar[]), %s{tail}", [list(keys), stamp])
-            fresh.update(row[0] for row in cursor.fetchall())
-            return fresh
-        ordered = list(keys)
-        for start in range(0, len(ordered), CLAIM_CHUNK):
-            chunk = ordered[start : start + CLAIM_CHUNK]
-            values = ", ".join(["(%s, %s)"] * len(chunk))
-            params = [value for key in chunk for value in (key, stamp)]
-            cursor.execute(f"{head} VALUES {values}{tail}", params)
-            fresh.update(row[0] for row in cursor.fetchall())
-    return fresh
+            cursor.execute(f"{head} SELECT unnest(%s::varchar[]), %s{tail}", [ordered, stamp])
+        else:
+            # "WHERE true": an upsert's SELECT needs a WHERE clause to parse (SQLite docs).
+            source = "SELECT value, %s FROM json_each(%s) WHERE true"
+            cursor.execute(f"{head} {source}{tail}", [stamp, json.dumps(ordered)])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _dead_letter(message: Incoming, reason: str, now) -> BusDeadLetter:

@@ -455,3 +455,36 @@ def test_the_mqtt_reader_takes_plain_publishes_in_bulk_and_leaves_the_rest_to_pa
         theirs.close()
     assert got == expected
     assert bulks[0] == 2  # the first two in one hand-over
+
+
+def test_the_mqtt_reader_completes_publishes_cut_anywhere_from_the_socket():
+    """A plain PUBLISH cut by the end of what has arrived — in its length bytes, its topic,
+    its payload — is completed from the socket by the bulk reader, not handed to paho's
+    per-packet reading; each message comes once, in order."""
+    import socket
+
+    from exports.data.bus.mqtt import _Client, paho
+
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    client = _Client(
+        paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
+    )
+    client._sock = ours
+    got, one_by_one = [], []
+    client.on_plain_publishes = got.extend
+    client.on_plain_publish = lambda *item: one_by_one.append(item)
+    expected = [
+        (f"channels/a/messages/{index}", b"[" + b" " * (index * 37 % 400) + b"]", index + 1, 1)
+        for index in range(60)
+    ]
+    stream = b"".join(_mqtt_publish(*item) for item in expected)
+    try:
+        for start in range(0, len(stream), 97):  # cuts everywhere, two-byte lengths among them
+            theirs.sendall(stream[start : start + 97])
+            assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    finally:
+        ours.close()
+        theirs.close()
+    assert got == expected
+    assert one_by_one == []

@@ -90,47 +90,71 @@ class _Client(paho.Client):
         """Hand over, in one list, every whole plain PUBLISH at the head of the buffer (the
         socket is read when the buffer is empty): the usual packet, parsed here in a few
         steps instead of paho's per-packet state machine (three reads, a dict and two locks
-        a packet). Returns how many, or None when the socket has nothing now. Anything else
-        — another packet type, QoS 2, properties, a packet cut at the buffer's end, a socket
-        error — is left where it is for paho's own reading, which handles and reports it."""
+        a packet). A packet of at most RECV_CHUNK bytes cut by the buffer's end is completed
+        from the socket when more has arrived, and otherwise waits in the buffer for it.
+        Returns how many, or None when the socket has nothing now. Anything else — another
+        packet type, QoS 2, properties, a longer packet, a socket error — is left where it is
+        for paho's own reading, which handles and reports it."""
         if self._chunk_of is not self._sock:
             self._chunk, self._at, self._chunk_of = b"", 0, self._sock
         if self._at >= len(self._chunk):
-            try:
-                data = paho.Client._sock_recv(self, RECV_CHUNK)
-            except BlockingIOError:
-                return None
-            except OSError:
-                return 0  # paho reads again, gets the error and reports it
+            data = self._more()
             if not data:
-                return 0  # the connection closed: paho finds out the same way
+                return None if data is None else 0  # 0: closed or failed, for paho to find
             self._chunk, self._at = data, 0
         chunk, at, end = self._chunk, self._at, len(self._chunk)
         found: list[tuple[str, bytes, int, int]] = []
-        while at + 2 <= end:
+        completed = False
+        while at < end:
             header = chunk[at]
-            length, shift, pos = 0, 0, at + 1
+            length, shift, pos, whole = 0, 0, at + 1, False
             while pos < end and pos - at <= 4:
                 byte = chunk[pos]
                 pos += 1
                 length |= (byte & 0x7F) << shift
                 shift += 7
                 if not byte & 0x80:
+                    whole = True
                     break
-            else:
-                break  # remaining length cut at the end, or malformed: paho's turn
+            if header >> 4 != 3 or (not whole and pos - at > 4):
+                break  # another packet, or a malformed length: paho reads it
             packet_end = pos + length
-            publish = _plain_publish(header, chunk, pos, packet_end) if packet_end <= end else None
+            if not whole or packet_end > end:
+                # A PUBLISH cut by the end of what has arrived: completed from the socket
+                # (once a call, and when it is not long), else left to paho.
+                short = not whole or packet_end - at <= RECV_CHUNK
+                more = None
+                if short and not completed:
+                    completed, more = True, self._more()
+                if not more:
+                    if short and more is None and not found:
+                        self._chunk, self._at = chunk, at
+                        return None  # the rest has not come yet: wait for the socket
+                    break
+                chunk, at = chunk[at:] + more, 0
+                end = len(chunk)
+                continue
+            publish = _plain_publish(header, chunk, pos, packet_end)
             if publish is None:
-                break  # cut at the buffer's end, properties, or malformed: paho reads it
+                break  # properties, QoS 2, or malformed: paho reads it
             found.append(publish)
             at = packet_end
-        self._at = at
+        self._chunk, self._at = chunk, at
         if found:
             with self._msgtime_mutex:
                 self._last_bytes_received = paho.time_func()
             self.on_plain_publishes(found)
         return len(found)
+
+    def _more(self) -> bytes | None:
+        """What the socket holds now (at most RECV_CHUNK bytes); None when nothing, b""
+        when it closed or failed (paho's own read then gets and reports that)."""
+        try:
+            return paho.Client._sock_recv(self, RECV_CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
 
     def _handle_publish(self) -> paho.MQTTErrorCode:
         """A QoS 0/1 PUBLISH without properties (the usual one) straight to

@@ -488,3 +488,69 @@ def test_the_mqtt_reader_completes_publishes_cut_anywhere_from_the_socket():
         theirs.close()
     assert got == expected
     assert one_by_one == []
+
+
+def test_the_nats_reader_takes_plain_deliveries_in_bulk_and_leaves_the_rest_to_nats_py():
+    """JetStream deliveries to our inbox (plain MSG with a reply subject) are cut from the
+    buffer by natsbulk; a message with headers (a pull status, a publisher header), one for
+    another subscription, PING, and a message cut by the end of what has arrived go through
+    nats-py's parser as before. Each message comes once; ours in the order sent."""
+    import asyncio
+
+    from nats.protocol.parser import Parser
+
+    from exports.data.bus.natsbulk import read_in_bulk
+
+    class Client:  # what nats-py's parser calls on its client
+        def __init__(self):
+            self.slow, self.pings = [], 0
+            self._ps = Parser(self)
+
+        async def _process_msg(self, sid, subject, reply, data, headers):
+            self.slow.append((sid, subject, data, reply, headers))
+
+        async def _process_ping(self):
+            self.pings += 1
+
+    def msg(subject, sid, reply, payload):
+        return b"MSG %s %d %s %d\r\n%s\r\n" % (subject, sid, reply, len(payload), payload)
+
+    client, bulks = Client(), []
+    read_in_bulk(client, 5, bulks.append)
+    read_in_bulk(client, 5, bulks.append)  # a reconnect binds again: still one reader
+    headers = b"NATS/1.0 408 Request Timeout\r\n\r\n"
+    ours = [
+        (b"channels.c%d" % n, b'[{"n":"t","v":%d}]' % n, b"$JS.ACK.s.d.1.%d" % n) for n in range(6)
+    ]
+    stream = b"".join(
+        [
+            msg(ours[0][0], 5, ours[0][2], ours[0][1]),
+            msg(ours[1][0], 5, ours[1][2], ours[1][1]),
+            b"HMSG _INBOX.x 5 %d %d\r\n%s\r\n" % (len(headers), len(headers), headers),
+            msg(ours[2][0], 5, ours[2][2], ours[2][1]),
+            msg(b"channels.core", 7, b"", b"[]").replace(b"  ", b" "),
+            b"PING\r\n",
+            msg(ours[3][0], 5, ours[3][2], ours[3][1]),
+            msg(ours[4][0], 5, ours[4][2], ours[4][1]),
+            msg(ours[5][0], 5, ours[5][2], ours[5][1]),
+        ]
+    )
+    cut = len(stream) - 20  # inside the last message
+
+    async def feed():
+        await client._ps.parse(stream[:cut])
+        await client._ps.parse(stream[cut:])
+
+    asyncio.run(feed())
+    taken = [item for bulk in bulks for item in bulk]
+    by_parser = [(s, d, r) for sid, s, d, r, h in client.slow if sid == 5 and not h]
+    assert sorted(taken + by_parser) == sorted(ours)  # each of ours once
+    # The leading run in one hand-over; from the first message with headers on, nats-py's
+    # parser reads the rest of that read; the next read starts with ours again.
+    assert bulks == [ours[:2], ours[5:]]
+    assert by_parser == ours[2:5]
+    assert [(sid, h) for sid, _, _, _, h in client.slow if h or sid != 5] == [
+        (5, headers),
+        (7, None),
+    ]
+    assert client.pings == 1

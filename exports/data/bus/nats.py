@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from exports.data.bus.decoding import Incoming
+from exports.data.bus.natsbulk import Taken, read_in_bulk
 
 log = logging.getLogger("exports.bus")
 MAX_BACKOFF = 30.0
@@ -58,6 +59,7 @@ class NatsSource:
         self.wait = max(batch_ms / 1000, 0.05)
         self._connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._client = None  # the connected nats-py client (acks are written to it)
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -118,6 +120,7 @@ class NatsSource:
                 backoff = min(backoff * 2, MAX_BACKOFF)
         if nc is None:
             return
+        self._client = nc
         self._connected = True
         log.info("NATS connected to %s", nc.connected_url.netloc if nc.connected_url else "")
         try:
@@ -128,7 +131,7 @@ class NatsSource:
                     await nc.subscribe(subject, cb=self._take, pending_msgs_limit=CORE_PENDING)
                 await nc.flush()
                 self.ready.set()
-                await self._forward(acked=False)
+                await self._forward()
         finally:
             self._connected = False
             # Closing a broken connection may fail: we are done with it either way.
@@ -143,8 +146,10 @@ class NatsSource:
         js = nc.jetstream()
         backoff = 0.5
         inbox = nc.new_inbox()
-        await nc.subscribe(inbox, cb=self._take)
-        forwarding = asyncio.create_task(self._forward(acked=True))
+        subscription = await nc.subscribe(inbox, cb=self._take)
+        # Plain deliveries skip nats-py's per-message path (natsbulk); the rest come to _take.
+        read_in_bulk(nc, subscription._id, self._take_plain)
+        forwarding = asyncio.create_task(self._forward())
         try:
             while not self._stopping.is_set():
                 try:
@@ -222,22 +227,42 @@ class NatsSource:
             elif status in ("404", "408") or "maxbytes" in description:
                 self._pull_done.set()  # the pull request is over: send the next one
             return  # 100: a heartbeat; another 409 (say, too many requests waiting): on expiry
-        self._pulled += 1
-        if self._pulled == self.batch_size // 2:
-            self._pull_done.set()  # time for the next request
-        self._buffer.append(message)
-        self._buffer_bytes += len(message.data)
-        if len(self._buffer) == 1:
-            self._buffered.set()
+        reply = message.reply if self.stream and message.reply else None
+        publisher = (message.headers or {}).get("publisher", "")
+        self._add([Incoming("nats", message.subject, message.data, time.time(), publisher, reply)])
         if self._full():
             # The subscriber is behind: hold this subscription (core NATS then drops what
             # exceeds its pending limit; JetStream sends no more than max_ack_pending).
             await self._drained.wait()
 
+    def _take_plain(self, messages: Taken) -> None:
+        """Plain deliveries to our pull inbox, cut from the client's buffer (natsbulk): into
+        the buffer, the reply subject as the handle that acknowledges each. Never waits: no
+        more arrives than the pull requests we send, and none is sent while the buffer is
+        full."""
+        now = time.time()
+        self._add(
+            [
+                Incoming("nats", subject.decode(), payload, now, "", reply.decode())
+                for subject, payload, reply in messages
+            ]
+        )
+
+    def _add(self, messages: list[Incoming]) -> None:
+        half, before = self.batch_size // 2, self._pulled
+        if self.stream:
+            self._pulled += len(messages)
+            if before < half <= self._pulled:
+                self._pull_done.set()  # half of the pull has come: time for the next request
+        if not self._buffer:
+            self._buffered.set()
+        self._buffer.extend(messages)
+        self._buffer_bytes += sum([len(message.payload) for message in messages])
+
     def _full(self) -> bool:
         return len(self._buffer) >= self.capacity or self._buffer_bytes >= self.capacity_bytes
 
-    async def _forward(self, *, acked: bool) -> None:
+    async def _forward(self) -> None:
         """Hand the buffered messages over in chunks, until stopped."""
         while not self._stopping.is_set():
             if not self._buffer:
@@ -248,28 +273,16 @@ class NatsSource:
             messages, self._buffer, self._buffer_bytes = self._buffer, [], 0
             self._drained.set()
             self._drained = asyncio.Event()
-            await self._hand_over(messages, acked=acked)
+            await self._hand_over(messages)
 
     def ack(self, handles: list) -> None:
         """Acknowledge stored JetStream messages: one call into the event loop for the batch,
         whose acks then leave in the client's next flush. A stale ack (the broker restarted)
         is ignored by the server: acks are by reply subject, one per delivery."""
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(_quiet_acks(handles), self._loop)
+        if self._loop is not None and self._client is not None:
+            asyncio.run_coroutine_threadsafe(_quiet_acks(self._client, handles), self._loop)
 
-    async def _hand_over(self, messages: list, *, acked: bool) -> None:
-        now = time.time()
-        batch = [
-            Incoming(
-                "nats",
-                message.subject,
-                message.data,
-                now,
-                (message.headers or {}).get("publisher", ""),
-                message if acked else None,
-            )
-            for message in messages
-        ]
+    async def _hand_over(self, batch: list[Incoming]) -> None:
         if self.deliver_many(batch, 0):
             return
         # The batch queue is full: wait for room off the event loop.
@@ -304,14 +317,11 @@ class NatsSource:
             log.warning("NATS slow consumer: core messages dropped (%d times so far)", self.dropped)
 
 
-async def _quiet_acks(messages: list) -> None:
-    """Acknowledge JetStream deliveries in one write: per message what ``Msg.ack`` sends (a
-    PUB of nothing to its reply subject), queued as one command and flushed once, instead of
-    a ``publish`` call each (checks, a command, a flush request: most of an ack's cost)."""
-    replies = [message.reply for message in messages if message.reply and not message._ackd]
-    if not replies:
-        return
-    client = messages[0]._client
+async def _quiet_acks(client, replies: list[str]) -> None:
+    """Acknowledge JetStream deliveries (by their reply subjects) in one write: per message
+    what ``Msg.ack`` sends (a PUB of nothing to its reply subject), queued as one command and
+    flushed once, instead of a ``publish`` call each (checks, a command, a flush request: most
+    of an ack's cost)."""
     try:
         if not client.is_connected:
             raise ConnectionError("not connected")
@@ -319,6 +329,3 @@ async def _quiet_acks(messages: list) -> None:
         await client._flush_pending()
     except Exception as exc:  # noqa: BLE001 - the redeliveries are then refused as duplicates
         log.debug("NATS acks failed: %r", exc)
-        return
-    for message in messages:
-        message._ackd = True

@@ -148,10 +148,12 @@ def test_a_redelivery_has_the_same_key_and_another_message_another():
 
 
 def test_the_key_is_the_documented_digest_and_a_batch_decodes_as_its_messages_do():
-    # The definition in README "Live data": SHA-256 over channel, subtopic, publisher and the
-    # envelope's creation time (0 without), each followed by a NUL byte, then the SenML bytes.
+    # The definition in README "Live data": the message's own time (here the first record's
+    # absolute bt) as 8 hex digits, then 96 bits of SHA-256 over channel, subtopic, publisher
+    # and the envelope's creation time (0 without), each followed by a NUL byte, then the bytes.
     digest = hashlib.sha256(b"c1\x00events.data\x00unknown\x000\x00" + PACK).hexdigest()
-    assert decode(incoming("channels/c1/messages/events/data", PACK)).key == digest[:32]
+    key = decode(incoming("channels/c1/messages/events/data", PACK)).key
+    assert key == f"{T0:08x}" + digest[:24] and len(key) == 32
     envelope = encode_envelope("channels", channel="c9", publisher="p", payload=PACK, created=7)
     messages = [
         incoming("channels/c1/messages/events/data", PACK),
@@ -168,6 +170,29 @@ def test_the_key_is_the_documented_digest_and_a_batch_decodes_as_its_messages_do
     ]
     assert together[1].origin["channel"] == "c9" and together[0].origin["channel"] == "c1"
     assert len({d.key for d in together}) == 6
+
+
+def test_keys_begin_with_the_messages_own_time_so_a_stream_claims_them_in_order():
+    def key(payload, topic="channels/c1/messages", transport="mqtt", received=T0):
+        return decode(Incoming(transport, topic, payload, received=received)).key
+
+    packs = [json.dumps([{"n": "t", "t": T0 + n * 7, "v": n}]).encode() for n in range(50)]
+    keys = [key(pack) for pack in packs]
+    assert keys == sorted(keys) and len(set(keys)) == 50
+    assert keys[1][:8] == f"{T0 + 7:08x}"
+    # bt + t of the first record; a relative time (below 2**28) depends on the arrival: 0.
+    assert key(b'[{"bt": %d, "n": "t", "t": 5, "v": 1}]' % T0)[:8] == f"{T0 + 5:08x}"
+    relative = b'[{"n": "t", "t": -5, "v": 1}]'
+    assert key(relative)[:8] == "00000000" and key(relative) == key(relative, received=T0 + 60)
+    for odd in (b'[{"n": "t", "t": true, "v": 1}]', b"not json", b'{"n": "t"}', b"[]"):
+        assert key(odd)[:8] == "00000000", odd
+    # An envelope's creation time comes first, whatever the records say.
+    envelope = encode_envelope("channels", payload=packs[3], created=(T0 - 100) * 10**9 + 5)
+    assert key(envelope, "channels.c1", "nats")[:8] == f"{T0 - 100:08x}"
+    # The short path of a batch gives the same keys as the full one.
+    assert [d.key for d in decode_batch([incoming("channels/c1/messages", p) for p in packs])] == (
+        keys
+    )
 
 
 TRICKY_PAYLOADS = [

@@ -8,8 +8,9 @@ from django.utils import timezone
 class BusMessageKey(models.Model):
     """The natural key of one bus message taken from the broker (stored, duplicate-free).
 
-    ``key`` is a digest of the message's channel, subtopic, publisher, envelope creation time
-    and payload bytes (``exports.data.bus.decoding.message_key``). Its primary key makes two
+    ``key`` is the message's own time (seconds, 8 hex digits) followed by a digest of its
+    channel, subtopic, publisher, envelope creation time and payload bytes
+    (``exports.data.bus.decoding.message_key``). Its primary key makes two
     stores of one message impossible, also for two subscribers at once. Rows older than
     ``SUBSCRIBER_DEDUP_WINDOW`` are pruned by the subscriber: a broker redelivers within
     minutes, so the table stays small.

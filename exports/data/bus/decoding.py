@@ -13,9 +13,14 @@ and protocol win over them. The publisher of a bare payload is the MQTT 5 user p
 header ``publisher`` when present, else ``SUBSCRIBER_PUBLISHER``; the protocol is the
 transport's name (``mqtt``, ``nats``).
 
-The natural key of a message (:func:`message_key`): the first 128 bits of SHA-256 over its
-channel, subtopic, publisher, the envelope's creation time (ns; 0 without envelope) and the
-SenML bytes. A redelivery carries the same bytes, so it has the same key and is stored once.
+The natural key of a message (:func:`message_key`), 32 hex digits: the message's own time in
+whole Unix seconds (8 digits: the envelope's creation time, else the first record's absolute
+SenML time, else 0), then the first 96 bits of SHA-256 over its channel, subtopic, publisher,
+the envelope's creation time (ns; 0 without envelope) and the SenML bytes. A redelivery carries
+the same bytes, so it has the same key and is stored once. The time comes first so that the
+keys of messages arriving together sit together in the key table's index: with digests alone
+each batch rewrote pages all over it (SQLite, 1,000,000 keys: 211 ms a batch of 5000 instead
+of 18 ms).
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ from typing import Any
 from exports.data.bus.envelope import Envelope, EnvelopeError, decode_envelope
 from exports.data.bus.topics import LAYOUTS, TopicError, route
 from exports.data.ingestion import checked_records, origin_problems, record_limits
-from exports.data.senml import NormalisedRecord, Resolver, SenMLError, parse_pack
+from exports.data.senml import (
+    RELATIVE_TIME_LIMIT,
+    NormalisedRecord,
+    Resolver,
+    SenMLError,
+    parse_pack,
+)
 
 # RFC 8428 §6, Table 6: the CBOR labels of the SenML fields.
 CBOR_LABELS = {
@@ -83,11 +94,33 @@ class Decoded:
     created: float = 0.0  # Unix seconds the message was made (envelope) or received
 
 
-def message_key(channel: str, subtopic: str, publisher: str, created: int, body: bytes) -> str:
-    """The natural key of a bus message: 32 hex digits (see the module docstring)."""
+def message_key(
+    channel: str, subtopic: str, publisher: str, created: int, body: bytes, at: int = 0
+) -> str:
+    """The natural key of a bus message made at ``at`` (Unix seconds; see the module
+    docstring), whose envelope says ``created`` (ns; 0 without)."""
     digest = _key_prefix(channel, subtopic, publisher, created).copy()
     digest.update(body)
-    return digest.hexdigest()[:32]
+    return _key(at, digest)
+
+
+def _key(at: int, digest) -> str:
+    """The key: ``at`` as 8 hex digits (clamped to what they hold), then 24 of ``digest``."""
+    return f"{min(max(at, 0), 0xFFFFFFFF):08x}{digest.hexdigest()[:24]}"
+
+
+def pack_time(pack: Any) -> int:
+    """The first record's time in whole Unix seconds when the pack gives it absolutely
+    (``bt`` + ``t`` at least 2**28, RFC 8428 §4.5.3), else 0: a relative time depends on
+    when the message arrived, and a key must not."""
+    first = pack[0] if type(pack) is list and pack else None
+    if type(first) is not dict:
+        return 0
+    base, offset = first.get("bt", 0), first.get("t", 0)
+    if type(base) not in (int, float) or type(offset) not in (int, float):
+        return 0
+    seconds = base + offset
+    return int(seconds) if RELATIVE_TIME_LIMIT <= seconds < 2**32 else 0
 
 
 def _key_prefix(channel: str, subtopic: str, publisher: str, created: int):
@@ -162,7 +195,7 @@ def _bare_pack(body: bytes, received: float, origin, prefix, resolver: Resolver)
             return None
     digest = prefix.copy()
     digest.update(body)
-    return Decoded(digest.hexdigest()[:32], origin, records, created=received)
+    return Decoded(_key(pack_time(value), digest), origin, records, created=received)
 
 
 def _origin(message: Incoming, layouts: tuple[str, ...], default_publisher: str) -> tuple:
@@ -197,25 +230,30 @@ def _decode(
         envelope = _envelope(body, layout)
     except EnvelopeError as exc:
         return Decoded(_raw_key(message), reason=str(exc), created=message.received)
-    created = message.received
+    created, at = message.received, 0
     if envelope is None:
         digest = prefix.copy()
         digest.update(body)
-        key = digest.hexdigest()[:32]
     else:
         origin = dict(origin)
         for name in ("channel", "subtopic", "publisher", "protocol"):
             origin[name] = getattr(envelope, name) or origin[name]
         body, created_ns = envelope.payload, envelope.created
         created = created_ns / 1e9 if created_ns > 0 else message.received
-        key = message_key(
-            origin["channel"], origin["subtopic"], origin["publisher"], created_ns, body
-        )
+        at = created_ns // 10**9 if created_ns > 0 else 0
+        digest = _key_prefix(origin["channel"], origin["subtopic"], origin["publisher"], created_ns)
+        digest = digest.copy()
+        digest.update(body)
         problem = _origin_problem(*origin.values())
     if problem:
-        return Decoded(key, origin, reason=problem, created=created)
+        return Decoded(_key(at, digest), origin, reason=problem, created=created)
     try:
-        records = list(checked_records(parse_pack(_senml(body), now=created, resolver=resolver)))
+        pack = _senml(body)
+    except _Unreadable as exc:
+        return Decoded(_key(at, digest), origin, reason=str(exc), created=created)
+    key = _key(at or pack_time(pack), digest)
+    try:
+        records = list(checked_records(parse_pack(pack, now=created, resolver=resolver)))
     except SenMLError as exc:
         return Decoded(key, origin, reason=f"malformed SenML: {exc}", created=created)
     except _Unreadable as exc:

@@ -515,67 +515,99 @@ def test_the_mqtt_reader_completes_publishes_cut_anywhere_from_the_socket():
     assert one_by_one == []
 
 
+class _NatsClient:
+    """What nats-py's parser calls on its client; records what reached it."""
+
+    def __init__(self):
+        from nats.protocol.parser import Parser
+
+        self.slow, self.pings = [], 0
+        self._ps = Parser(self)
+
+    async def _process_msg(self, sid, subject, reply, data, headers):
+        self.slow.append((sid, subject, data, reply, headers))
+
+    async def _process_ping(self):
+        self.pings += 1
+
+
+def _nats_msg(subject: bytes, sid: int, reply: bytes, payload: bytes) -> bytes:
+    return b"MSG %s %d %s %d\r\n%s\r\n" % (subject, sid, reply, len(payload), payload)
+
+
+def _ours(count: int, size: int = 0) -> list[tuple[bytes, bytes, bytes]]:
+    return [
+        (b"channels.c%d" % n, b'[{"n":"t","v":%d}]' % n + b" " * size, b"$JS.ACK.s.d.1.%d" % n)
+        for n in range(count)
+    ]
+
+
+def _feed(client, *reads: bytes) -> None:
+    import asyncio
+
+    async def feed():
+        for data in reads:
+            await client._ps.parse(data)
+
+    asyncio.run(feed())
+
+
 def test_the_nats_reader_takes_plain_deliveries_in_bulk_and_leaves_the_rest_to_nats_py():
     """JetStream deliveries to our inbox (plain MSG with a reply subject) are cut from the
     buffer by natsbulk; a message with headers (a pull status, a publisher header), one for
-    another subscription, PING, and a message cut by the end of what has arrived go through
-    nats-py's parser as before. Each message comes once; ours in the order sent."""
-    import asyncio
-
-    from nats.protocol.parser import Parser
-
+    another subscription, and PING go through nats-py's parser as before. Each message comes
+    once; ours in the order sent."""
     from exports.data.bus.natsbulk import read_in_bulk
 
-    class Client:  # what nats-py's parser calls on its client
-        def __init__(self):
-            self.slow, self.pings = [], 0
-            self._ps = Parser(self)
-
-        async def _process_msg(self, sid, subject, reply, data, headers):
-            self.slow.append((sid, subject, data, reply, headers))
-
-        async def _process_ping(self):
-            self.pings += 1
-
-    def msg(subject, sid, reply, payload):
-        return b"MSG %s %d %s %d\r\n%s\r\n" % (subject, sid, reply, len(payload), payload)
-
-    client, bulks = Client(), []
+    client, bulks = _NatsClient(), []
     read_in_bulk(client, 5, bulks.append)
     read_in_bulk(client, 5, bulks.append)  # a reconnect binds again: still one reader
     headers = b"NATS/1.0 408 Request Timeout\r\n\r\n"
-    ours = [
-        (b"channels.c%d" % n, b'[{"n":"t","v":%d}]' % n, b"$JS.ACK.s.d.1.%d" % n) for n in range(6)
-    ]
+    ours = _ours(6)
     stream = b"".join(
         [
-            msg(ours[0][0], 5, ours[0][2], ours[0][1]),
-            msg(ours[1][0], 5, ours[1][2], ours[1][1]),
+            _nats_msg(ours[0][0], 5, ours[0][2], ours[0][1]),
+            _nats_msg(ours[1][0], 5, ours[1][2], ours[1][1]),
             b"HMSG _INBOX.x 5 %d %d\r\n%s\r\n" % (len(headers), len(headers), headers),
-            msg(ours[2][0], 5, ours[2][2], ours[2][1]),
-            msg(b"channels.core", 7, b"", b"[]").replace(b"  ", b" "),
+            _nats_msg(ours[2][0], 5, ours[2][2], ours[2][1]),
+            b"MSG channels.core 7 2\r\n[]\r\n",
             b"PING\r\n",
-            msg(ours[3][0], 5, ours[3][2], ours[3][1]),
-            msg(ours[4][0], 5, ours[4][2], ours[4][1]),
-            msg(ours[5][0], 5, ours[5][2], ours[5][1]),
+            _nats_msg(ours[3][0], 5, ours[3][2], ours[3][1]),
         ]
     )
-    cut = len(stream) - 20  # inside the last message
-
-    async def feed():
-        await client._ps.parse(stream[:cut])
-        await client._ps.parse(stream[cut:])
-
-    asyncio.run(feed())
-    taken = [item for bulk in bulks for item in bulk]
+    later = b"".join(_nats_msg(s, 5, r, p) for s, p, r in ours[4:])
+    _feed(client, stream, later)
     by_parser = [(s, d, r) for sid, s, d, r, h in client.slow if sid == 5 and not h]
-    assert sorted(taken + by_parser) == sorted(ours)  # each of ours once
     # The leading run in one hand-over; from the first message with headers on, nats-py's
     # parser reads the rest of that read; the next read starts with ours again.
-    assert bulks == [ours[:2], ours[5:]]
-    assert by_parser == ours[2:5]
+    assert bulks == [ours[:2], ours[4:]]
+    assert by_parser == ours[2:4]
     assert [(sid, h) for sid, _, _, _, h in client.slow if h or sid != 5] == [
         (5, headers),
         (7, None),
     ]
     assert client.pings == 1
+
+
+def test_the_nats_reader_keeps_a_cut_message_of_ours_for_the_next_read():
+    """Reads that end anywhere inside a message of ours (its MSG line, its payload, its last
+    CRLF) leave it for the next read: every message comes through the bulk reader, in order;
+    a long one (over WAIT_LIMIT) cut so is left to nats-py's parser."""
+    from exports.data.bus.natsbulk import WAIT_LIMIT, read_in_bulk
+
+    ours = _ours(40, size=37)
+    stream = b"".join(_nats_msg(s, 5, r, p) for s, p, r in ours)
+    client, bulks = _NatsClient(), []
+    read_in_bulk(client, 5, bulks.append)
+    _feed(client, *(stream[start : start + 97] for start in range(0, len(stream), 97)))
+    assert [item for bulk in bulks for item in bulk] == ours and client.slow == []
+
+    long = (b"channels.big", b"[" + b" " * WAIT_LIMIT + b"]", b"$JS.ACK.s.d.1.99")
+    stream = _nats_msg(long[0], 5, long[2], long[1]) + _nats_msg(
+        ours[0][0], 5, ours[0][2], ours[0][1]
+    )
+    client, bulks = _NatsClient(), []
+    read_in_bulk(client, 5, bulks.append)
+    _feed(client, *(stream[start : start + 32768] for start in range(0, len(stream), 32768)))
+    # The long one, and what follows it in the same read, through nats-py's parser.
+    assert [(s, d, r) for _, s, d, r, _ in client.slow] == [long, ours[0]] and bulks == []

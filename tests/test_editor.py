@@ -140,6 +140,13 @@ def test_it_narrows_subtopics_publishers_and_metrics_by_the_items_channel(
     ]
 
 
+def test_a_metric_of_one_reading_says_one_point(alice_client, readings):
+    url = reverse("exports:catalog-series")
+    names = alice_client.get(url, {"field": "name", "channel": SOUTH, "subtopic": "other.data"})
+    [pressure] = names.json()["options"]
+    assert pressure["detail"].endswith(" · 1 point"), pressure["detail"]
+
+
 def test_metric_details_are_in_the_requests_time_zone(alice_client, alice, readings):
     page = alice_client.post(reverse("exports:create"), post_data(timezone="Europe/Rome", name=""))
     assert "last 2026-01-10 03:25 CET" in page.text

@@ -157,6 +157,7 @@ def _metric_options(found, tz_name: str, limit: int) -> list[Option]:
     for row in rows:
         facts = [row["unit"]] if row["unit"] else []
         facts.append(f"last {local_time(row['last'], tz_name)}")
-        facts.append(f"{row['points']:,} points")
+        points = row["points"]
+        facts.append(f"{points:,} point" if points == 1 else f"{points:,} points")
         result.append(Option(row["name"], row["name"], " · ".join(facts)))
     return result

@@ -434,10 +434,9 @@ def _mqtt_publish(topic: str, payload: bytes, mid: int, qos: int, props: bytes =
             return bytes([0x30 | qos << 1]) + length + body
 
 
-def test_the_mqtt_reader_takes_plain_publishes_in_bulk_and_leaves_the_rest_to_paho():
-    """What the chunk reader parses itself (QoS 0/1 without properties) and what it leaves to
-    paho (properties, other packets, a packet cut by the end of what has arrived) come out
-    in the order they were sent, each once, with topic, payload, packet id and QoS."""
+@pytest.fixture
+def mqtt_on_a_socket():
+    """Our MQTT client reading one end of a socket pair; the test writes to the other."""
     import socket
 
     from exports.data.bus.mqtt import _Client, paho
@@ -448,6 +447,22 @@ def test_the_mqtt_reader_takes_plain_publishes_in_bulk_and_leaves_the_rest_to_pa
         paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
     )
     client._sock = ours
+    try:
+        yield client, theirs
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_the_mqtt_reader_takes_plain_publishes_in_bulk_and_leaves_the_rest_to_paho(
+    mqtt_on_a_socket,
+):
+    """What the chunk reader parses itself (QoS 0/1 without properties) and what it leaves to
+    paho (properties, other packets, a packet cut by the end of what has arrived) come out
+    in the order they were sent, each once, with topic, payload, packet id and QoS."""
+    from exports.data.bus.mqtt import paho
+
+    client, theirs = mqtt_on_a_socket
     got, bulks = [], []
     client.on_plain_publishes = lambda items: (bulks.append(len(items)), got.extend(items))
     client.on_plain_publish = lambda *item: got.append(item)
@@ -470,32 +485,21 @@ def test_the_mqtt_reader_takes_plain_publishes_in_bulk_and_leaves_the_rest_to_pa
     ]
     stream = b"".join(packets)
     cut = len(b"".join(packets[:3])) + 100  # inside the fourth packet
-    try:
-        theirs.sendall(stream[:cut])
-        assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
-        theirs.sendall(stream[cut:])
-        assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
-    finally:
-        ours.close()
-        theirs.close()
+    theirs.sendall(stream[:cut])
+    assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    theirs.sendall(stream[cut:])
+    assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
     assert got == expected
     assert bulks[0] == 2  # the first two in one hand-over
 
 
-def test_the_mqtt_reader_completes_publishes_cut_anywhere_from_the_socket():
+def test_the_mqtt_reader_completes_publishes_cut_anywhere_from_the_socket(mqtt_on_a_socket):
     """A plain PUBLISH cut by the end of what has arrived — in its length bytes, its topic,
     its payload — is completed from the socket by the bulk reader, not handed to paho's
     per-packet reading; each message comes once, in order."""
-    import socket
+    from exports.data.bus.mqtt import paho
 
-    from exports.data.bus.mqtt import _Client, paho
-
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    client = _Client(
-        paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
-    )
-    client._sock = ours
+    client, theirs = mqtt_on_a_socket
     got, one_by_one = [], []
     client.on_plain_publishes = got.extend
     client.on_plain_publish = lambda *item: one_by_one.append(item)
@@ -504,13 +508,9 @@ def test_the_mqtt_reader_completes_publishes_cut_anywhere_from_the_socket():
         for index in range(60)
     ]
     stream = b"".join(_mqtt_publish(*item) for item in expected)
-    try:
-        for start in range(0, len(stream), 97):  # cuts everywhere, two-byte lengths among them
-            theirs.sendall(stream[start : start + 97])
-            assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
-    finally:
-        ours.close()
-        theirs.close()
+    for start in range(0, len(stream), 97):  # cuts everywhere, two-byte lengths among them
+        theirs.sendall(stream[start : start + 97])
+        assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
     assert got == expected
     assert one_by_one == []
 

@@ -39,14 +39,14 @@ def origin_problems(origin: dict[str, str]) -> dict[str, str]:
 
 
 @functools.cache
-def record_limits() -> tuple[int, int]:
+def _record_limits() -> tuple[int, int]:
     """The longest name and unit the message table holds."""
     return tuple(Message._meta.get_field(key).max_length for key in ("name", "unit"))
 
 
 def checked_records(records: Iterable[NormalisedRecord]) -> Iterator[NormalisedRecord]:
     """The records, raising ``SenMLError`` (with the index) at any the table cannot hold."""
-    name_limit, unit_limit = record_limits()
+    name_limit, unit_limit = _record_limits()
     for index, record in enumerate(records):
         if len(record.name) > name_limit or len(record.unit) > unit_limit:
             for key, limit in (("name", name_limit), ("unit", unit_limit)):

@@ -34,7 +34,7 @@ from typing import Any
 
 from exports.data.bus.envelope import Envelope, EnvelopeError, decode_envelope
 from exports.data.bus.topics import LAYOUTS, TopicError, route
-from exports.data.ingestion import checked_records, origin_problems, record_limits
+from exports.data.ingestion import checked_records, origin_problems
 from exports.data.senml import (
     RELATIVE_TIME_LIMIT,
     NormalisedRecord,
@@ -185,14 +185,10 @@ def _bare_pack(body: bytes, received: float, origin, prefix, resolver: Resolver)
         return None
     resolver.restart(now=received)
     resolve = resolver.resolve
-    name_limit, unit_limit = record_limits()
     try:
-        records = [resolve(record) for record in value]
+        records = list(checked_records([resolve(record) for record in value]))
     except SenMLError:
         return None
-    for record in records:
-        if len(record.name) > name_limit or len(record.unit) > unit_limit:
-            return None
     digest = prefix.copy()
     digest.update(body)
     return Decoded(_key(pack_time(value), digest), origin, records, created=received)

@@ -79,3 +79,48 @@ def test_a_recurring_export_with_no_typed_syntax(live_server, chromium_page, red
     assert page.locator('[name="items-0-ds_unit"]').input_value() == "m"
     assert page.locator('[name="items-0-ds_size"]').input_value() == "15"
     shoot(page, f"editor-edit-{width}")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("marked, chosen", [("humidity", "humidity"), ("temperature", "")])
+def test_a_late_answer_never_lets_enter_choose_an_unseen_option(
+    live_server, chromium_page, redis_conn, marked, chosen
+):
+    """Arrows move on the list on show while the answer for the typed text is on its way; when
+    it comes, the marked option stays marked if it is in it, else nothing is, and Enter then
+    chooses nothing rather than whatever now sits at the old place."""
+    seed()
+    page = chromium_page
+    sign_in(page, live_server)
+    page.goto(live_server.url + reverse("exports:create"))
+    held = []
+    page.route(lambda url: "q=hum" in url, lambda route: held.append(route))
+    search = page.get_by_label("Add metrics from the catalog").first
+    search.click()
+    listbox = page.locator("#" + search.get_attribute("aria-controls"))
+    expect(listbox.get_by_role("option")).to_have_count(2)  # everything, for the empty text
+    expect(listbox).not_to_have_attribute("aria-busy", "true")
+    search.press_sequentially("hum")
+    expect(listbox).to_have_attribute("aria-busy", "true")
+    while listbox.locator('[aria-selected="true"]').count() == 0 or not (
+        listbox.locator('[aria-selected="true"]').inner_text().startswith(marked)
+    ):
+        search.press("ArrowDown")
+    for _ in range(100):  # the debounced request may not have left yet
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the typed text was never asked for"
+    held[0].continue_()
+    expect(listbox).not_to_have_attribute("aria-busy", "true")
+    expect(listbox.get_by_role("option")).to_have_count(1)
+    selected = listbox.locator('[aria-selected="true"]')
+    expect(selected).to_have_count(1 if chosen else 0)
+    search.press("Enter")
+    target = page.locator('[name="items-0-target_value"]')
+    assert target.input_value() == chosen
+    if not chosen:  # still open, nothing marked: the arrows mark what is on show now
+        expect(listbox).to_be_visible()
+        search.press("ArrowDown")
+        search.press("Enter")
+        assert target.input_value() == "humidity"

@@ -118,6 +118,7 @@
     input.setAttribute("aria-controls", listId);
     input.autocomplete = "off";
     let options = [];
+    let listed = []; // the values of the options on show, for render() to keep the marked one
     let active = -1;
     let request = 0;
     let chosen = null; // the field's value right after a choice: no list to reopen for it
@@ -140,12 +141,17 @@
     }
 
     function render() {
+      // A new answer keeps the option the arrows had marked if it is still there; otherwise
+      // nothing is marked, so Enter never chooses an option the user has not seen marked.
+      const marked = active >= 0 ? listed[active] : undefined;
+      active = marked === undefined ? -1 : options.findIndex((option) => option.value === marked);
+      listed = options.map((option) => option.value);
       list.replaceChildren();
       options.forEach((option, index) => {
         const item = document.createElement("li");
         item.id = `${listId}-${index}`;
         item.setAttribute("role", "option");
-        item.setAttribute("aria-selected", "false");
+        item.setAttribute("aria-selected", String(index === active));
         const label = document.createElement("span");
         label.className = "picker-label";
         label.textContent = option.label;
@@ -171,6 +177,8 @@
       }
       list.hidden = false;
       input.setAttribute("aria-expanded", "true");
+      if (active >= 0) input.setAttribute("aria-activedescendant", `${listId}-${active}`);
+      else input.removeAttribute("aria-activedescendant");
     }
 
     function choose(index) {
@@ -179,6 +187,7 @@
       onChoose(option);
       chosen = input.value;
       request++; // an answer still on its way (typed before the choice) is not shown
+      list.removeAttribute("aria-busy");
       close();
     }
 
@@ -188,22 +197,29 @@
       const zone = form.elements.namedItem("timezone");
       if (zone && zone.value) params.set("tz", zone.value);
       const mine = ++request;
+      list.setAttribute("aria-busy", "true");
       try {
         const response = await fetch(`${catalogUrl}?${params}`, { headers: { Accept: "application/json" } });
         if (!response.ok || mine !== request) return;
         options = (await response.json()).options;
+        if (mine !== request) return;
       } catch (error) {
         return; // the field stays a plain text input
+      } finally {
+        if (mine === request) list.removeAttribute("aria-busy"); // the latest answer is in
       }
       if (document.activeElement === input) render();
     }
 
     const typed = debounce(() => {
-      if (input.value === chosen) return;
+      if (input.value === chosen) return list.removeAttribute("aria-busy");
       chosen = null;
       load(field === "name" ? input.value : input.value.trim());
     }, 150);
-    input.addEventListener("input", typed);
+    input.addEventListener("input", () => {
+      list.setAttribute("aria-busy", "true"); // the list on show is for the text before this
+      typed();
+    });
     const open = () => load(field === "name" ? input.value : "");
     input.addEventListener("focus", open);
     input.addEventListener("click", () => list.hidden && open()); // focused already, list closed

@@ -55,6 +55,16 @@ def checked_records(records: Iterable[NormalisedRecord]) -> Iterator[NormalisedR
         yield record
 
 
+def records_fit(records: Iterable[NormalisedRecord]) -> bool:
+    """Whether the table holds every record as it is: what :func:`checked_records` lets
+    through without raising (a yes or no, for a caller that explains a no its own way)."""
+    name_limit, unit_limit = _record_limits()
+    for record in records:
+        if len(record.name) > name_limit or len(record.unit) > unit_limit:
+            return False
+    return True
+
+
 def store_messages(messages: list[Message]) -> None:
     """Insert a batch of messages and fold it into the series catalog, atomically."""
     with transaction.atomic():

@@ -34,7 +34,7 @@ from typing import Any
 
 from exports.data.bus.envelope import Envelope, EnvelopeError, decode_envelope
 from exports.data.bus.topics import LAYOUTS, TopicError, route
-from exports.data.ingestion import checked_records, origin_problems
+from exports.data.ingestion import checked_records, origin_problems, records_fit
 from exports.data.senml import (
     RELATIVE_TIME_LIMIT,
     NormalisedRecord,
@@ -106,7 +106,9 @@ def message_key(
 
 def _key(at: int, digest) -> str:
     """The key: ``at`` as 8 hex digits (clamped to what they hold), then 24 of ``digest``."""
-    return f"{min(max(at, 0), 0xFFFFFFFF):08x}{digest.hexdigest()[:24]}"
+    if not 0 <= at <= 0xFFFFFFFF:
+        at = 0 if at < 0 else 0xFFFFFFFF
+    return "%08x%s" % (at, digest.hexdigest()[:24])  # noqa: UP031 - a third of the f-string's time
 
 
 def pack_time(pack: Any) -> int:
@@ -186,8 +188,10 @@ def _bare_pack(body: bytes, received: float, origin, prefix, resolver: Resolver)
     resolver.restart(now=received)
     resolve = resolver.resolve
     try:
-        records = list(checked_records([resolve(record) for record in value]))
+        records = [resolve(record) for record in value]
     except SenMLError:
+        return None
+    if not records_fit(records):
         return None
     digest = prefix.copy()
     digest.update(body)

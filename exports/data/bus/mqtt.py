@@ -36,7 +36,6 @@ from exports.data.bus.decoding import Incoming
 
 log = logging.getLogger("exports.bus")
 QOS = 1
-_PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id (MQTT 5: success)
 
 
 class _QuickProperties(Properties):
@@ -317,7 +316,9 @@ class MqttSource:
             generation = self._generation
             mids = [mid for born, mid, qos in handles if born == generation and qos == 1]
             if mids:
-                burst = b"".join([_PUBACK.pack(paho.PUBACK, 2, mid) for mid in mids])
+                # Each PUBACK as one 32-bit big-endian word: type, length 2, packet id.
+                word = (paho.PUBACK << 24) | (2 << 16)
+                burst = struct.pack(f"!{len(mids)}I", *[word | mid for mid in mids])
                 self.client._packet_queue(paho.PUBACK, burst, 0, 1)
             for born, mid, qos in handles:
                 if born == generation and qos == 2:  # we subscribe at QoS 1: not expected

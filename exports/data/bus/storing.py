@@ -66,18 +66,23 @@ def store_batch(
         # dict, so it is looked up by identity first.
         groups: dict[tuple, list] = {}
         by_identity: dict[int, list] = {}
+        verdicts: dict[tuple[str, str], bool] = {}  # publishable, per channel and subtopic
         dead = []
         for message, decoded in batch:
-            if decoded.key not in fresh_keys:
+            key = decoded.key
+            if key not in fresh_keys:
                 result.duplicates += 1
                 continue
-            fresh_keys.discard(decoded.key)  # a second copy in this batch is a duplicate
+            fresh_keys.discard(key)  # a second copy in this batch is a duplicate
             reason = decoded.reason
             if reason:
                 result.malformed += 1
             elif publishable is not None:
                 channel, subtopic = decoded.origin["channel"], decoded.origin["subtopic"]
-                if not publishable(channel, subtopic):
+                allowed = verdicts.get((channel, subtopic))
+                if allowed is None:
+                    allowed = verdicts[channel, subtopic] = publishable(channel, subtopic)
+                if not allowed:
                     reason = f"refused: nobody may publish to channel {channel!r}"
                     reason += f" subtopic {subtopic!r}." if subtopic else "."
                     result.refused += 1

@@ -4,11 +4,16 @@ Brokers hand messages over in lists to :meth:`Subscriber.deliver_many` from thei
 threads; the loop takes up to
 ``SUBSCRIBER_BATCH_SIZE`` messages (fewer when their payloads reach ``SUBSCRIBER_BATCH_BYTES``),
 or what came within ``SUBSCRIBER_BATCH_MS`` of the first,
-decodes them (:func:`~exports.data.bus.decoding.decode_batch`), stores them in one transaction
-(:func:`~exports.data.bus.storing.store_batch`) and only then acknowledges them, each source's
-acks in one burst (``source.ack(handles)``). A database that fails is retried with a doubling delay,
-acknowledging nothing meanwhile. :meth:`Subscriber.stop` (SIGTERM) stores the open batch and
-what is already queued, acknowledges it and disconnects; anything later stays with the broker.
+decodes them (:func:`~exports.data.bus.decoding.decode_batch`) and hands them to the storer
+thread, which stores each batch in one transaction
+(:func:`~exports.data.bus.storing.store_batch`) and only then acknowledges it, each source's
+acks in one burst (``source.ack(handles)``). Batches are stored and acknowledged in the order
+they were collected; the next one is collected and decoded while the last is stored (on
+PostgreSQL the storer mostly waits for the server, so the two overlap), and at most two
+decoded batches are in hand, so a slow database holds the brokers back. A database that fails
+is retried with a doubling delay, acknowledging nothing meanwhile. :meth:`Subscriber.stop`
+(SIGTERM) stores the open batch and what is already queued, acknowledges it and disconnects;
+anything later stays with the broker.
 
 A heartbeat in Redis (``exporter:<instance>:subscriber``, expiring after
 :data:`HEARTBEAT_TTL` seconds) says whether each broker is connected, when the last message
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -100,6 +106,12 @@ class Subscriber:
         self.lag: float | None = None
         self._beat_at = 0.0
         self._pruned_at = time.monotonic()
+        # Decoded batches on their way to the storer thread, in order (None: no more), and
+        # the room for them: two, one being stored and one waiting or being decoded.
+        self._handoff: queue.SimpleQueue = queue.SimpleQueue()
+        self._room = threading.Semaphore(2)
+        self._storer: threading.Thread | None = None
+        self._failure: BaseException | None = None  # what stopped the storer, raised by run()
 
     def _sources(self) -> list:
         config, sources = self.config, []
@@ -154,26 +166,70 @@ class Subscriber:
         self._arrived.set()
 
     def run(self) -> None:
-        """Run until :meth:`stop`: start the brokers, store batches, beat, prune."""
+        """Run until :meth:`stop`: start the brokers and the storer, hand batches over, beat.
+        Raises what stopped the storer, if anything but a database error did."""
+        self._storer = threading.Thread(target=self._store_loop, name="storer", daemon=True)
+        self._storer.start()
         for source in self.sources:
             source.start()
         try:
             while not self.stopping.is_set():
                 batch = self._collect()
                 if batch:
-                    self._flush(batch)
-                self._housekeeping()
+                    self._hand_over(batch)
+                self._beat()
         finally:
             self._finish()
 
     def _finish(self) -> None:
-        batch, _ = self._take(len(self.inbox), budget=float("inf"))
-        if batch:
-            self._flush(batch)
-        for source in self.sources:
-            source.stop()
-        self._beat(force=True)
-        close_old_connections()
+        self.stop()  # also when the loop ended in an error: the storer must not retry forever
+        try:
+            batch, _ = self._take(len(self.inbox), budget=float("inf"))
+            if batch and self._failure is None:
+                self._hand_over(batch)
+        finally:
+            self._handoff.put(None)
+            self._storer.join()
+            for source in self.sources:
+                source.stop()
+            self._beat(force=True)
+            close_old_connections()
+        if self._failure is not None:
+            raise self._failure
+
+    def _hand_over(self, batch: list[Incoming]) -> None:
+        """Decode ``batch`` and queue it for the storer, once there is room for it."""
+        while not self._room.acquire(timeout=0.5):
+            if self._failure is not None:
+                return  # the storer is gone: these stay unacknowledged, with the broker
+            self._beat()
+        config = self.config
+        decoded = decode_batch(batch, layouts=config.layouts, default_publisher=config.publisher)
+        self._handoff.put((batch, decoded))
+
+    def _store_loop(self) -> None:
+        """The storer thread: store and acknowledge each batch handed over, in order; prune
+        old keys when due. Its database connection is its own (Django's are per thread)."""
+        try:
+            while True:
+                try:
+                    item = self._handoff.get(timeout=1.0)
+                except queue.Empty:
+                    self._prune_when_due()
+                    continue
+                if item is None:
+                    return
+                try:
+                    self._flush(*item)
+                finally:
+                    self._room.release()
+                self._prune_when_due()
+        except BaseException as exc:
+            log.exception("the subscriber's storer failed; stopping")
+            self._failure = exc
+            self.stop()
+        finally:
+            connections.close_all()
 
     def _take(self, count: int, budget: float) -> tuple[list[Incoming], int]:
         """Up to ``count`` queued messages, stopping after the one that reaches ``budget``
@@ -217,9 +273,8 @@ class Subscriber:
                 taken += more_bytes
         return batch
 
-    def _flush(self, batch: list[Incoming]) -> None:
+    def _flush(self, batch: list[Incoming], decoded: list) -> None:
         config = self.config
-        decoded = decode_batch(batch, layouts=config.layouts, default_publisher=config.publisher)
         pairs = list(zip(batch, decoded, strict=True))
         backoff = 0.5
         while True:
@@ -259,8 +314,7 @@ class Subscriber:
             if handles.get(source.name):
                 source.ack(handles[source.name])
 
-    def _housekeeping(self) -> None:
-        self._beat()
+    def _prune_when_due(self) -> None:
         if time.monotonic() - self._pruned_at > PRUNE_EVERY:
             self._pruned_at = time.monotonic()
             try:

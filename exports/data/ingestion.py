@@ -180,7 +180,12 @@ def _inserter(connection, names: list[str]) -> Callable[[list[tuple]], None]:
         copy_sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
 
         def copy_rows(rows: list[tuple]) -> None:
-            with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+            # Django's error classes for the driver's, as for a query through Django.
+            with (
+                connection.wrap_database_errors,
+                connection.cursor() as cursor,
+                cursor.cursor.copy(copy_sql) as copy,
+            ):
                 copy.set_types(oids)
                 for row in rows:
                     copy.write_row(row)

@@ -109,12 +109,13 @@ def _claim(keys: set[str], now) -> set[str]:
 
     ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING key``: one statement for the batch,
     which both claims the new keys and tells them apart from the taken ones. The keys go as
-    one parameter, in sorted order: a PostgreSQL array (``unnest``), a JSON array on SQLite
-    (``json_each``; no statement of thousands of placeholders to build and bind). Sorted, the
-    index is walked once in order, and two subscribers claiming overlapping batches take
-    their row locks in the same order. On PostgreSQL a key another subscriber is inserting
-    makes this wait for its commit (then it is taken) or its rollback (then it is ours), so
-    two subscribers never both store a message. SQLite has one writer at a time.
+    one text parameter, in sorted order: comma-separated on PostgreSQL (``string_to_array``;
+    Django's cursor would spell a list out element by element, 17 ms for 5000 keys, more than
+    the server's work with them), a JSON array on SQLite (``json_each``). Sorted, the index is
+    walked once in order, and two subscribers claiming overlapping batches take their row
+    locks in the same order. On PostgreSQL a key another subscriber is inserting makes this
+    wait for its commit (then it is taken) or its rollback (then it is ours), so two
+    subscribers never both store a message. SQLite has one writer at a time.
     """
     if not keys:
         return set()
@@ -127,7 +128,8 @@ def _claim(keys: set[str], now) -> set[str]:
     ordered = sorted(keys)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"{head} SELECT unnest(%s::varchar[]), %s{tail}", [ordered, stamp])
+            source = "SELECT unnest(string_to_array(%s, ',')), %s"  # hex keys: no comma
+            cursor.execute(f"{head} {source}{tail}", [",".join(ordered), stamp])
         else:
             # "WHERE true": an upsert's SELECT needs a WHERE clause to parse (SQLite docs).
             source = "SELECT value, %s FROM json_each(%s) WHERE true"

@@ -327,7 +327,7 @@ if not SUBSCRIBER_LAYOUTS or set(SUBSCRIBER_LAYOUTS) - {"channels", "m"}:
 SUBSCRIBER_BATCH_SIZE = env_int("SUBSCRIBER_BATCH_SIZE", 5000, minimum=1)  # messages
 SUBSCRIBER_BATCH_MS = env_int("SUBSCRIBER_BATCH_MS", 200, minimum=1)
 # Payload bytes: a batch of large packs closes at this size (its records are held at once).
-SUBSCRIBER_BATCH_BYTES = env_int("SUBSCRIBER_BATCH_BYTES", 4 * 2**20, minimum=1)
+SUBSCRIBER_BATCH_BYTES = env_int("SUBSCRIBER_BATCH_BYTES", 2 * 2**20, minimum=1)
 SUBSCRIBER_PUBLISH_RULE = env_choice("SUBSCRIBER_PUBLISH_RULE", "grants", ("grants", "any"))
 SUBSCRIBER_PUBLISHER = env_str("SUBSCRIBER_PUBLISHER", "unknown")  # when a message names none
 SUBSCRIBER_DEDUP_WINDOW = env_duration("SUBSCRIBER_DEDUP_WINDOW", "P7D", positive=True)

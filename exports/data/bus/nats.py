@@ -47,7 +47,7 @@ class NatsSource:
         durable: str = "exporter",
         batch_size: int = 1000,
         batch_ms: int = 200,
-        batch_bytes: int = 4 * 2**20,
+        batch_bytes: int = 2 * 2**20,
     ):
         self.url = url
         self.subjects = subjects

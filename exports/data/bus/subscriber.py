@@ -59,7 +59,7 @@ class SubscriberConfig:
     layouts: tuple[str, ...] = LAYOUTS
     batch_size: int = 5000
     batch_ms: int = 200
-    batch_bytes: int = 4 * 2**20  # payload bytes: a batch of large packs closes sooner
+    batch_bytes: int = 2 * 2**20  # payload bytes: a batch of large packs closes sooner
     publish_rule: str = "grants"
     publisher: str = "unknown"
     dedup_window: timedelta = timedelta(days=7)

@@ -18,33 +18,29 @@ def _like_indexes(cursor) -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def forwards(apps, schema_editor):
+def _alter(schema_editor, collation: str, like_index: bool) -> None:
+    """On PostgreSQL: the key column's collation set, and its LIKE index dropped or made."""
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
-    quote = schema_editor.quote_name
+    table = schema_editor.quote_name(TABLE)
     with connection.cursor() as cursor:
-        for name in _like_indexes(cursor):
-            cursor.execute(f"DROP INDEX {quote(name)}")
-        cursor.execute(
-            f'ALTER TABLE {quote(TABLE)} ALTER COLUMN "key" TYPE varchar(32) COLLATE "C"'
-        )
+        existing = _like_indexes(cursor)
+        for name in [] if like_index else existing:
+            cursor.execute(f"DROP INDEX {schema_editor.quote_name(name)}")
+        cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "key" TYPE varchar(32) COLLATE "{collation}"')
+        if like_index and not existing:
+            cursor.execute(
+                f'CREATE INDEX "exports_busmessagekey_key_like" ON {table} ("key" varchar_pattern_ops)'
+            )
+
+
+def forwards(apps, schema_editor):
+    _alter(schema_editor, "C", like_index=False)
 
 
 def backwards(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    quote = schema_editor.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'ALTER TABLE {quote(TABLE)} ALTER COLUMN "key" TYPE varchar(32) COLLATE "default"'
-        )
-        if not _like_indexes(cursor):
-            cursor.execute(
-                f'CREATE INDEX "exports_busmessagekey_key_like" ON {quote(TABLE)}'
-                ' ("key" varchar_pattern_ops)'
-            )
+    _alter(schema_editor, "default", like_index=True)
 
 
 class Migration(migrations.Migration):

@@ -99,9 +99,7 @@ def message_key(
 ) -> str:
     """The natural key of a bus message made at ``at`` (Unix seconds; see the module
     docstring), whose envelope says ``created`` (ns; 0 without)."""
-    digest = _key_prefix(channel, subtopic, publisher, created).copy()
-    digest.update(body)
-    return _key(at, digest)
+    return _key(at, _digest(channel, subtopic, publisher, created, body))
 
 
 def _key(at: int, digest) -> str:
@@ -123,6 +121,13 @@ def pack_time(pack: Any) -> int:
         return 0
     seconds = base + offset
     return int(seconds) if RELATIVE_TIME_LIMIT <= seconds < 2**32 else 0
+
+
+def _digest(channel: str, subtopic: str, publisher: str, created: int, body: bytes):
+    """SHA-256 over the parts of a key and the body (see the module docstring)."""
+    digest = _key_prefix(channel, subtopic, publisher, created)
+    digest.update(body)
+    return digest
 
 
 def _key_prefix(channel: str, subtopic: str, publisher: str, created: int):
@@ -241,9 +246,9 @@ def _decode(
         body, created_ns = envelope.payload, envelope.created
         created = created_ns / 1e9 if created_ns > 0 else message.received
         at = created_ns // 10**9 if created_ns > 0 else 0
-        digest = _key_prefix(origin["channel"], origin["subtopic"], origin["publisher"], created_ns)
-        digest = digest.copy()
-        digest.update(body)
+        digest = _digest(
+            origin["channel"], origin["subtopic"], origin["publisher"], created_ns, body
+        )
         problem = _origin_problem(*origin.values())
     if problem:
         return Decoded(_key(at, digest), origin, reason=problem, created=created)

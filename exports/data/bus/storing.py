@@ -123,7 +123,7 @@ def _claim(keys: set[str], now) -> set[str]:
     connection = connections[router.db_for_write(BusMessageKey)]
     ordered = sorted(keys)
     if connection.vendor == "postgresql" and _copy_keys(connection, ordered, now):
-        return set(ordered)
+        return keys
     quote = connection.ops.quote_name
     table = quote(BusMessageKey._meta.db_table)
     stamp = connection.ops.adapt_datetimefield_value(now)
@@ -147,8 +147,9 @@ def _copy_keys(connection, ordered: list[str], now) -> bool:
     stays, and :func:`_claim` claims the batch key by key with ``ON CONFLICT``. A speculative
     insert costs the server about twice a plain one, and a batch with a taken key is rare
     (a redelivery after a crash, a restart or a lost ack)."""
-    table = connection.ops.quote_name(BusMessageKey._meta.db_table)
-    sql = f'COPY {table} ("key", "received") FROM STDIN (FORMAT BINARY)'
+    quote = connection.ops.quote_name
+    table = quote(BusMessageKey._meta.db_table)
+    sql = f"COPY {table} ({quote('key')}, {quote('received')}) FROM STDIN (FORMAT BINARY)"
     try:
         with (
             transaction.atomic(using=connection.alias),
